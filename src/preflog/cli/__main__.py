@@ -1,0 +1,5 @@
+import sys
+
+from preflog.cli import main
+
+sys.exit(main())
