@@ -1,0 +1,255 @@
+"""API keys: projects, scopes, hashing, and the small :class:`KeyStore` interface backends implement.
+
+A key is shown to its owner once, as ``pfl_<key_id>_<secret>``: ``key_id`` is 12 lowercase hex
+characters (public, used to look the key up and to revoke it), ``secret`` is 43 URL-safe base64
+characters (256 random bits). The store keeps only ``key_id``, a random per-key ``salt`` and
+``secret_hash = HMAC-SHA256(key=salt, msg=secret)``; a presented key is verified by recomputing
+the HMAC and comparing with :func:`hmac.compare_digest`. A fast hash is the right tool here: the
+secret is 256 random bits, not a password, so it cannot be guessed by a dictionary or brute force.
+
+Keys are looked up on every request (no cache), so a revocation takes effect at once in every
+worker process.
+
+Scopes (see :data:`SCOPES`): ``ingest`` writes events (every type but erasure); ``read`` reads
+events, requests and analytics; ``annotate`` reads and writes preferences and retractions (the
+web UI); ``admin`` does everything, including key management and erasure. A key belongs to
+one project and never reads or writes another.
+
+Backends
+--------
+Keys live in the same database as the events. A backend provides a :class:`KeyStore`, found by
+:func:`open_key_store`, in one of two ways:
+
+* the store object has a method ``key_store() -> KeyStore`` (or is itself a ``KeyStore``), or
+* a module ``preflog.server.keys_<backend>`` (``keys_sqlite``, ``keys_postgres``) defines a class
+  ``<Backend>KeyStore`` whose constructor takes the store object.
+
+A ``KeyStore`` stores :class:`StoredKey` rows as given (it never hashes or generates anything) in
+a table ``api_keys`` with columns ``key_id TEXT PRIMARY KEY, project TEXT, scope TEXT, name TEXT
+NULL, salt TEXT, secret_hash TEXT, created_at TEXT, revoked_at TEXT NULL``, and translates its
+driver's errors into :mod:`preflog.errors` (``StoreUnavailable`` when the database cannot be
+reached). It must be safe to use from several threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib
+import re
+import secrets
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
+
+from preflog.errors import ConfigError, NotFound, StoreError, ValidationError
+from preflog.events import now
+
+if TYPE_CHECKING:
+    from preflog.store.base import Store
+
+Scope = Literal["ingest", "read", "annotate", "admin"]
+SCOPES: Final[tuple[Scope, ...]] = get_args(Scope)
+
+KEY_PREFIX: Final = "pfl_"
+_KEY_ID_RE: Final = re.compile(r"^[0-9a-f]{12}$")
+_TOKEN_RE: Final = re.compile(r"^pfl_([0-9a-f]{12})_([A-Za-z0-9_-]{20,128})$")
+_PROJECT_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_NAME_MAX: Final = 200
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """What may be shown about a key: never its secret."""
+
+    key_id: str
+    project: str
+    scope: Scope
+    name: str | None
+    created_at: str
+    revoked_at: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key_id": self.key_id,
+            "project": self.project,
+            "scope": self.scope,
+            "name": self.name,
+            "created_at": self.created_at,
+            "revoked_at": self.revoked_at,
+        }
+
+
+@dataclass(frozen=True)
+class StoredKey(ApiKey):
+    """A key as a backend stores it: the public fields plus the salt and the secret's HMAC."""
+
+    salt: str = ""
+    secret_hash: str = ""
+
+    def public(self) -> ApiKey:
+        fields = asdict(self)
+        del fields["salt"], fields["secret_hash"]
+        return ApiKey(**fields)
+
+
+class KeyStore(ABC):
+    """Where API keys are kept: one row per key, in the same database as the events."""
+
+    @abstractmethod
+    def add_key(self, key: StoredKey) -> None:
+        """Insert a new key row as given. ``key_id`` is unique (a clash raises ``StoreError``)."""
+
+    @abstractmethod
+    def get_key(self, key_id: str) -> StoredKey | None:
+        """The row for ``key_id`` (revoked or not), or None."""
+
+    @abstractmethod
+    def list_keys(self, project: str | None = None) -> list[StoredKey]:
+        """Every key (of ``project`` when given), revoked ones included, ordered by ``created_at``."""
+
+    @abstractmethod
+    def set_revoked(self, key_id: str, revoked_at: str) -> bool:
+        """Set ``revoked_at`` when the key exists and is not revoked yet; True when a row changed."""
+
+    def close(self) -> None:  # noqa: B027 - optional: backends sharing the store's connection have nothing to do
+        """Release what this key store holds (the event store is closed separately)."""
+
+
+class MemoryKeyStore(KeyStore):
+    """Keys in a dict: for tests and for stores that keep no keys of their own."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[str, StoredKey] = {}
+
+    def add_key(self, key: StoredKey) -> None:
+        with self._lock:
+            if key.key_id in self._rows:
+                raise StoreError(f"key id {key.key_id!r} exists")
+            self._rows[key.key_id] = key
+
+    def get_key(self, key_id: str) -> StoredKey | None:
+        return self._rows.get(key_id)
+
+    def list_keys(self, project: str | None = None) -> list[StoredKey]:
+        rows = [k for k in self._rows.values() if project is None or k.project == project]
+        return sorted(rows, key=lambda k: k.created_at)
+
+    def set_revoked(self, key_id: str, revoked_at: str) -> bool:
+        with self._lock:
+            key = self._rows.get(key_id)
+            if key is None or key.revoked_at is not None:
+                return False
+            self._rows[key_id] = replace(key, revoked_at=revoked_at)
+            return True
+
+
+# ---------------------------------------------------------------------------------------------- tokens
+
+
+def hash_secret(salt: str, secret: str) -> str:
+    return hmac.new(salt.encode(), secret.encode(), hashlib.sha256).hexdigest()
+
+
+def parse_token(token: str) -> tuple[str, str] | None:
+    """``(key_id, secret)`` of a well-formed key, else None."""
+    match = _TOKEN_RE.match(token)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def check_scope(scope: str) -> Scope:
+    if scope not in SCOPES:
+        raise ValidationError(f"must be one of {', '.join(SCOPES)}, got {scope!r}", path="scope")
+    return scope
+
+
+def check_project(project: str) -> str:
+    if not _PROJECT_RE.match(project):
+        raise ValidationError(
+            "must be 1-64 letters, digits, '_', '.', '-', starting with a letter or digit", path="project"
+        )
+    return project
+
+
+# ---------------------------------------------------------------------------------------------- operations
+
+
+def create_key(keys: KeyStore, *, project: str, scope: str, name: str | None = None) -> tuple[str, ApiKey]:
+    """Make a new key; return ``(token, key)``. The token is the only copy of the secret."""
+    check_project(project)
+    checked_scope = check_scope(scope)
+    if name is not None and (len(name) > _NAME_MAX or any(c in name for c in "\r\n\x00")):
+        raise ValidationError(f"at most {_NAME_MAX} characters on one line", path="name")
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    salt = secrets.token_hex(16)
+    stored = StoredKey(
+        key_id=key_id,
+        project=project,
+        scope=checked_scope,
+        name=name,
+        created_at=now(),
+        salt=salt,
+        secret_hash=hash_secret(salt, secret),
+    )
+    keys.add_key(stored)
+    return f"{KEY_PREFIX}{key_id}_{secret}", stored.public()
+
+
+def verify_key(keys: KeyStore, token: str) -> ApiKey | None:
+    """The active key that ``token`` is, or None (unknown, malformed, wrong secret or revoked)."""
+    parsed = parse_token(token)
+    if parsed is None:
+        return None
+    key_id, secret = parsed
+    stored = keys.get_key(key_id)
+    if stored is None or not hmac.compare_digest(hash_secret(stored.salt, secret), stored.secret_hash):
+        return None
+    return stored.public() if stored.active else None
+
+
+def list_keys(keys: KeyStore, *, project: str | None = None) -> list[ApiKey]:
+    return [k.public() for k in keys.list_keys(project)]
+
+
+def revoke_key(keys: KeyStore, key_id: str, *, project: str | None = None) -> ApiKey:
+    """Revoke ``key_id`` (only within ``project`` when given) and return it; revoking twice is a no-op.
+
+    Raises :class:`NotFound` for an unknown key or a key of another project."""
+    if not _KEY_ID_RE.match(key_id):
+        raise NotFound(f"no key {key_id!r}")
+    stored = keys.get_key(key_id)
+    if stored is None or (project is not None and stored.project != project):
+        raise NotFound(f"no key {key_id!r}" + (f" in project {project!r}" if project else ""))
+    keys.set_revoked(key_id, now())
+    revoked = keys.get_key(key_id)
+    assert revoked is not None
+    return revoked.public()
+
+
+# ---------------------------------------------------------------------------------------------- backends
+
+
+def open_key_store(store: Store) -> KeyStore:
+    """The :class:`KeyStore` that keeps keys in the same database as ``store`` (see module doc)."""
+    if isinstance(store, KeyStore):
+        return store
+    factory = getattr(store, "key_store", None)
+    if callable(factory):
+        return cast(KeyStore, factory())
+    backend = type(store).__name__.removesuffix("Store")  # SQLiteStore -> SQLite, PostgresStore -> Postgres
+    module_name = f"preflog.server.keys_{backend.lower()}"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise ConfigError(f"API keys are not supported on a {type(store).__name__} store yet") from exc
+    cls = getattr(module, f"{backend}KeyStore")
+    return cast(KeyStore, cls(store))
