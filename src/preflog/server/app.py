@@ -1,0 +1,121 @@
+"""The ingestion service: ``create_app(store_url | store, settings=...) -> FastAPI``.
+
+Store calls block (SQLite, psycopg), so routes run them in the worker-thread pool and the event
+loop stays free. ``create_app_from_env`` is the factory uvicorn calls in each worker process
+(``uvicorn --factory preflog.server.app:create_app_from_env``); it reads ``PREFLOG_DB`` and the
+``PREFLOG_*`` settings.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from preflog import __version__
+from preflog.server import openapi_docs, routes_events, routes_health, routes_keys
+from preflog.server.api_errors import install_error_handlers
+from preflog.server.keys import KeyStore, open_key_store
+from preflog.server.limits import RateLimiter
+from preflog.server.metrics import Metrics, MetricsMiddleware
+from preflog.server.settings import ServerSettings
+from preflog.server.state import ServerState
+from preflog.store import open_store
+from preflog.store.base import Store
+
+DESCRIPTION = """\
+Log preference events from LLM applications. Every `/v1` route needs `Authorization: Bearer KEY`
+(an API key from `preflog keys create`); a key belongs to one project and has one scope:
+`ingest`, `read`, `annotate` or `admin`. Writes answer per event; see docs/api.md.
+"""
+
+
+def event_schema() -> dict[str, Any]:
+    """The JSON Schema of one event: ``preflog.schema``'s when it exists, else a permissive one."""
+    try:
+        from preflog.schema import event_json_schema  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return dict(openapi_docs.EVENT_SCHEMA_FALLBACK)
+    schema: dict[str, Any] = event_json_schema()
+    return schema
+
+
+def _embed_event_schema(document: dict[str, Any]) -> None:
+    """Put the event schema under ``components/schemas/Event``, hoisting its ``$defs`` beside it."""
+    schema = copy.deepcopy(event_schema())
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    defs = schema.pop("$defs", {}) or schema.pop("definitions", {})
+    for key in ("$schema", "$id"):
+        schema.pop(key, None)
+    prefix = "Event_"
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith(("#/$defs/", "#/definitions/")):
+                node = dict(node, **{"$ref": "#/components/schemas/" + prefix + ref.rsplit("/", 1)[1]})
+            return {k: rewrite(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [rewrite(v) for v in node]
+        return node
+
+    for name, sub in defs.items():
+        components[prefix + name] = rewrite(sub)
+    components["Event"] = rewrite(schema)
+
+
+def _install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            _embed_event_schema(document)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_app(
+    store: Store | str | None = None,
+    *,
+    settings: ServerSettings | None = None,
+    key_store: KeyStore | None = None,
+) -> FastAPI:
+    """The service over ``store`` (a :class:`Store`, or a URL for :func:`open_store`; None means
+    ``$PREFLOG_DB``). A store opened here from a URL is closed at shutdown; a store passed in is
+    the caller's. Keys live in the store's database unless ``key_store`` is given."""
+    settings = settings or ServerSettings()
+    owned = not isinstance(store, Store)
+    event_store = open_store(store, limits=settings.limits) if not isinstance(store, Store) else store
+    keys = key_store or open_key_store(event_store)
+    metrics = Metrics()
+    limiter = RateLimiter(settings.rate_limit, settings.burst) if settings.rate_limit else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if key_store is None and not isinstance(keys, Store):
+            keys.close()
+        if owned:
+            event_store.close()
+
+    app = FastAPI(title="preflog", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.preflog = ServerState(event_store, keys, settings, metrics, limiter)
+    install_error_handlers(app, retry_after_s=settings.retry_after_s)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.include_router(routes_events.router)
+    app.include_router(routes_keys.router)
+    app.include_router(routes_health.router)
+    _install_openapi(app)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The app for ``uvicorn --factory``: store from ``PREFLOG_DB``, settings from ``PREFLOG_*``."""
+    return create_app(None, settings=ServerSettings.from_env())
