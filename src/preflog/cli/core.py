@@ -1,0 +1,289 @@
+"""Core commands: ``log``, ``show``, ``stats``, ``schema`` and ``demo``.
+
+Each handler opens the store, makes one library call and prints its answer; the logic lives in
+:mod:`preflog.ndjson`, :mod:`preflog.store`, :mod:`preflog.schema` and :mod:`preflog.demo`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from typing import IO, TYPE_CHECKING
+
+from preflog.demo import DEFAULT_REQUESTS, DEFAULT_SEED, DemoReport, load_demo
+from preflog.errors import ConfigError, NotFound
+from preflog.events import EVENT_TYPES, Limits
+from preflog.ndjson import LineResult, LogSummary, append_ndjson
+from preflog.schema import event_json_schema
+from preflog.store import Store, StoreStats, open_store
+
+if TYPE_CHECKING:
+    _Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def register(sub: _Subparsers) -> None:
+    _register_log(sub)
+    _register_show(sub)
+    _register_stats(sub)
+    _register_schema(sub)
+    _register_demo(sub)
+
+
+def _open(args: argparse.Namespace) -> Store:
+    return open_store(args.db, limits=Limits.from_env())
+
+
+# ---------------------------------------------------------------------------------------------- progress
+
+
+class Progress:
+    """A one-line progress counter on stderr, redrawn at most every 0.2 s; silent when disabled."""
+
+    def __init__(self, label: str, *, enabled: bool, total_bytes: int | None = None) -> None:
+        self.label = label
+        self.enabled = enabled
+        self.total_bytes = total_bytes
+        self.bytes = 0
+        self._drawn = 0.0
+
+    def update(self, done: int, total: int | None = None, *, force: bool = False) -> None:
+        if not self.enabled or (not force and time.monotonic() - self._drawn < 0.2):
+            return
+        self._drawn = time.monotonic()
+        text = f"{self.label}: {done:,}"
+        if total:
+            text += f" of {total:,} ({100 * done // total}%)"
+        elif self.total_bytes:
+            text += f" lines ({100 * self.bytes // self.total_bytes}%)"
+        sys.stderr.write("\r" + text + "\x1b[K")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self._drawn:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+    def counting(self, lines: Iterable[bytes]) -> Iterator[bytes]:
+        for raw in lines:
+            self.bytes += len(raw)
+            yield raw
+
+
+# ---------------------------------------------------------------------------------------------- log
+
+
+def _register_log(sub: _Subparsers) -> None:
+    p = sub.add_parser(
+        "log",
+        help="append NDJSON events from a file or stdin, reporting per line",
+        description="Append NDJSON events (one JSON object per line) and report each line: stored, "
+        "duplicate, conflict, or rejected with its field and reason. Valid lines are stored even when "
+        "others are not. Exit code 0 when every line was stored or a duplicate, 1 otherwise.",
+    )
+    p.add_argument("file", metavar="FILE", help="an NDJSON file, or - for stdin")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only problems and the summary")
+    p.add_argument("--batch-size", type=int, default=500, help="events per append call (default 500)")
+    p.set_defaults(handler=cmd_log)
+
+
+def _input(path: str) -> AbstractContextManager[IO[bytes]]:
+    if path == "-":
+        return nullcontext(sys.stdin.buffer)
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _input_size(stream: IO[bytes]) -> int | None:
+    try:
+        size = os.fstat(stream.fileno()).st_size
+    except (OSError, ValueError):
+        return None
+    return size or None
+
+
+def format_line(result: LineResult) -> str:
+    """``line 3: rejected  candidates[1].output: empty`` and the like."""
+    head = f"line {result.line}: {result.status}"
+    if result.status in ("stored", "duplicate"):
+        return f"{head}  event {result.event_id} at position {result.position}"
+    where = f"{result.field}: " if result.field else ""
+    event = f"event {result.event_id}: " if result.status == "conflict" and result.event_id else ""
+    return f"{head}  {event}{where}{result.reason or ''}"
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    if args.batch_size < 1:
+        raise ConfigError("--batch-size must be at least 1")
+    summary = LogSummary()
+    out_is_tty = sys.stdout.isatty()
+    with _input(args.file) as stream, _open(args) as store:
+        progress = Progress(
+            "log",
+            enabled=sys.stderr.isatty() and (args.quiet or not out_is_tty),
+            total_bytes=_input_size(stream),
+        )
+        lines = progress.counting(stream)
+        for result in append_ndjson(store, lines, project=args.project, batch_size=args.batch_size):
+            summary.add(result)
+            if not args.quiet or not result.ok:
+                print(format_line(result))
+            progress.update(summary.lines)
+        progress.close()
+    c = summary.counts
+    print(
+        f"{summary.lines} lines: {c['stored']} stored, {c['duplicate']} duplicate, "
+        f"{c['conflict']} conflict, {c['rejected']} rejected"
+    )
+    return 0 if summary.ok else 1
+
+
+# ---------------------------------------------------------------------------------------------- show
+
+
+def _register_show(sub: _Subparsers) -> None:
+    p = sub.add_parser(
+        "show",
+        help="print everything known about one request, joined, as JSON",
+        description="Print the joined view of one request as JSON: its inference, preferences, scores, "
+        "signals, retractions and erasures, and whether its judgments are orphans.",
+    )
+    p.add_argument("request_id", metavar="REQUEST_ID")
+    p.set_defaults(handler=cmd_show)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        view = store.get_request(args.request_id, project=args.project)
+    data = view.to_dict()
+    lists = ("preferences", "scores", "signals", "retractions", "erasures")
+    if data["inference"] is None and not any(data[k] for k in lists):
+        raise NotFound(f"no request {args.request_id!r} in project {args.project!r} of {args.db}")
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- stats
+
+
+def _register_stats(sub: _Subparsers) -> None:
+    p = sub.add_parser(
+        "stats",
+        help="count events by type, judgments by source kind and candidates by model",
+        description="Count the project's events by type, judgments by source kind, candidates by model, "
+        "requests and orphan requests (judgments waiting for their inference).",
+    )
+    p.add_argument(
+        "--format", choices=("table", "json"), default="table", help="output format (default table)"
+    )
+    p.set_defaults(handler=cmd_stats)
+
+
+def _section(title: str, counts: dict[str, int], order: Iterable[str] | None = None) -> list[str]:
+    keys = list(order) if order is not None else sorted(counts, key=lambda k: (-counts[k], k))
+    if not keys:
+        return [title, "  (none)"]
+    width = max(len(k) for k in keys)
+    return [title] + [f"  {k:<{width}}  {counts.get(k, 0):>9,}" for k in keys]
+
+
+def format_stats(stats: StoreStats, project: str, db: str) -> str:
+    lines = [
+        f"project {project!r} in {db}",
+        f"  events {stats.events:,} (last position {stats.last_position:,}), requests {stats.requests:,}, "
+        f"orphan requests {stats.orphan_requests:,}",
+        "",
+        *_section("events by type", stats.by_type, EVENT_TYPES),
+        "",
+        *_section("judgments by source kind", stats.by_source),
+        "",
+        *_section("candidates by model", stats.by_model),
+    ]
+    return "\n".join(lines)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        stats = store.stats(project=args.project)
+    if args.format == "json":
+        print(json.dumps(stats.to_dict(), indent=2, sort_keys=True))
+    else:
+        print(format_stats(stats, args.project, args.db))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- schema
+
+
+def _register_schema(sub: _Subparsers) -> None:
+    p = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of events (contract version 1)",
+        description="Print the JSON Schema (draft 2020-12) of one event. Size limits are the defaults, "
+        "or the PREFLOG_MAX_* environment variables when set.",
+    )
+    p.set_defaults(handler=cmd_schema)
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(event_json_schema(Limits.from_env()), indent=2, ensure_ascii=False))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- demo
+
+
+def _register_demo(sub: _Subparsers) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="write a realistic synthetic project into the store",
+        description="Write the demo project (models of unequal quality, chat and plain prompts, human, "
+        "end-user, AI-judge and reward-model judgments, signals, retractions, orphans, erasures) into the "
+        "store. The same seed always gives the same events, so running it twice stores nothing new.",
+    )
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    p.add_argument(
+        "--requests",
+        type=int,
+        default=DEFAULT_REQUESTS,
+        help=f"number of inference requests (default {DEFAULT_REQUESTS}, about 4 events each)",
+    )
+    p.set_defaults(handler=cmd_demo)
+
+
+def format_demo(report: DemoReport, db: str) -> str:
+    status = ", ".join(f"{n:,} {s}" for s, n in sorted(report.by_status.items()))
+    types = ", ".join(f"{n:,} {t}" for t, n in report.by_type.items())
+    lines = [
+        f"demo project {report.project!r} (seed {report.seed}, {report.requests:,} requests) in {db}",
+        f"  {report.events:,} events: {status}",
+        f"  by type: {types}",
+        f"  models: {', '.join(report.models)}",
+    ]
+    lines += [f"  problem: {p.status} {p.event_id}: {p.field}: {p.reason}" for p in report.problems[:10]]
+    if report.sample_request_id:
+        lines.append(f"  try: preflog --db {db} --project {report.project} show {report.sample_request_id}")
+    return "\n".join(lines)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if args.requests < 1:
+        raise ConfigError("--requests must be at least 1")
+    progress = Progress("demo", enabled=sys.stderr.isatty())
+    with _open(args) as store:
+        report = load_demo(
+            store,
+            args.project,
+            seed=args.seed,
+            requests=args.requests,
+            progress=lambda done, total: progress.update(done, total, force=True),
+        )
+    progress.close()
+    print(format_demo(report, args.db))
+    return 1 if report.problems else 0
