@@ -486,7 +486,12 @@ def load_demo(
         if progress is not None:
             progress(min(start + batch_size, len(events)), len(events))
     models = sorted(
-        {f"{c['model']['name']} {c['model']['version']}" for e in events for c in e.get("candidates", ())}
+        {
+            f"{c['model']['name']} {c['model']['version']}"
+            for e in events
+            if e["type"] == "inference"
+            for c in e["candidates"]
+        }
     )
     by_type = Counter(str(e["type"]) for e in events)
     sample = next((e["request_id"] for e in events if e["type"] == "inference"), None)
