@@ -4,7 +4,7 @@
 model versions of unequal quality (so leaderboards have something to show), chat and plain prompts,
 2–4 candidates per request, human annotators (pairwise, rankings, ties, both-bad, rationales), an AI
 judge, end users (thumbs, copy, regenerate, dwell time, A/B picks), a reward model scoring every
-candidate, a few retractions, judgments that arrive before their inference (two whose inference
+candidate, a few retractions, judgments that arrive before their inference (a few whose inference
 never arrives), and two erasures. Every id is a UUID5 of the seed and every timestamp counts from a
 fixed base time, so two runs with one seed give identical events. :func:`load_demo` appends them.
 """
