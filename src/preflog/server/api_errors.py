@@ -103,7 +103,7 @@ def install_error_handlers(app: FastAPI, *, retry_after_s: int) -> None:
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         headers = dict(exc.headers or {})
         return error_response(ApiError(exc.status_code, code, str(exc.detail), headers=headers))
 
@@ -120,3 +120,22 @@ def install_error_handlers(app: FastAPI, *, retry_after_s: int) -> None:
     app.add_exception_handler(RequestValidationError, on_request_validation)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+async def reject_unknown_query(request: Request) -> None:
+    """A router dependency: a query parameter the route does not declare is a 422, so that a typo
+    such as ``?afer=10`` is reported instead of silently ignored."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    known = {p.alias for p in getattr(dependant, "query_params", [])}
+    for sub in getattr(dependant, "dependencies", []):
+        known |= {p.alias for p in sub.query_params}
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"unknown query parameter {unknown[0]!r}"
+            + (f"; known: {', '.join(sorted(known))}" if known else ""),
+            details=[{"field": f"query.{name}", "reason": "unknown query parameter"} for name in unknown],
+        )

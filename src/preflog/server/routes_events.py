@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from preflog.server import openapi_docs as docs
-from preflog.server.api_errors import ApiError, json_response
+from preflog.server.api_errors import ApiError, json_response, reject_unknown_query
 from preflog.server.auth import Principal, get_state, require
 from preflog.server.body import Item, media_type, parse_batch, read_body
 from preflog.server.ingest import fill_defaults, ingest
@@ -17,7 +17,7 @@ from preflog.server.models import EventsPage, RequestViewModel
 from preflog.server.state import ServerState
 from preflog.store.base import StoredEvent
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", dependencies=[Depends(reject_unknown_query)])
 
 EventType = Literal["inference", "preference", "score", "signal", "retraction", "erasure"]
 MAX_POSITION = 2**63 - 1

@@ -9,12 +9,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from preflog.server import openapi_docs as docs
-from preflog.server.api_errors import json_response
+from preflog.server.api_errors import json_response, reject_unknown_query
 from preflog.server.auth import Principal, get_state, require
 from preflog.server.keys import create_key, list_keys, revoke_key
 from preflog.server.models import KeyCreated, KeyCreateRequest, KeyInfo, KeyList
 
-router = APIRouter(prefix="/v1/keys", tags=["keys"])
+router = APIRouter(prefix="/v1/keys", tags=["keys"], dependencies=[Depends(reject_unknown_query)])
 
 _INFO = {
     "key_id": "3f9a0c4b7d21",
@@ -51,7 +51,7 @@ async def get_keys(request: Request, principal: Annotated[Principal, Depends(req
     response_model=KeyCreated,
     responses={
         201: {"content": {"application/json": {"example": dict(_INFO, key="pfl_3f9a0c4b7d21_q8Xk...")}}},
-        **docs.error_responses(*_ADMIN_ERRORS),
+        **docs.error_responses(400, *_ADMIN_ERRORS),
     },
     openapi_extra={
         "requestBody": {
