@@ -25,6 +25,20 @@ except ImportError:  # pragma: no cover - require() fails in CI, skips elsewhere
 EXAMPLES = int(os.environ.get("PREFLOG_SCHEMATHESIS_EXAMPLES", "25"))
 
 
+def _fuzz(operation: Any, token: str, excluded: list[Any]) -> None:
+    """Run generated cases (valid and invalid) against one operation and check every response."""
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(
+        case=operation.as_strategy(schemathesis.GenerationMode.POSITIVE)
+        | operation.as_strategy(schemathesis.GenerationMode.NEGATIVE)
+    )
+    def run(case: Any) -> None:
+        case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, excluded_checks=excluded)
+
+    run()
+
+
 def test_every_operation_conforms(store: Store, keys: KeyStore, make_key: KeyMaker) -> None:
     require(schemathesis is not None, "schemathesis is not installed (pip install schemathesis==4.32.5)")
     app, token = create_app(store, key_store=keys), make_key("admin")
@@ -39,22 +53,8 @@ def test_every_operation_conforms(store: Store, keys: KeyStore, make_key: KeyMak
         # so "schema-valid data must be accepted" does not hold for event writes. Every other check does.
         writes_events = operation.method == "post" and operation.path != "/v1/keys"
         excluded = [schemathesis.checks.positive_data_acceptance] if writes_events else []
-
-        @settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(
-            case=operation.as_strategy(schemathesis.GenerationMode.POSITIVE)
-            | operation.as_strategy(schemathesis.GenerationMode.NEGATIVE)
-        )
-        def run(case: Any) -> None:
-            case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, excluded_checks=excluded)
-
         try:
-            run()
+            _fuzz(operation, token, excluded)
         except Exception as exc:  # collect every failing operation, not only the first
             failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
     assert operations >= 14

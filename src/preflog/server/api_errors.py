@@ -103,7 +103,8 @@ def install_error_handlers(app: FastAPI, *, retry_after_s: int) -> None:
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        names = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+        code = names.get(exc.status_code, "http_error")
         headers = dict(exc.headers or {})
         return error_response(ApiError(exc.status_code, code, str(exc.detail), headers=headers))
 
