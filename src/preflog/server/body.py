@@ -77,7 +77,7 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Item:
     """One event of a batch as parsed: ``value``, or ``error`` when its NDJSON line is not JSON.
     ``index`` counts events from 0; ``line`` is the 1-based NDJSON line number."""
