@@ -16,8 +16,10 @@ DEMO_PROJECT = "demo"
 def _add_db_and_project(parser: argparse.ArgumentParser, *, project_help: str) -> None:
     # Also accepted after the sub-command (`preflog serve --db X`), where it wins over the global
     # option (`preflog --db X serve`). A sub-command's own --project may mean a filter (keys list).
-    parser.add_argument("--db", dest="sub_db", default=None, help="store URL or path (as the global --db)")
-    parser.add_argument("--project", dest="sub_project", default=None, help=project_help)
+    parser.add_argument(
+        "--db", dest="sub_db", metavar="DB", default=None, help="store URL or path (as the global --db)"
+    )
+    parser.add_argument("--project", dest="sub_project", metavar="PROJECT", default=None, help=project_help)
 
 
 def _env_port() -> int:

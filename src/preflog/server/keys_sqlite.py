@@ -42,11 +42,20 @@ def _translate(exc: sqlite3.Error) -> StoreError:
     return StoreError(f"api_keys: {text}")
 
 
+def _store_path(store: Any) -> Path:
+    """The file of an ``SQLiteStore`` (whatever the attribute is called)."""
+    for name in ("path", "db_path", "_path", "filename"):
+        value = getattr(store, name, None)
+        if isinstance(value, str | Path):
+            return Path(value)
+    raise StoreError(f"cannot find the SQLite file of {type(store).__name__}: no .path attribute")
+
+
 class SQLiteKeyStore(KeyStore):
     """Keys in ``api_keys`` of the SQLite file at ``path`` (or of an ``SQLiteStore``'s file)."""
 
     def __init__(self, store_or_path: Any, *, timeout_s: float = 5.0) -> None:
-        path = store_or_path if isinstance(store_or_path, str | Path) else store_or_path.path
+        path = store_or_path if isinstance(store_or_path, str | Path) else _store_path(store_or_path)
         self.path = Path(path)
         self._lock = threading.Lock()
         try:
