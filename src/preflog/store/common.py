@@ -1,0 +1,184 @@
+"""Pieces every backend shares: how an event becomes a row, duplicate/conflict classification,
+what erasure keeps, and error translation. Keeping them here makes SQLite and PostgreSQL answer
+exactly alike (the conformance suite checks it)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from preflog.errors import StoreError, StoreFull, StoreUnavailable
+from preflog.events import SCHEMA_VERSION, canonical_json, upcast
+from preflog.store.base import AppendResult, AppendStatus
+
+# What an erased event keeps besides its envelope: the ids needed to join and count (which
+# candidate won, which model made it), never text a person wrote or read.
+ENVELOPE_KEEP: Final = ("event_id", "type", "request_id", "occurred_at", "schema_version")
+KEEP: Final[dict[str, tuple[str, ...]]] = {
+    "inference": ("presented",),
+    "preference": (
+        "chosen",
+        "rejected",
+        "ranking",
+        "outcome",
+        "candidates",
+        "strength",
+        "criterion",
+        "source",
+        "presented",
+        "scores",
+    ),
+    "score": ("candidate_id", "score", "scorer", "criterion"),
+    "signal": ("candidate_id", "signal", "value"),
+    "retraction": ("retracts", "source"),
+    "erasure": ("user_id", "reason"),
+}
+CANDIDATE_KEEP: Final = ("candidate_id", "model", "params", "usage", "latency_ms")
+
+
+def encode_body(event: dict[str, Any]) -> str:
+    """The stored JSON: the event without ``project`` and ``received_at`` (kept in columns).
+    Key order is the producer's: comparisons parse it back, so no sorting on the hot path."""
+    body = {k: v for k, v in event.items() if k != "project" and k != "received_at"}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def decode_body(body: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads(body)
+    if event.get("schema_version", SCHEMA_VERSION) < SCHEMA_VERSION:
+        event = upcast(event)
+    return event
+
+
+def content_hash(event: dict[str, Any]) -> str:
+    """A digest of an event's content, taken before erasure so a re-sent duplicate is still known."""
+    body = {k: v for k, v in event.items() if k != "project" and k != "received_at"}
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def blank_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with its content removed: envelope, join ids and model identity only."""
+    etype = str(event["type"])
+    out: dict[str, Any] = {k: event[k] for k in ENVELOPE_KEEP + KEEP.get(etype, ()) if k in event}
+    if etype == "inference":
+        out["candidates"] = [{k: c[k] for k in CANDIDATE_KEEP if k in c} for c in event.get("candidates", [])]
+    out["erased"] = True
+    return out
+
+
+def user_key(user_id: str) -> str:
+    """How an erased user is remembered: a digest, so the erasure list holds no identifier."""
+    return hashlib.sha256(user_id.encode("utf-8")).hexdigest()
+
+
+def source_kind(event: dict[str, Any]) -> str | None:
+    """The kind of judge behind a judgment, for counts: preference and retraction ``source.kind``;
+    a score's ``scorer.kind`` (``reward_model`` when unset); thumbs are ``end_user``, other
+    signals ``implicit``."""
+    etype = event.get("type")
+    if etype in ("preference", "retraction"):
+        source = event.get("source")
+        return str(source["kind"]) if isinstance(source, dict) and "kind" in source else None
+    if etype == "score":
+        scorer = event.get("scorer")
+        return str(scorer.get("kind") or "reward_model") if isinstance(scorer, dict) else "reward_model"
+    if etype == "signal":
+        return "end_user" if event.get("signal") in ("thumbs_up", "thumbs_down") else "implicit"
+    return None
+
+
+@dataclass
+class PendingEvent:
+    """One valid event on its way into the store, with the later copies of it in the same call."""
+
+    index: int
+    event: dict[str, Any]
+    body: str
+    received_at: str
+    repeats: list[PendingEvent] = field(default_factory=list)
+    erased: bool = False
+    digest: str | None = None  # content digest before blanking
+
+    @property
+    def event_id(self) -> str:
+        return str(self.event["event_id"])
+
+    def blank(self) -> None:
+        """Store this event blanked: its request or user was erased before it arrived."""
+        self.digest = content_hash(self.event)
+        self.event = blank_event(self.event)
+        self.body = encode_body(self.event)
+        self.erased = True
+
+    def row(self, project: str) -> tuple[Any, ...]:
+        e = self.event
+        return (
+            project,
+            e["event_id"],
+            e["type"],
+            e.get("request_id"),
+            e["occurred_at"],
+            self.received_at,
+            e.get("schema_version", SCHEMA_VERSION),
+            e.get("user_id") if not self.erased else None,
+            source_kind(e),
+            self.body,
+            int(self.erased),
+            self.digest,
+        )
+
+    def same_content(self, other: PendingEvent) -> bool:
+        return other.body == self.body or json.loads(other.body) == json.loads(self.body)
+
+    def answer(self, results: list[AppendResult | None], result: AppendResult) -> None:
+        """Answer this event, and its repeats in the call: the same content is a duplicate of it."""
+        results[self.index] = result
+        for copy in self.repeats:
+            status: AppendStatus = (
+                "duplicate" if result.status != "conflict" and self.same_content(copy) else "conflict"
+            )
+            results[copy.index] = AppendResult(
+                status,
+                self.event_id,
+                result.position,
+                reason=None if status == "duplicate" else "event_id already used with other content",
+            )
+
+
+def classify_existing(item: PendingEvent, row: tuple[int, str, bool, str | None]) -> AppendResult:
+    """An event whose id is already stored: ``duplicate`` when the content is the same, else
+    ``conflict`` (nothing is overwritten). Erased rows are compared by their pre-erasure digest."""
+    position, body, erased, digest = row
+    if erased:
+        original = item.digest or content_hash(item.event)
+        same = digest == original
+    else:
+        same = body == item.body or json.loads(body) == json.loads(item.body)
+    if same:
+        return AppendResult("duplicate", item.event_id, position)
+    return AppendResult(
+        "conflict",
+        item.event_id,
+        position,
+        field="event_id",
+        reason="event_id already stored with other content",
+    )
+
+
+# SQLite result codes (primary, low byte) that say "try again later" or "the disk is full".
+_SQLITE_FULL: Final = 13
+_SQLITE_UNAVAILABLE: Final = {5, 6, 8, 10, 14}  # BUSY, LOCKED, READONLY, IOERR, CANTOPEN
+
+
+def translate_sqlite_error(exc: sqlite3.Error, what: str) -> StoreError:
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    message = f"sqlite: {what}: {exc}"
+    if primary == _SQLITE_FULL or "disk is full" in str(exc):
+        return StoreFull(message)
+    if primary in _SQLITE_UNAVAILABLE or "locked" in str(exc) or "unable to open" in str(exc):
+        return StoreUnavailable(message)
+    return StoreError(message)
