@@ -227,15 +227,15 @@ def test_stats_table_and_json(capsys: pytest.CaptureFixture[str], db: str, tmp_p
     assert stats["by_type"]["preference"] == 3
     assert stats["by_type"]["score"] == 1
     assert stats["by_type"]["signal"] == 2
-    assert stats["by_source"]["human"] == 2
-    assert stats["by_source"]["end_user"] == 1
+    # thumbs count as end_user, other signals as implicit, scores as their scorer kind
+    assert stats["by_source"] == {"human": 2, "end_user": 2, "implicit": 1, "reward_model": 1}
     assert sorted(stats["by_model"].values(), reverse=True)[0] == 2  # alpha: one candidate in each
     assert stats["orphan_requests"] == 1
     code, out, _ = run(capsys, "--db", db, "stats")
     assert code == 0
     rows = {line.split()[0]: line.split()[-1] for line in out.splitlines() if line.startswith("  ")}
     assert rows["inference"] == "2" and rows["preference"] == "3" and rows["erasure"] == "0"
-    assert rows["human"] == "2" and rows["end_user"] == "1"
+    assert rows["human"] == "2" and rows["end_user"] == "2" and rows["implicit"] == "1"
     assert "orphan requests 1" in out
 
 
