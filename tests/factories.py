@@ -69,7 +69,9 @@ def score(request_id: str, candidate_id: str = "c0", value: float = 0.5, **extra
     return event
 
 
-def signal(request_id: str, candidate_id: str = "c0", kind: str = "thumbs_up", **extra: Any) -> dict[str, Any]:
+def signal(
+    request_id: str, candidate_id: str = "c0", kind: str = "thumbs_up", **extra: Any
+) -> dict[str, Any]:
     event: dict[str, Any] = {
         "event_id": new_id(),
         "type": "signal",

@@ -91,7 +91,9 @@ CANDIDATE_FIELDS: Final = (
 
 _PROJECT_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ID_MAX: Final = 256
-_UUID_RE: Final = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+_UUID_RE: Final = re.compile(
+    r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -133,10 +135,17 @@ DEFAULT_LIMITS: Final = Limits()
 # ---------------------------------------------------------------------------------------------- ids and time
 
 
+# A generator of our own, seeded from the OS: applications (and tests) often call random.seed(),
+# which must never make preflog repeat ids. Reseeded in a forked child so parent and child differ.
+_id_random = random.Random(int.from_bytes(os.urandom(32), "big"))
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _id_random.seed(int.from_bytes(os.urandom(32), "big")))
+
+
 def new_id() -> str:
-    """A random (version 4) UUID string. Uses the fast Mersenne Twister, reseeded by Python after fork;
+    """A random (version 4) UUID string from a fast private Mersenne Twister seeded by the OS;
     ids need to be unique, not secret."""
-    n = random.getrandbits(128)
+    n = _id_random.getrandbits(128)
     n = (n & ~(0xF000 << 64)) | (0x4000 << 64)  # version 4
     n = (n & ~(0xC000 << 48)) | (0x8000 << 48)  # RFC 4122 variant
     h = f"{n:032x}"
@@ -282,9 +291,14 @@ class _Checker:
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
-    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}.get(
-        type(value), type(value).__name__
-    )
+    return {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        list: "array",
+        dict: "object",
+    }.get(type(value), type(value).__name__)
 
 
 def _check_envelope(c: _Checker, event: Mapping[str, Any], project: str | None) -> str | None:
@@ -554,7 +568,9 @@ def _check_signal(c: _Checker, event: Mapping[str, Any]) -> None:
         c.fail("signal", "required")
     elif signal not in SIGNAL_KINDS:
         c.fail("signal", f"must be one of {', '.join(SIGNAL_KINDS)}, got {signal!r}")
-    c.number(event, "value", "value", required=signal == "dwell_ms", minimum=0 if signal == "dwell_ms" else None)
+    c.number(
+        event, "value", "value", required=signal == "dwell_ms", minimum=0 if signal == "dwell_ms" else None
+    )
     c.ident(event, "user_id", "user_id")
     c.ident(event, "session_id", "session_id")
     c.free_object(event, "metadata", "metadata")

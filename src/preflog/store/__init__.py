@@ -25,15 +25,21 @@ def open_store(url: str | None = None, *, limits: Limits | None = None) -> Store
         try:
             from preflog.store.postgres import PostgresStore
         except ImportError as exc:  # the server extra is not installed
-            raise ConfigError(f"{url.split(':')[0]} needs the server extra: pip install 'preflog[server]' ({exc})") from exc
+            raise ConfigError(
+                f"{url.split(':')[0]} needs the server extra: pip install 'preflog[server]' ({exc})"
+            ) from exc
         return PostgresStore(url, limits=limits)
     if url.startswith("sqlite://"):
         path = url.removeprefix("sqlite://")
         if not path.startswith("/"):
-            raise ConfigError(f"--db: {url!r} is not a sqlite URL; use sqlite:///relative.db or sqlite:////abs/path.db")
+            raise ConfigError(
+                f"--db: {url!r} is not a sqlite URL; use sqlite:///relative.db or sqlite:////abs/path.db"
+            )
         path = path[1:]
     elif "://" in url:
-        raise ConfigError(f"--db: unsupported URL scheme in {url!r}; use sqlite:///path, a file path or postgresql://")
+        raise ConfigError(
+            f"--db: unsupported URL scheme in {url!r}; use sqlite:///path, a file path or postgresql://"
+        )
     else:
         path = url
     from preflog.store.sqlite import SQLiteStore

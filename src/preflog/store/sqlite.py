@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -87,7 +88,7 @@ class SQLiteStore(Store):
             conn = sqlite3.connect(
                 self.path, timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False
             )
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(conn, self._busy_timeout_s)
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as exc:
@@ -406,6 +407,20 @@ class SQLiteStore(Store):
         with self._errors("read"):
             rows = self._conn().execute("SELECT DISTINCT project FROM events ORDER BY project").fetchall()
         return [str(r[0]) for r in rows]
+
+
+def _enable_wal(conn: sqlite3.Connection, timeout_s: float) -> None:
+    """Switch a file to WAL. Changing the journal mode does not wait on the busy handler, so a new
+    file opened by two processes at once can see "database is locked": retry until the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _id_of(raw: Any) -> str | None:

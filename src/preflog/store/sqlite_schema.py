@@ -44,7 +44,6 @@ LATEST: Final = len(MIGRATIONS)
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the file to :data:`LATEST`; return the version found before."""
-    conn.execute("PRAGMA journal_mode=WAL")
     (found,) = conn.execute("PRAGMA user_version").fetchone()
     if found > LATEST:
         raise StoreError(
