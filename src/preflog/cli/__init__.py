@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--db",
         default=os.environ.get("PREFLOG_DB", "./preflog.db"),
-        help="store: sqlite:///path/file.db, a plain path, or postgresql://... (env PREFLOG_DB; default ./preflog.db)",
+        help="store: sqlite:///path/file.db, a plain path, or postgresql://... "
+        "(env PREFLOG_DB; default ./preflog.db)",
     )
     parser.add_argument(
         "--project",
