@@ -1,0 +1,396 @@
+"""``preflog.Client``: the one object an application uses to log inferences and judgments.
+
+>>> import preflog
+>>> with preflog.Client(db=":memory:", project="demo") as client:  # doctest: +SKIP
+...     rid = client.log_inference("What is 2+2?", ["4", "5"], model="gpt-x")
+...     client.log_preference(rid, chosen="c0", rejected="c1")
+
+Every ``log_*`` call checks its arguments (a bad one raises :class:`~preflog.errors.ValidationError`
+naming it), appends a record to an in-memory queue and returns; a background thread builds the
+events and delivers them in batches. Nothing that happens after the call — a slow or failing store,
+an event over a size limit, a full queue — raises into the application: it is counted in
+:meth:`Client.stats` and logged (rarely) on the ``preflog`` logger.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+from preflog.errors import ConfigError, FieldError, ValidationError
+from preflog.events import _PROJECT_RE, Limits, check_event, new_id
+from preflog.sdk import args
+from preflog.sdk.batcher import Batcher, BatchOptions, ClientStats
+from preflog.sdk.build import build_inference, build_prepared
+from preflog.sdk.transport import Spool, Transport, make_transport
+
+Prompt = str | Sequence[Mapping[str, Any]]
+Output = str | Mapping[str, Any]
+Model = str | Mapping[str, Any]
+When = datetime | str | float
+
+# Judgments are checked at call time for their shape only; their size is checked in the worker.
+_SHAPE_ONLY: Final = Limits(
+    max_prompt_bytes=sys.maxsize,
+    max_output_bytes=sys.maxsize,
+    max_candidates=sys.maxsize,
+    max_metadata_bytes=sys.maxsize,
+    max_text_bytes=sys.maxsize,
+    max_tags=sys.maxsize,
+)
+_PLACEHOLDER_TIME: Final = "2000-01-01T00:00:00Z"
+_now = time.time
+
+
+class Client:
+    """Logs preference events for one project, in the background.
+
+    ``db``: the embedded store — a file path or ``sqlite:///path.db`` (env ``PREFLOG_DB``, default
+    ``./preflog.db``). ``project``: env ``PREFLOG_PROJECT``, default ``default``. ``url``/``api_key``
+    pick the HTTP transport (issue 3); ``transport`` passes any :class:`Transport`.
+
+    Batching: a batch is sent when ``batch_size`` events are waiting, every ``flush_interval``
+    seconds, and on :meth:`flush`; a batch holds at most ``max_batch_bytes`` (estimated JSON).
+    At most ``max_queue`` events wait in memory; when full, ``on_full`` says what happens:
+    ``"drop_new"`` (default: the new event is dropped), ``"drop_oldest"``, or ``"block"`` (the call
+    waits up to ``block_timeout`` seconds for room, then drops). Dropped events are counted.
+    A batch that fails to deliver is retried ``max_retries`` times with exponential backoff from
+    ``retry_backoff`` seconds, then counted as failed (or given to ``spool``). At interpreter exit
+    the client flushes for at most ``exit_timeout`` seconds. ``limits``: the size limits checked in
+    the worker (default :meth:`preflog.events.Limits.from_env`).
+    """
+
+    def __init__(
+        self,
+        db: str | os.PathLike[str] | None = None,
+        project: str | None = None,
+        *,
+        url: str | None = None,
+        api_key: str | None = None,
+        transport: Transport | None = None,
+        batch_size: int = 500,
+        flush_interval: float = 1.0,
+        max_batch_bytes: int = 4 * 1024 * 1024,
+        max_queue: int = 10_000,
+        on_full: str = "drop_new",
+        block_timeout: float = 1.0,
+        max_retries: int = 3,
+        retry_backoff: float = 0.1,
+        exit_timeout: float = 5.0,
+        limits: Limits | None = None,
+        spool: Spool | None = None,
+    ) -> None:
+        project = project or os.environ.get("PREFLOG_PROJECT") or "default"
+        if not isinstance(project, str) or not _PROJECT_RE.match(project):
+            raise ConfigError(f"project: {project!r} must be 1-64 letters, digits, '_', '.', '-'")
+        options = BatchOptions(
+            batch_size=batch_size,
+            flush_interval=flush_interval,
+            max_batch_bytes=max_batch_bytes,
+            max_queue=max_queue,
+            on_full=on_full,
+            block_timeout=block_timeout,
+            max_retries=max_retries,
+            retry_backoff=retry_backoff,
+            exit_timeout=exit_timeout,
+        )
+        limits = limits or Limits.from_env()
+        if transport is None:
+            db_url = os.fspath(db) if db is not None else None
+            if url is None:
+                db_url = db_url or os.environ.get("PREFLOG_DB") or "./preflog.db"
+            transport = make_transport(db=db_url, url=url, api_key=api_key, limits=limits)
+        elif db is not None or url is not None:
+            raise ConfigError("give transport= or db=/url=, not both")
+        self.project = project
+        self.transport = transport
+        self._batcher = Batcher(transport, project, options, limits, spool)
+        self._put = self._batcher.put
+
+    # ------------------------------------------------------------------------------------------ inference
+
+    def log_inference(
+        self,
+        prompt: Prompt,
+        outputs: Output | Sequence[Output] | None = None,
+        *,
+        model: Model | None = None,
+        candidates: Sequence[Mapping[str, Any]] | None = None,
+        request_id: str | None = None,
+        system: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        presented: Sequence[str] | None = None,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        features: Mapping[str, Any] | None = None,
+        occurred_at: When | None = None,
+    ) -> str:
+        """Log a prompt and the candidate outputs shown for it; return the request id.
+
+        ``outputs`` are the texts (all from ``model=``, with ``params=``) or candidate dicts
+        ``{output, model, candidate_id, params, usage, latency_ms, metadata}``; ``candidates=`` is
+        the same as dicts. Candidate ids are ``c0``, ``c1``, ... unless given. ``request_id`` is
+        generated unless you pass your own (e.g. your LLM gateway's id). ``prompt`` is a string or
+        a list of chat messages ``{role, content}`` (the conversation before the outputs).
+        """
+        if request_id is None:
+            request_id = new_id()
+        elif type(request_id) is not str or not request_id or request_id.isspace():
+            args.check_ident(request_id, "request_id")
+        if type(prompt) is not str or not prompt or prompt.isspace():
+            prompt = args.check_prompt(prompt)
+        if system is not None:
+            args.check_text(system, "system")
+        outs = args.check_outputs(outputs, candidates, model, params)
+        extras = None
+        if (
+            presented is not None
+            or user_id is not None
+            or session_id is not None
+            or tags is not None
+            or metadata is not None
+            or features is not None
+            or occurred_at is not None
+        ):
+            extras = _inference_extras(
+                outs, presented, user_id, session_id, tags, metadata, features, occurred_at
+            )
+        self._put((build_inference, _now(), request_id, prompt, system, outs, model, params, extras))
+        return request_id
+
+    # ------------------------------------------------------------------------------------------ judgments
+
+    def log_preference(
+        self,
+        request_id: str,
+        *,
+        chosen: str | None = None,
+        rejected: str | None = None,
+        ranking: Sequence[str | Sequence[str]] | None = None,
+        outcome: str | None = None,
+        candidates: Sequence[str] | None = None,
+        source: str | Mapping[str, Any] = "human",
+        source_id: str | None = None,
+        source_version: str | None = None,
+        strength: float | None = None,
+        criterion: str | None = None,
+        rationale: str | None = None,
+        scores: Mapping[str, float] | None = None,
+        presented: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        event_id: str | None = None,
+        occurred_at: When | None = None,
+    ) -> str:
+        """Log a judgment of a request's candidates; return its event id.
+
+        Exactly one form: ``chosen=`` + ``rejected=`` (candidate ids); ``ranking=`` (ids best first,
+        a nested list for a tie: ``["c2", ["c0", "c1"]]``); or ``outcome="tie" | "both_bad"`` with
+        ``candidates=[id, id]``. ``source`` is a kind (``human``, ``end_user``, ``reward_model``,
+        ``ai_judge``, ``implicit``) or ``{kind, id, version}``; ``source_id=`` names the annotator.
+        """
+        event = {
+            "type": "preference",
+            "request_id": request_id,
+            "chosen": chosen,
+            "rejected": rejected,
+            "ranking": _ranking(ranking),
+            "outcome": outcome,
+            "candidates": _list(candidates),
+            "source": args.source(source, source_id, source_version),
+            "strength": strength,
+            "criterion": criterion,
+            "rationale": rationale,
+            "scores": _dict(scores),
+            "presented": _list(presented),
+            "metadata": _dict(metadata),
+        }
+        return self._log_judgment(event, event_id, occurred_at)
+
+    def log_score(
+        self,
+        request_id: str,
+        candidate_id: str,
+        score: float,
+        *,
+        scorer: str | Mapping[str, Any],
+        scorer_version: str | None = None,
+        scorer_kind: str | None = None,
+        criterion: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        event_id: str | None = None,
+        occurred_at: When | None = None,
+    ) -> str:
+        """Log a scalar score that a scorer (reward model, AI judge) gave one candidate."""
+        spec = {"name": scorer} if isinstance(scorer, str) else _dict(scorer)
+        if spec is not None:
+            spec.update(
+                {k: v for k, v in (("version", scorer_version), ("kind", scorer_kind)) if v is not None}
+            )
+        event = {
+            "type": "score",
+            "request_id": request_id,
+            "candidate_id": candidate_id,
+            "score": score,
+            "scorer": spec,
+            "criterion": criterion,
+            "metadata": _dict(metadata),
+        }
+        return self._log_judgment(event, event_id, occurred_at)
+
+    def log_signal(
+        self,
+        request_id: str,
+        candidate_id: str,
+        signal: str,
+        value: float | None = None,
+        *,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        event_id: str | None = None,
+        occurred_at: When | None = None,
+    ) -> str:
+        """Log implicit behaviour on one candidate: ``thumbs_up``, ``thumbs_down``, ``copy``,
+        ``regenerate``, ``edit``, ``dwell_ms`` (``value`` in ms, required), ``click``, ``conversion``."""
+        event = {
+            "type": "signal",
+            "request_id": request_id,
+            "candidate_id": candidate_id,
+            "signal": signal,
+            "value": value,
+            "user_id": user_id,
+            "session_id": session_id,
+            "metadata": _dict(metadata),
+        }
+        return self._log_judgment(event, event_id, occurred_at)
+
+    def retract(
+        self,
+        event_id: str,
+        request_id: str,
+        *,
+        reason: str | None = None,
+        source: str | Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        occurred_at: When | None = None,
+    ) -> str:
+        """Withdraw an earlier judgment (its ``event_id``) of ``request_id``; return the retraction's id."""
+        event = {
+            "type": "retraction",
+            "request_id": request_id,
+            "retracts": event_id,
+            "reason": reason,
+            "source": None if source is None else args.source(source),
+            "metadata": _dict(metadata),
+        }
+        return self._log_judgment(event, None, occurred_at, renames={"retracts": "event_id"})
+
+    def erase(
+        self, *, request_id: str | None = None, user_id: str | None = None, reason: str | None = None
+    ) -> str:
+        """Ask the store to blank the content of one request or of everything from one user."""
+        if (request_id is None) == (user_id is None):
+            raise args.bad("request_id", "give exactly one of request_id= or user_id=")
+        event = {"type": "erasure", "request_id": request_id, "user_id": user_id, "reason": reason}
+        return self._log_judgment(event, None, None)
+
+    def _log_judgment(
+        self,
+        event: dict[str, Any],
+        event_id: str | None,
+        occurred_at: When | None,
+        renames: Mapping[str, str] | None = None,
+    ) -> str:
+        event = {k: v for k, v in event.items() if v is not None}
+        event["event_id"] = new_id() if event_id is None else event_id
+        when = None if occurred_at is None else args.occurred_at(occurred_at)
+        errors = check_event({**event, "occurred_at": when or _PLACEHOLDER_TIME}, limits=_SHAPE_ONLY)
+        if errors:
+            raise ValidationError([_renamed(e, renames) for e in errors])
+        if when is not None:
+            event["occurred_at"] = when
+        self._put((build_prepared, _now(), event))
+        return str(event["event_id"])
+
+    # ------------------------------------------------------------------------------------------ control
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Block until every event logged before this call is delivered or counted; False when
+        ``timeout`` seconds passed first (a slow or stuck backend)."""
+        return self._batcher.flush(timeout)
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Flush (for at most ``timeout`` seconds), stop the worker, close the transport. Calls
+        after this are dropped and counted. Returns whether everything was delivered in time."""
+        return self._batcher.close(timeout)
+
+    def stats(self) -> ClientStats:
+        """Counters: ``logged``, ``queued``, ``in_flight``, ``sent``, ``duplicates``, ``conflicts``,
+        ``rejected``, ``failed``, ``spooled``, ``dropped``, ``batches``, ``retries``, ``last_error``."""
+        return self._batcher.stats()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Client(project={self.project!r}, transport={self.transport!r})"
+
+
+def _inference_extras(
+    outs: tuple[Any, ...],
+    presented: Sequence[str] | None,
+    user_id: str | None,
+    session_id: str | None,
+    tags: Sequence[str] | None,
+    metadata: Mapping[str, Any] | None,
+    features: Mapping[str, Any] | None,
+    occurred_at: When | None,
+) -> dict[str, Any]:
+    """The less common fields of an inference, checked and copied (so later changes by the caller
+    do not leak into the event)."""
+    extras: dict[str, Any] = {}
+    if presented is not None:
+        extras["presented"] = args.check_id_list(presented, "presented", args.candidate_ids(outs))
+    for name, value in (("user_id", user_id), ("session_id", session_id)):
+        if value is not None:
+            extras[name] = args.check_ident(value, name)
+    if tags is not None:
+        extras["tags"] = args.check_tags(tags)
+    for name, obj in (("metadata", metadata), ("features", features)):
+        if obj is not None:
+            extras[name] = dict(args.check_mapping(obj, name))
+    if occurred_at is not None:
+        extras["occurred_at"] = args.occurred_at(occurred_at)
+    return extras
+
+
+def _renamed(error: FieldError, renames: Mapping[str, str] | None) -> FieldError:
+    if not renames:
+        return error
+    head, sep, tail = error.path.partition(".")
+    return FieldError(renames.get(head, head) + sep + tail, error.reason)
+
+
+def _list(value: Sequence[Any] | None) -> list[Any] | None:
+    if value is None or isinstance(value, str):
+        return value  # type: ignore[return-value]  # a string is reported by the event check
+    return list(value)
+
+
+def _dict(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return dict(value) if isinstance(value, Mapping) else value
+
+
+def _ranking(ranking: Sequence[str | Sequence[str]] | None) -> list[Any] | None:
+    if ranking is None or isinstance(ranking, str):
+        return ranking  # type: ignore[return-value]
+    return [list(item) if isinstance(item, list | tuple) else item for item in ranking]
