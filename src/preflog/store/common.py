@@ -7,12 +7,13 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from preflog.errors import StoreError, StoreFull, StoreUnavailable
-from preflog.events import SCHEMA_VERSION, canonical_json, upcast
-from preflog.store.base import AppendResult, AppendStatus
+from preflog.errors import StoreError, StoreFull, StoreUnavailable, ValidationError
+from preflog.events import SCHEMA_VERSION, Limits, canonical_json, normalize_time, now, upcast, validate_event
+from preflog.store.base import AppendResult, AppendStatus, RequestView, StoredEvent
 
 # What an erased event keeps besides its envelope: the ids needed to join and count (which
 # candidate won, which model made it), never text a person wrote or read.
@@ -182,3 +183,122 @@ def translate_sqlite_error(exc: sqlite3.Error, what: str) -> StoreError:
     if primary in _SQLITE_UNAVAILABLE or "locked" in str(exc) or "unable to open" in str(exc):
         return StoreUnavailable(message)
     return StoreError(message)
+
+
+def prepare_batch(
+    events: Sequence[Mapping[str, Any]],
+    *,
+    project: str,
+    validated: bool,
+    limits: Limits,
+    results: list[AppendResult | None],
+) -> list[PendingEvent]:
+    """Validate and encode an append's events. Rejections are answered in ``results`` now; a
+    repeat of an id earlier in the same call rides along with its first copy."""
+    received = now()
+    pending: list[PendingEvent] = []
+    first: dict[str, PendingEvent] = {}
+    for index, raw in enumerate(events):
+        try:
+            event = normalize_for_store(raw, project=project, validated=validated, limits=limits)
+        except ValidationError as exc:
+            event_id = raw.get("event_id") if isinstance(raw, Mapping) else None
+            results[index] = AppendResult(
+                "rejected",
+                event_id=event_id if isinstance(event_id, str) else None,
+                field=exc.field or None,
+                reason=exc.reason,
+            )
+            continue
+        item = PendingEvent(index, event, encode_body(event), received)
+        earlier = first.get(item.event_id)
+        if earlier is None:
+            first[item.event_id] = item
+            pending.append(item)
+        else:
+            earlier.repeats.append(item)
+    return pending
+
+
+def normalize_for_store(
+    raw: Mapping[str, Any], *, project: str, validated: bool, limits: Limits
+) -> dict[str, Any]:
+    """The event as the store keeps it. ``validated`` events (built by the SDK) skip the checks
+    but not the project scope. Old schema versions are kept as written and upcast when read."""
+    if not validated:
+        event = validate_event(raw, limits=limits, project=project)
+        if raw.get("schema_version", SCHEMA_VERSION) < SCHEMA_VERSION:
+            old = {k: v for k, v in raw.items() if k != "received_at" and v is not None}
+            event = {**old, "project": project, "occurred_at": event["occurred_at"]}
+        return event
+    own = raw.get("project")
+    if own is not None and own != project:
+        raise ValidationError(f"names project {own!r}, but this write is scoped to {project!r}", "project")
+    event = dict(raw)
+    event.pop("received_at", None)
+    event["project"] = project
+    event.setdefault("schema_version", SCHEMA_VERSION)
+    if not str(event.get("occurred_at", "")).endswith("Z"):
+        event["occurred_at"] = normalize_time(str(event["occurred_at"]))
+    return event
+
+
+def finish(results: list[AppendResult | None]) -> list[AppendResult]:
+    return [r if r is not None else AppendResult("rejected", reason="internal: no answer") for r in results]
+
+
+def hits_erasure(event: Mapping[str, Any], erased: set[tuple[str, str]]) -> bool:
+    """Whether an arriving event belongs to an erased request or user (then it is stored blanked)."""
+    if event["type"] == "erasure":
+        return False
+    if ("request", str(event.get("request_id"))) in erased:
+        return True
+    user_id = event.get("user_id")
+    return user_id is not None and ("user", user_key(str(user_id))) in erased
+
+
+def erasure_lookups(pending: list[PendingEvent]) -> tuple[list[str], list[str]]:
+    """The request ids and user digests of a batch, to look up in the erasures table."""
+    requests = sorted({str(i.event["request_id"]) for i in pending if i.event.get("request_id")})
+    users = sorted(
+        {
+            user_key(str(i.event["user_id"]))
+            for i in pending
+            if i.event.get("user_id") and i.event["type"] != "erasure"
+        }
+    )
+    return requests, users
+
+
+def stored_event(position: int, body: str, project: str, received_at: str, erased: Any) -> StoredEvent:
+    event = decode_body(body)
+    event["project"] = project
+    event["received_at"] = received_at
+    return StoredEvent(int(position), event, bool(erased))
+
+
+def blanked_rows(rows: list[tuple[int, str]]) -> list[tuple[str, str, int]]:
+    """(new body, pre-erasure digest, position) for each (position, body) row being erased."""
+    out = []
+    for position, body in rows:
+        event = decode_body(body)
+        out.append((encode_body(blank_event(event)), content_hash(event), position))
+    return out
+
+
+def build_view(request_id: str, rows: list[StoredEvent]) -> RequestView:
+    """The joined view of one request from its events in position order."""
+    view = RequestView(request_id)
+    lists = {
+        "preference": view.preferences,
+        "score": view.scores,
+        "signal": view.signals,
+        "retraction": view.retractions,
+        "erasure": view.erasures,
+    }
+    for item in rows:
+        if item.type == "inference":
+            view.inference = view.inference or item
+        else:
+            lists[item.type].append(item)
+    return view

@@ -16,16 +16,18 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Final
 
-from preflog.errors import StoreError, ValidationError
-from preflog.events import DEFAULT_LIMITS, SCHEMA_VERSION, Limits, normalize_time, now, validate_event
+from preflog.errors import StoreError
+from preflog.events import DEFAULT_LIMITS, Limits, normalize_time
 from preflog.store.base import AppendResult, RequestView, Store, StoredEvent, StoreStats
 from preflog.store.common import (
     PendingEvent,
-    blank_event,
+    blanked_rows,
+    build_view,
     classify_existing,
-    content_hash,
-    decode_body,
-    encode_body,
+    erasure_lookups,
+    hits_erasure,
+    prepare_batch,
+    stored_event,
     translate_sqlite_error,
     user_key,
 )
@@ -130,62 +132,15 @@ class SQLiteStore(Store):
         self, events: Sequence[Mapping[str, Any]], *, project: str, validated: bool = False
     ) -> list[AppendResult]:
         results: list[AppendResult | None] = [None] * len(events)
-        pending = self._prepare(events, project, validated, results)
+        pending = prepare_batch(
+            events, project=project, validated=validated, limits=self.limits, results=results
+        )
         if pending:
             with self._write() as conn:
                 self._insert(conn, project, pending, results)
         return [
             r if r is not None else AppendResult("rejected", reason="internal: no answer") for r in results
         ]
-
-    def _prepare(
-        self,
-        events: Sequence[Mapping[str, Any]],
-        project: str,
-        validated: bool,
-        results: list[AppendResult | None],
-    ) -> list[PendingEvent]:
-        """Validate and encode; answer rejections and in-call repeats now, keep the rest."""
-        received = now()
-        pending: list[PendingEvent] = []
-        first: dict[str, PendingEvent] = {}
-        for index, raw in enumerate(events):
-            try:
-                event = self._normalize(raw, project, validated)
-            except ValidationError as exc:
-                results[index] = AppendResult(
-                    "rejected", event_id=_id_of(raw), field=exc.field or None, reason=exc.reason
-                )
-                continue
-            item = PendingEvent(index, event, encode_body(event), received)
-            earlier = first.get(item.event_id)
-            if earlier is None:
-                first[item.event_id] = item
-                pending.append(item)
-            else:
-                earlier.repeats.append(item)
-        return pending
-
-    def _normalize(self, raw: Mapping[str, Any], project: str, validated: bool) -> dict[str, Any]:
-        if not validated:
-            event = validate_event(raw, limits=self.limits, project=project)
-            if raw.get("schema_version", SCHEMA_VERSION) < SCHEMA_VERSION:
-                # Stored as written and upcast when read, never migrated in place.
-                old = {k: v for k, v in raw.items() if k != "received_at" and v is not None}
-                event = {**old, "project": project, "occurred_at": event["occurred_at"]}
-            return event
-        own = raw.get("project")
-        if own is not None and own != project:
-            raise ValidationError(
-                f"names project {own!r}, but this write is scoped to {project!r}", "project"
-            )
-        event = dict(raw)
-        event.pop("received_at", None)
-        event["project"] = project
-        event.setdefault("schema_version", SCHEMA_VERSION)
-        if not str(event.get("occurred_at", "")).endswith("Z"):
-            event["occurred_at"] = normalize_time(str(event["occurred_at"]))
-        return event
 
     def _insert(
         self,
@@ -197,7 +152,7 @@ class SQLiteStore(Store):
         erased = self._erased_targets(conn, project, pending)
         if erased:
             for item in pending:
-                if _hits(item.event, erased):
+                if hits_erasure(item.event, erased):
                     item.blank()
         (before,) = conn.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()
         conn.executemany(_INSERT, (item.row(project) for item in pending))
@@ -240,20 +195,17 @@ class SQLiteStore(Store):
         """The (kind, target) erasures that touch this batch: later events stay blanked too."""
         if conn.execute("SELECT 1 FROM erasures WHERE project = ? LIMIT 1", (project,)).fetchone() is None:
             return set()
-        wanted: set[tuple[str, str]] = set()
-        for item in pending:
-            if item.event.get("request_id"):
-                wanted.add(("request", str(item.event["request_id"])))
-            if item.event.get("user_id") and item.event["type"] != "erasure":
-                wanted.add(("user", user_key(str(item.event["user_id"]))))
+        requests, users = erasure_lookups(pending)
         found: set[tuple[str, str]] = set()
-        for kind, target in wanted:
-            row = conn.execute(
-                "SELECT 1 FROM erasures WHERE project = ? AND kind = ? AND target = ?",
-                (project, kind, target),
-            ).fetchone()
-            if row is not None:
-                found.add((kind, target))
+        for kind, targets in (("request", requests), ("user", users)):
+            for start in range(0, len(targets), _MAX_VARS):
+                chunk = targets[start : start + _MAX_VARS]
+                rows = conn.execute(
+                    f"SELECT kind, target FROM erasures WHERE project = ? AND kind = ? "
+                    f"AND target IN ({','.join('?' * len(chunk))})",
+                    (project, kind, *chunk),
+                )
+                found.update((str(k), str(t)) for k, t in rows)
         return found
 
     def _erase(self, conn: sqlite3.Connection, project: str, erasure: Mapping[str, Any]) -> None:
@@ -289,10 +241,7 @@ class SQLiteStore(Store):
         ).fetchall()
         conn.executemany(
             "UPDATE events SET body = ?, content_hash = ?, erased = 1, user_id = NULL WHERE position = ?",
-            [
-                (encode_body(blank_event(decode_body(body))), content_hash(decode_body(body)), position)
-                for position, body in rows
-            ],
+            blanked_rows(rows),
         )
 
     # ------------------------------------------------------------------------------------ reads
@@ -300,7 +249,7 @@ class SQLiteStore(Store):
     def _query(self, sql: str, args: Iterable[Any]) -> list[StoredEvent]:
         with self._errors("read"):
             rows = self._conn().execute(sql, tuple(args)).fetchall()
-        return [_stored(row) for row in rows]
+        return [stored_event(*row) for row in rows]
 
     def read(
         self,
@@ -328,23 +277,10 @@ class SQLiteStore(Store):
         return self._query(f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY position LIMIT ?", args)
 
     def get_request(self, request_id: str, *, project: str) -> RequestView:
-        view = RequestView(request_id)
         rows = self._query(
             f"{_SELECT} WHERE project = ? AND request_id = ? ORDER BY position", (project, request_id)
         )
-        lists = {
-            "preference": view.preferences,
-            "score": view.scores,
-            "signal": view.signals,
-            "retraction": view.retractions,
-            "erasure": view.erasures,
-        }
-        for item in rows:
-            if item.type == "inference":
-                view.inference = view.inference or item
-            else:
-                lists[item.type].append(item)
-        return view
+        return build_view(request_id, rows)
 
     def get_event(self, event_id: str, *, project: str) -> StoredEvent | None:
         rows = self._query(f"{_SELECT} WHERE project = ? AND event_id = ?", (project, event_id))
@@ -421,28 +357,6 @@ def _enable_wal(conn: sqlite3.Connection, timeout_s: float) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
-
-
-def _id_of(raw: Any) -> str | None:
-    value = raw.get("event_id") if isinstance(raw, Mapping) else None
-    return value if isinstance(value, str) else None
-
-
-def _hits(event: Mapping[str, Any], erased: set[tuple[str, str]]) -> bool:
-    if event["type"] == "erasure":
-        return False
-    if ("request", str(event.get("request_id"))) in erased:
-        return True
-    user_id = event.get("user_id")
-    return user_id is not None and ("user", user_key(str(user_id))) in erased
-
-
-def _stored(row: tuple[int, str, str, str, int]) -> StoredEvent:
-    position, body, project, received_at, erased = row
-    event = decode_body(body)
-    event["project"] = project
-    event["received_at"] = received_at
-    return StoredEvent(position, event, bool(erased))
 
 
 __all__ = ["SQLiteStore"]

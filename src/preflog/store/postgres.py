@@ -1,0 +1,329 @@
+"""The production store: PostgreSQL through psycopg 3 and a connection pool.
+
+Commit order is insert order. An identity column hands out numbers when a row is inserted, but
+transactions commit in any order: if A takes position 10 and B takes 11 and B commits first, a
+reader that already saw 11 would never look back for 10. So every append takes one transaction-
+scoped advisory lock before inserting; appends run one after another, and a reader tailing
+"after position N" can never miss a row that commits later with a smaller position.
+
+Rows are written with ``COPY`` into a temporary staging table, then moved with one
+``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING``: the fastest way to get per-row
+answers for a batch. Everything an answer depends on (duplicates, conflicts, erasure) is shared
+with the SQLite backend through :mod:`preflog.store.common`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Final
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from preflog.errors import StoreError, StoreFull, StoreUnavailable
+from preflog.events import DEFAULT_LIMITS, Limits, normalize_time
+from preflog.store.base import AppendResult, RequestView, Store, StoredEvent, StoreStats
+from preflog.store.common import (
+    PendingEvent,
+    blanked_rows,
+    build_view,
+    classify_existing,
+    erasure_lookups,
+    finish,
+    hits_erasure,
+    prepare_batch,
+    stored_event,
+    user_key,
+)
+from preflog.store.postgres_schema import APPEND_LOCK, migrate
+
+_SELECT: Final = "SELECT position, body, project, received_at, erased FROM events"
+_COLUMNS: Final = (
+    "project, event_id, type, request_id, occurred_at, received_at, schema_version, user_id, "
+    "source_kind, body, erased, content_hash"
+)
+_STAGING: Final = (
+    "CREATE TEMP TABLE IF NOT EXISTS staging (ord integer, project text, event_id text, type text, "
+    "request_id text, occurred_at text, received_at text, schema_version integer, user_id text, "
+    "source_kind text, body text, erased boolean, content_hash text) ON COMMIT DELETE ROWS"
+)
+
+
+def _translate(exc: BaseException, what: str) -> StoreError:
+    message = f"postgres: {what}: {exc}"
+    if isinstance(exc, pg_errors.DiskFull):
+        return StoreFull(message)
+    if isinstance(exc, PoolTimeout | psycopg.OperationalError):
+        return StoreUnavailable(message)
+    return StoreError(message)
+
+
+class PostgresStore(Store):
+    """Events in a PostgreSQL database, reached by ``url`` (``postgresql://user@host:port/db``)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        limits: Limits | None = None,
+        min_size: int = 1,
+        max_size: int = 8,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.url = url
+        self.limits = limits or DEFAULT_LIMITS
+        self._closed = False
+        self._pool = ConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout_s,
+            check=ConnectionPool.check_connection,  # a server restart leaves dead connections behind
+            kwargs={"autocommit": False},
+            open=False,
+            name="preflog",
+        )
+        try:
+            self._pool.open(wait=True, timeout=timeout_s)
+        except (PoolTimeout, psycopg.Error) as exc:
+            self._pool.close()
+            raise _translate(exc, f"cannot connect to {_safe(url)}") from exc
+        with self.transaction("migrate") as conn:
+            migrate(conn)
+
+    # ------------------------------------------------------------------------------------ plumbing
+
+    @contextmanager
+    def transaction(self, what: str) -> Iterator[psycopg.Connection[Any]]:
+        """One transaction on a pooled connection; driver errors become preflog errors."""
+        if self._closed:
+            raise StoreError("store is closed")
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                yield conn
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise _translate(exc, what) from exc
+
+    def close(self) -> None:
+        self._closed = True
+        self._pool.close()
+
+    # ------------------------------------------------------------------------------------ append
+
+    def append(
+        self, events: Sequence[Mapping[str, Any]], *, project: str, validated: bool = False
+    ) -> list[AppendResult]:
+        results: list[AppendResult | None] = [None] * len(events)
+        pending = prepare_batch(
+            events, project=project, validated=validated, limits=self.limits, results=results
+        )
+        if pending:
+            with self.transaction("append") as conn:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
+                self._insert(conn, project, pending, results)
+        return finish(results)
+
+    def _insert(
+        self,
+        conn: psycopg.Connection[Any],
+        project: str,
+        pending: list[PendingEvent],
+        results: list[AppendResult | None],
+    ) -> None:
+        erased = self._erased_targets(conn, project, pending)
+        for item in pending:
+            if erased and hits_erasure(item.event, erased):
+                item.blank()
+        conn.execute(_STAGING)
+        with conn.cursor() as cur:
+            with cur.copy(f"COPY staging (ord, {_COLUMNS}) FROM STDIN") as copy:
+                for ord_, item in enumerate(pending):
+                    copy.write_row((ord_, *item.row(project)))
+            cur.execute(
+                f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM staging ORDER BY ord "
+                "ON CONFLICT (project, event_id) DO NOTHING RETURNING event_id, position"
+            )
+            stored = dict(cur.fetchall())
+        missing = [item.event_id for item in pending if item.event_id not in stored]
+        existing = self._existing(conn, project, missing) if missing else {}
+        for item in pending:
+            position = stored.get(item.event_id)
+            if position is not None:
+                item.answer(results, AppendResult("stored", item.event_id, int(position)))
+            else:
+                item.answer(results, classify_existing(item, existing[item.event_id]))
+        for item in pending:
+            if item.event_id in stored and item.event["type"] == "erasure":
+                self._erase(conn, project, item.event)
+
+    def _existing(
+        self, conn: psycopg.Connection[Any], project: str, ids: list[str]
+    ) -> dict[str, tuple[int, str, bool, str | None]]:
+        rows = conn.execute(
+            "SELECT event_id, position, body, erased, content_hash FROM events "
+            "WHERE project = %s AND event_id = ANY(%s)",
+            (project, ids),
+        ).fetchall()
+        return {r[0]: (int(r[1]), r[2], bool(r[3]), r[4]) for r in rows}
+
+    # ------------------------------------------------------------------------------------ erasure
+
+    def _erased_targets(
+        self, conn: psycopg.Connection[Any], project: str, pending: list[PendingEvent]
+    ) -> set[tuple[str, str]]:
+        if conn.execute("SELECT 1 FROM erasures WHERE project = %s LIMIT 1", (project,)).fetchone() is None:
+            return set()
+        requests, users = erasure_lookups(pending)
+        rows = conn.execute(
+            "SELECT kind, target FROM erasures WHERE project = %s AND "
+            "((kind = 'request' AND target = ANY(%s)) OR (kind = 'user' AND target = ANY(%s)))",
+            (project, requests, users),
+        ).fetchall()
+        return {(str(k), str(t)) for k, t in rows}
+
+    def _erase(self, conn: psycopg.Connection[Any], project: str, erasure: Mapping[str, Any]) -> None:
+        user_id = erasure.get("user_id")
+        if user_id is not None:
+            requests = [
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT DISTINCT request_id FROM events WHERE project = %s AND user_id = %s "
+                    "AND type = 'inference'",
+                    (project, user_id),
+                ).fetchall()
+            ]
+            conn.execute(
+                "INSERT INTO erasures (project, kind, target) VALUES (%s, 'user', %s) ON CONFLICT DO NOTHING",
+                (project, user_key(str(user_id))),
+            )
+            self._blank_where(conn, "project = %s AND user_id = %s AND type <> 'erasure'", (project, user_id))
+        else:
+            requests = [str(erasure["request_id"])]
+        for request_id in requests:
+            conn.execute(
+                "INSERT INTO erasures (project, kind, target) VALUES (%s, 'request', %s) "
+                "ON CONFLICT DO NOTHING",
+                (project, request_id),
+            )
+            self._blank_where(
+                conn, "project = %s AND request_id = %s AND type <> 'erasure'", (project, request_id)
+            )
+
+    def _blank_where(self, conn: psycopg.Connection[Any], where: str, args: tuple[Any, ...]) -> None:
+        rows = conn.execute(
+            f"SELECT position, body FROM events WHERE NOT erased AND {where}", args
+        ).fetchall()
+        if not rows:
+            return
+        with conn.cursor() as cur:
+            cur.executemany(
+                "UPDATE events SET body = %s, content_hash = %s, erased = true, user_id = NULL "
+                "WHERE position = %s",
+                blanked_rows(rows),
+            )
+
+    # ------------------------------------------------------------------------------------ reads
+
+    def _query(self, sql: str, args: Iterable[Any]) -> list[StoredEvent]:
+        with self.transaction("read") as conn:
+            rows = conn.execute(sql, tuple(args)).fetchall()
+        return [stored_event(*row) for row in rows]
+
+    def read(
+        self,
+        *,
+        project: str,
+        after: int = 0,
+        limit: int = 1000,
+        types: Iterable[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[StoredEvent]:
+        where = ["project = %s", "position > %s"]
+        args: list[Any] = [project, after]
+        if types is not None:
+            where.append("type = ANY(%s)")
+            args.append(list(types))
+        if since is not None:
+            where.append("occurred_at >= %s")
+            args.append(normalize_time(since))
+        if until is not None:
+            where.append("occurred_at < %s")
+            args.append(normalize_time(until))
+        args.append(max(0, int(limit)))
+        return self._query(f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY position LIMIT %s", args)
+
+    def get_request(self, request_id: str, *, project: str) -> RequestView:
+        rows = self._query(
+            f"{_SELECT} WHERE project = %s AND request_id = %s ORDER BY position", (project, request_id)
+        )
+        return build_view(request_id, rows)
+
+    def get_event(self, event_id: str, *, project: str) -> StoredEvent | None:
+        rows = self._query(f"{_SELECT} WHERE project = %s AND event_id = %s", (project, event_id))
+        return rows[0] if rows else None
+
+    def last_position(self, *, project: str | None = None) -> int:
+        with self.transaction("read") as conn:
+            if project is None:
+                row = conn.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()
+            else:
+                row = conn.execute(
+                    "SELECT COALESCE(MAX(position), 0) FROM events WHERE project = %s", (project,)
+                ).fetchone()
+        return int(row[0]) if row else 0
+
+    def stats(self, *, project: str) -> StoreStats:
+        with self.transaction("stats") as conn:
+            by_type = dict(
+                conn.execute("SELECT type, COUNT(*) FROM events WHERE project = %s GROUP BY type", (project,))
+            )
+            by_source = dict(
+                conn.execute(
+                    "SELECT source_kind, COUNT(*) FROM events WHERE project = %s AND source_kind IS NOT NULL "
+                    "GROUP BY source_kind",
+                    (project,),
+                )
+            )
+            by_model = dict(
+                conn.execute(
+                    "SELECT c -> 'model' ->> 'name' AS model, COUNT(*) FROM events, "
+                    "jsonb_array_elements(events.body::jsonb -> 'candidates') AS c "
+                    "WHERE events.project = %s AND events.type = 'inference' GROUP BY model ORDER BY model",
+                    (project,),
+                )
+            )
+            counts = conn.execute(
+                "SELECT COUNT(DISTINCT request_id), (SELECT COUNT(DISTINCT e.request_id) FROM events e "
+                "WHERE e.project = %s AND e.type IN ('preference', 'score', 'signal') AND NOT EXISTS "
+                "(SELECT 1 FROM events i WHERE i.project = e.project AND i.request_id = e.request_id "
+                "AND i.type = 'inference')), COALESCE(MAX(position), 0) "
+                "FROM events WHERE project = %s AND request_id IS NOT NULL",
+                (project, project),
+            ).fetchone()
+        requests, orphans, last = counts if counts else (0, 0, 0)
+        return StoreStats(
+            events=sum(int(v) for v in by_type.values()),
+            by_type={str(k): int(v) for k, v in sorted(by_type.items())},
+            by_source={str(k): int(v) for k, v in sorted(by_source.items())},
+            by_model={str(k): int(v) for k, v in by_model.items()},
+            requests=int(requests),
+            orphan_requests=int(orphans),
+            last_position=max(int(last), self.last_position(project=project)),
+        )
+
+    def projects(self) -> list[str]:
+        with self.transaction("read") as conn:
+            rows = conn.execute("SELECT DISTINCT project FROM events ORDER BY project").fetchall()
+        return [str(r[0]) for r in rows]
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
