@@ -1,10 +1,13 @@
-"""Synthetic battles, an in-memory store for unit tests of the join, and reference conversions."""
+"""Synthetic battles, a throw-away SQLite store for tests of the join, and reference conversions."""
 
 from __future__ import annotations
 
+import atexit
 import csv
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import shutil
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from preflog.analytics.battles import Battles
-from preflog.events import validate_event
-from preflog.store.base import AppendResult, RequestView, Store, StoredEvent, StoreStats
+from preflog.store.sqlite import SQLiteStore
 
 ELO = 400 / math.log(10)
 
@@ -77,56 +79,11 @@ def llmfao_rows(data_dir: Path) -> list[dict[str, Any]]:
         ]
 
 
-class MemoryStore(Store):
-    """A list of events: enough of the Store contract for unit tests of battle extraction (the
-    end-to-end tests use the real SQLite store)."""
+class MemoryStore(SQLiteStore):
+    """A real SQLite store in a fresh temporary file (removed at exit), for tests that build
+    their events in code."""
 
     def __init__(self) -> None:
-        self.events: list[StoredEvent] = []
-
-    def append(
-        self, events: Sequence[Mapping[str, Any]], *, project: str, validated: bool = False
-    ) -> list[AppendResult]:
-        out = []
-        for raw in events:
-            event = validate_event(raw, project=project)
-            event["received_at"] = event["occurred_at"]
-            self.events.append(StoredEvent(len(self.events) + 1, event))
-            out.append(AppendResult("stored", event["event_id"], len(self.events)))
-        return out
-
-    def read(
-        self,
-        *,
-        project: str,
-        after: int = 0,
-        limit: int = 1000,
-        types: Iterable[str] | None = None,
-        since: str | None = None,
-        until: str | None = None,
-    ) -> list[StoredEvent]:
-        wanted = set(types) if types is not None else None
-        rows = [
-            e
-            for e in self.events
-            if e.position > after and e.event["project"] == project and (wanted is None or e.type in wanted)
-        ]
-        return rows[:limit]
-
-    def get_request(self, request_id: str, *, project: str) -> RequestView:  # pragma: no cover
-        raise NotImplementedError
-
-    def get_event(self, event_id: str, *, project: str) -> StoredEvent | None:  # pragma: no cover
-        raise NotImplementedError
-
-    def last_position(self, *, project: str | None = None) -> int:
-        return len(self.events)
-
-    def stats(self, *, project: str) -> StoreStats:  # pragma: no cover
-        raise NotImplementedError
-
-    def projects(self) -> list[str]:
-        return sorted({e.event["project"] for e in self.events})
-
-    def close(self) -> None:
-        pass
+        folder = tempfile.mkdtemp(prefix="preflog-analytics-")
+        atexit.register(shutil.rmtree, folder, True)
+        super().__init__(Path(folder) / "events.db")

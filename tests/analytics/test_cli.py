@@ -1,4 +1,4 @@
-"""The leaderboard / ab / report commands: in-process with a stub store, and end to end on SQLite."""
+"""The leaderboard / ab / report commands, in process and end to end, on real SQLite files."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from preflog.cli import main
+from preflog.store.sqlite import SQLiteStore
 from tests import factories as f
-from tests.analytics.helpers import MemoryStore
 from tests.conftest import require
 
 
@@ -29,14 +29,16 @@ def _events() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def stub_store(monkeypatch: pytest.MonkeyPatch) -> MemoryStore:
-    store = MemoryStore()
+def stub_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> SQLiteStore:
+    """A real SQLite file with the events, named by PREFLOG_DB so every command opens it."""
+    store = SQLiteStore(tmp_path / "cli.db")
     store.append(_events(), project="default")
-    monkeypatch.setattr("preflog.cli.analytics_cmds._open", lambda args: store)
+    monkeypatch.setenv("PREFLOG_DB", str(tmp_path / "cli.db"))
+    monkeypatch.setenv("PREFLOG_PROJECT", "default")
     return store
 
 
-def test_leaderboard_formats(stub_store: MemoryStore, capsys: pytest.CaptureFixture[str]) -> None:
+def test_leaderboard_formats(stub_store: SQLiteStore, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["leaderboard", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [r["model"] for r in data["rows"]] == ["alpha", "beta", "gamma"]
@@ -54,7 +56,7 @@ def test_leaderboard_formats(stub_store: MemoryStore, capsys: pytest.CaptureFixt
     assert main(["leaderboard", "--anchor", "nonsense"]) == 2
 
 
-def test_ab_and_report(stub_store: MemoryStore, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_ab_and_report(stub_store: SQLiteStore, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["ab", "alpha", "beta", "--segment", "user", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["overall"]["wins_a"] == 20 and len(data["segments"]) == 3

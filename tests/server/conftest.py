@@ -31,13 +31,6 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store(db_path: Path) -> Iterator[Store]:
-    try:  # TEMPORARY until the SQLite store lands
-        import preflog.store.sqlite  # noqa: F401
-    except ModuleNotFoundError:
-        from tests.server.memstore import MemoryStore
-
-        yield MemoryStore()
-        return
     s = open_store(str(db_path))
     yield s
     s.close()
@@ -45,9 +38,7 @@ def store(db_path: Path) -> Iterator[Store]:
 
 @pytest.fixture
 def keys(store: Store) -> Iterator[KeyStore]:
-    from preflog.server.keys import MemoryKeyStore
-
-    ks = MemoryKeyStore() if type(store).__name__ == "MemoryStore" else open_key_store(store)
+    ks = open_key_store(store)
     yield ks
     if ks is not store:
         ks.close()

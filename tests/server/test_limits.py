@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from starlette.testclient import TestClient
 from tests import factories as f
 from tests.server.conftest import KeyMaker, auth, make_client
-from tests.server.memstore import FlakyStore
+from tests.server.flaky import FlakyStore
 
 from preflog.events import Limits
 from preflog.server.keys import KeyStore
