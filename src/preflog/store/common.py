@@ -15,6 +15,11 @@ from preflog.errors import StoreError, StoreFull, StoreUnavailable, ValidationEr
 from preflog.events import SCHEMA_VERSION, Limits, canonical_json, normalize_time, now, upcast, validate_event
 from preflog.store.base import AppendResult, AppendStatus, RequestView, StoredEvent
 
+try:
+    import orjson as _orjson
+except ImportError:  # the SDK and the embedded store stay on the standard library
+    _orjson = None  # type: ignore[assignment]
+
 # What an erased event keeps besides its envelope: the ids needed to join and count (which
 # candidate won, which model made it), never text a person wrote or read.
 ENVELOPE_KEEP: Final = ("event_id", "type", "request_id", "occurred_at", "schema_version")
@@ -42,8 +47,14 @@ CANDIDATE_KEEP: Final = ("candidate_id", "model", "params", "usage", "latency_ms
 
 def encode_body(event: dict[str, Any]) -> str:
     """The stored JSON: the event without ``project`` and ``received_at`` (kept in columns).
-    Key order is the producer's: comparisons parse it back, so no sorting on the hot path."""
+    Key order is the producer's: comparisons parse it back, so no sorting on the hot path.
+    Uses orjson when it is installed (the server extra has it; about 10x faster), else json."""
     body = {k: v for k, v in event.items() if k != "project" and k != "received_at"}
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(body).decode("utf-8")
+        except TypeError:
+            pass  # e.g. an integer beyond 64 bits: the standard library handles it
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 

@@ -6,9 +6,10 @@ reader that already saw 11 would never look back for 10. So every append takes o
 scoped advisory lock before inserting; appends run one after another, and a reader tailing
 "after position N" can never miss a row that commits later with a smaller position.
 
-Rows are written with ``COPY`` into a temporary staging table, then moved with one
-``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING``: the fastest way to get per-row
-answers for a batch. Everything an answer depends on (duplicates, conflicts, erasure) is shared
+Under that lock the ids already stored are looked up first and the new rows are written with
+one ``COPY`` straight into the table; their positions are the ones above the maximum read before
+the copy. That is the fastest way to get per-row answers for a batch. Everything an answer
+depends on (duplicates, conflicts, erasure) is shared
 with the SQLite backend through :mod:`preflog.store.common`.
 """
 
@@ -43,11 +44,6 @@ _SELECT: Final = "SELECT position, body, project, received_at, erased FROM event
 _COLUMNS: Final = (
     "project, event_id, type, request_id, occurred_at, received_at, schema_version, user_id, "
     "source_kind, body, erased, content_hash"
-)
-_STAGING: Final = (
-    "CREATE TEMP TABLE IF NOT EXISTS staging (ord integer, project text, event_id text, type text, "
-    "request_id text, occurred_at text, received_at text, schema_version integer, user_id text, "
-    "source_kind text, body text, erased boolean, content_hash text) ON COMMIT DELETE ROWS"
 )
 
 
@@ -136,22 +132,24 @@ class PostgresStore(Store):
         for item in pending:
             if erased and hits_erasure(item.event, erased):
                 item.blank()
-        conn.execute(_STAGING)
-        with conn.cursor() as cur:
-            with cur.copy(f"COPY staging (ord, {_COLUMNS}) FROM STDIN") as copy:
-                for ord_, item in enumerate(pending):
-                    copy.write_row((ord_, *item.row(project)))
-            cur.execute(
-                f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM staging ORDER BY ord "
-                "ON CONFLICT (project, event_id) DO NOTHING RETURNING event_id, position"
-            )
-            stored = dict(cur.fetchall())
-        missing = [item.event_id for item in pending if item.event_id not in stored]
-        existing = self._existing(conn, project, missing) if missing else {}
+        # Under the append lock nobody else inserts: ids not stored yet can be COPYed straight
+        # into the table, and every position above ``before`` is one of ours.
+        existing = self._existing(conn, project, [item.event_id for item in pending])
+        fresh = [item for item in pending if item.event_id not in existing]
+        stored: dict[str, int] = {}
+        if fresh:
+            row = conn.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()
+            before = int(row[0]) if row else 0
+            with conn.cursor() as cur:
+                with cur.copy(f"COPY events ({_COLUMNS}) FROM STDIN") as copy:
+                    for item in fresh:
+                        copy.write_row(item.row(project))
+                cur.execute("SELECT event_id, position FROM events WHERE position > %s", (before,))
+                stored = {str(k): int(v) for k, v in cur.fetchall()}
         for item in pending:
             position = stored.get(item.event_id)
             if position is not None:
-                item.answer(results, AppendResult("stored", item.event_id, int(position)))
+                item.answer(results, AppendResult("stored", item.event_id, position))
             else:
                 item.answer(results, classify_existing(item, existing[item.event_id]))
         for item in pending:
