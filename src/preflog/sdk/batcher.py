@@ -28,6 +28,7 @@ from typing import Any, Final
 from preflog.errors import ConfigError, FieldError, PreflogError
 from preflog.events import Limits
 from preflog.sdk.build import Clock, Record, deep_check
+from preflog.sdk.spool import SpoolFull
 from preflog.sdk.transport import AppendResult, Spool, Transport
 
 logger = logging.getLogger("preflog")
@@ -40,6 +41,7 @@ class BatchOptions:
     """How the worker batches and retries; see :class:`preflog.Client` for each option."""
 
     batch_size: int = 500
+    max_batch_size: int | None = None
     flush_interval: float = 1.0
     max_batch_bytes: int = 4 * 1024 * 1024
     max_queue: int = 10_000
@@ -54,6 +56,10 @@ class BatchOptions:
         for name in ("batch_size", "max_batch_bytes", "max_queue", "warn_every"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.max_batch_size is not None and (
+            not isinstance(self.max_batch_size, int) or self.max_batch_size < self.batch_size
+        ):
+            raise ConfigError(f"max_batch_size must be an integer >= batch_size, got {self.max_batch_size!r}")
         for name in ("flush_interval", "block_timeout", "retry_backoff", "exit_timeout"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
@@ -101,12 +107,23 @@ class _Tally:
     rejected: int = 0
     failed: int = 0
     spooled: int = 0
+    dropped: int = 0
     batches: int = 0
     retries: int = 0
     errors: list[str] = field(default_factory=list)
 
 
-_COUNTED: Final = ("sent", "duplicates", "conflicts", "rejected", "failed", "spooled", "batches", "retries")
+_COUNTED: Final = (
+    "sent",
+    "duplicates",
+    "conflicts",
+    "rejected",
+    "failed",
+    "spooled",
+    "dropped",
+    "batches",
+    "retries",
+)
 
 
 class _Warner:
@@ -141,6 +158,8 @@ class Batcher:
         self.options = options
         self.limits = limits
         self.spool = spool
+        hint = transport.backlog_batch_size or 0
+        self._take_max = options.max_batch_size or max(options.batch_size, hint)
         self._reset()
         _LIVE.add(self)
         self._start()
@@ -164,7 +183,7 @@ class Batcher:
         self._closed = False
         self._in_flight = 0
         self._done = 0  # records taken off the queue and finished (or dropped from it)
-        self._totals = dict.fromkeys((*_COUNTED, "dropped"), 0)
+        self._totals = dict.fromkeys(_COUNTED, 0)
         self._last_error: str | None = None
         self._warner = _Warner(self.options.warn_every)
         self._clock = Clock()
@@ -331,7 +350,8 @@ class Batcher:
     def _take(self) -> list[Record]:
         with self._lock:
             q = self._queue
-            records = [q.popleft() for _ in range(min(self._batch_size, len(q)))]
+            # A backlog goes out in bigger batches: a store's per-batch cost (a commit) is amortized.
+            records = [q.popleft() for _ in range(min(self._take_max, len(q)))]
             self._in_flight += len(records)
             self._progress.notify_all()  # room for producers blocked on a full queue
         return records
@@ -415,7 +435,12 @@ class Batcher:
             try:
                 self.spool.save(events, self.project)
             except Exception as spool_exc:
-                why += f"; the spool failed too: {type(spool_exc).__name__}: {spool_exc}"
+                why += f"; the spool refused it: {type(spool_exc).__name__}: {spool_exc}"
+                if isinstance(spool_exc, SpoolFull):  # at its size cap: dropped, like a full queue
+                    tally.dropped += len(events)
+                    tally.errors.append(f"dropped: {why}")
+                    self._warner.warn("dropped", "could not deliver %d events: %s", len(events), why)
+                    return
             else:
                 tally.spooled += len(events)
                 tally.errors.append(f"spooled after delivery failed: {why}")

@@ -10,6 +10,7 @@ for the other calls, which build their event at call time.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -55,9 +56,8 @@ _MODELS: dict[str, dict[str, Any]] = {}
 
 
 def _candidate(out: Any, i: int, model: Any, params: Any) -> dict[str, Any]:
-    if type(out) is str or isinstance(out, str):
-        cand: dict[str, Any] = {"candidate_id": _CIDS[i] if i < 64 else f"c{i}", "output": out}
-        cand["model"] = _model(model, _MODELS)
+    if isinstance(out, str):
+        cand: dict[str, Any] = {"candidate_id": f"c{i}", "output": out, "model": _model(model, _MODELS)}
         if params is not None:
             cand["params"] = params if type(params) is dict else dict(params)
         return cand
@@ -76,6 +76,19 @@ def _candidate(out: Any, i: int, model: Any, params: Any) -> dict[str, Any]:
 
 def build_inference(record: Record, project: str, clock: Clock) -> dict[str, Any]:
     _, ts, request_id, prompt, system, outputs, model, params, extras = record
+    if type(model) is str and (params is None or type(params) is dict):
+        # The common case, inlined: plain output strings from one model.
+        shared = _MODELS.get(model) or _model(model, _MODELS)
+        cands = []
+        for i, out in enumerate(outputs):
+            if type(out) is not str or i >= 64:
+                cands.append(_candidate(out, i, model, params))
+            elif params is None:
+                cands.append({"candidate_id": _CIDS[i], "output": out, "model": shared})
+            else:
+                cands.append({"candidate_id": _CIDS[i], "output": out, "model": shared, "params": params})
+    else:
+        cands = [_candidate(out, i, model, params) for i, out in enumerate(outputs)]
     event: dict[str, Any] = {
         "event_id": new_id(),
         "type": "inference",
@@ -84,7 +97,7 @@ def build_inference(record: Record, project: str, clock: Clock) -> dict[str, Any
         "occurred_at": clock.format(ts),
         "schema_version": SCHEMA_VERSION,
         "prompt": prompt if type(prompt) is str else [dict(m) for m in prompt],
-        "candidates": [_candidate(out, i, model, params) for i, out in enumerate(outputs)],
+        "candidates": cands,
     }
     if system is not None:
         event["system"] = system
@@ -110,7 +123,33 @@ def _text_bytes(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
+def _flat_json_bound(value: Any) -> int | None:
+    """An upper bound of the JSON size of a flat dict of plain scalars (the usual ``params``,
+    ``usage``, ``metadata``), at most 6 bytes a character; None when it is not such a dict."""
+    if type(value) is not dict:
+        return None
+    total = 2
+    for key, item in value.items():
+        kind = type(item)
+        if kind is str:
+            total += 6 * (len(key) + len(item)) + 6
+        elif kind is int:
+            total += 6 * len(key) + item.bit_length() // 3 + 8
+        elif kind is float:
+            if not math.isfinite(item):
+                return None
+            total += 6 * len(key) + 32
+        elif item is None or kind is bool:
+            total += 6 * len(key) + 12
+        else:
+            return None
+    return total
+
+
 def _json_bytes(value: Any, path: str, limit: int) -> tuple[int, FieldError | None]:
+    bound = _flat_json_bound(value)
+    if bound is not None and bound <= limit:
+        return bound // 3, None  # the estimate only feeds the batch byte budget
     try:
         size = len(json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8"))
     except (TypeError, ValueError) as exc:
@@ -131,13 +170,13 @@ def _ident_problem(value: Any, path: str) -> FieldError | None:
 def _prompt_bytes(event: Mapping[str, Any]) -> tuple[int, FieldError | None]:
     prompt = event["prompt"]
     texts = [prompt] if type(prompt) is str else [m["content"] for m in prompt]
-    if event.get("system") is not None:
+    if "system" in event:
         texts.append(event["system"])
     total = 0
     for text in texts:
         if "\x00" in text:
             return 0, FieldError("prompt", "contains a NUL character")
-        total += _text_bytes(text)
+        total += len(text) if text.isascii() else _text_bytes(text)
     return total, None
 
 
@@ -145,36 +184,36 @@ def _candidates_problem(cands: list[dict[str, Any]], limits: Limits) -> tuple[in
     if len(cands) > limits.max_candidates:
         return 0, FieldError("candidates", f"too many: {len(cands)}, limit {limits.max_candidates}")
     total = 0
+    max_output = limits.max_output_bytes
+    checked: Any = None  # the params dict last checked: usually one object shared by all candidates
     for i, cand in enumerate(cands):
         out = cand["output"]
-        size = _text_bytes(out)
-        if size > limits.max_output_bytes:
-            return 0, FieldError(f"candidates[{i}].output", f"too long: over {limits.max_output_bytes} bytes")
+        size = len(out) if out.isascii() else _text_bytes(out)
+        if size > max_output:
+            return 0, FieldError(f"candidates[{i}].output", f"too long: over {max_output} bytes")
         if "\x00" in out:
             return 0, FieldError(f"candidates[{i}].output", "contains a NUL character")
         total += size
+        if len(cand) == 3:  # candidate_id, output, model
+            continue
         for key in ("params", "usage", "metadata"):
-            if key in cand:
-                extra, problem = _json_bytes(cand[key], f"candidates[{i}].{key}", limits.max_metadata_bytes)
-                if problem:
-                    return 0, problem
-                total += extra
+            value = cand.get(key)
+            if value is None or value is checked:
+                continue
+            extra, problem = _json_bytes(value, f"candidates[{i}].{key}", limits.max_metadata_bytes)
+            if problem:
+                return 0, problem
+            total += extra
+            checked = value
     return total, None
 
 
-def _inference_problem(event: dict[str, Any], limits: Limits) -> tuple[int, FieldError | None]:
-    prompt_size, problem = _prompt_bytes(event)
-    if problem is None and prompt_size > limits.max_prompt_bytes:
-        problem = FieldError(
-            "prompt", f"too long: {prompt_size} bytes with system, limit {limits.max_prompt_bytes}"
-        )
-    if problem:
-        return 0, problem
-    size, problem = _candidates_problem(event["candidates"], limits)
-    if problem:
-        return 0, problem
-    size += prompt_size + _BASE_BYTES
-    for key in ("request_id", "user_id", "session_id"):
+_BASE_KEYS: Final = 8  # event_id, type, request_id, project, occurred_at, schema_version, prompt, candidates
+
+
+def _extras_problem(event: dict[str, Any], limits: Limits) -> tuple[int, FieldError | None]:
+    size = 0
+    for key in ("user_id", "session_id"):
         if key in event and (problem := _ident_problem(event[key], key)):
             return 0, problem
     for key in ("metadata", "features"):
@@ -186,6 +225,27 @@ def _inference_problem(event: dict[str, Any], limits: Limits) -> tuple[int, Fiel
     if len(event.get("tags", ())) > limits.max_tags:
         return 0, FieldError("tags", f"too many: {len(event['tags'])}, limit {limits.max_tags}")
     return size, None
+
+
+def _inference_problem(event: dict[str, Any], limits: Limits) -> tuple[int, FieldError | None]:
+    prompt_size, problem = _prompt_bytes(event)
+    if problem is None and prompt_size > limits.max_prompt_bytes:
+        problem = FieldError(
+            "prompt", f"too long: {prompt_size} bytes with system, limit {limits.max_prompt_bytes}"
+        )
+    if problem is None:
+        problem = _ident_problem(event["request_id"], "request_id")
+    if problem:
+        return 0, problem
+    size, problem = _candidates_problem(event["candidates"], limits)
+    if problem:
+        return 0, problem
+    if len(event) > _BASE_KEYS:
+        extra, problem = _extras_problem(event, limits)
+        if problem:
+            return 0, problem
+        size += extra
+    return size + prompt_size + _BASE_BYTES, None
 
 
 def deep_check(event: dict[str, Any], limits: Limits) -> tuple[int, FieldError | None]:

@@ -54,7 +54,10 @@ class Client:
     pick the HTTP transport (issue 3); ``transport`` passes any :class:`Transport`.
 
     Batching: a batch is sent when ``batch_size`` events are waiting, every ``flush_interval``
-    seconds, and on :meth:`flush`; a batch holds at most ``max_batch_bytes`` (estimated JSON).
+    seconds, and on :meth:`flush`; when more are waiting (a backlog) a batch takes up to
+    ``max_batch_size`` events (default: ``batch_size``, or the transport's
+    ``backlog_batch_size`` if larger: 5000 for the embedded store), and it holds at most
+    ``max_batch_bytes`` (estimated JSON).
     At most ``max_queue`` events wait in memory; when full, ``on_full`` says what happens:
     ``"drop_new"`` (default: the new event is dropped), ``"drop_oldest"``, or ``"block"`` (the call
     waits up to ``block_timeout`` seconds for room, then drops). Dropped events are counted.
@@ -73,6 +76,7 @@ class Client:
         api_key: str | None = None,
         transport: Transport | None = None,
         batch_size: int = 500,
+        max_batch_size: int | None = None,
         flush_interval: float = 1.0,
         max_batch_bytes: int = 4 * 1024 * 1024,
         max_queue: int = 10_000,
@@ -89,6 +93,7 @@ class Client:
             raise ConfigError(f"project: {project!r} must be 1-64 letters, digits, '_', '.', '-'")
         options = BatchOptions(
             batch_size=batch_size,
+            max_batch_size=max_batch_size,
             flush_interval=flush_interval,
             max_batch_bytes=max_batch_bytes,
             max_queue=max_queue,
@@ -103,9 +108,11 @@ class Client:
             db_url = os.fspath(db) if db is not None else None
             if url is None:
                 db_url = db_url or os.environ.get("PREFLOG_DB") or "./preflog.db"
-            transport = make_transport(db=db_url, url=url, api_key=api_key, limits=limits)
+            transport = make_transport(db=db_url, url=url, api_key=api_key, project=project, limits=limits)
         elif db is not None or url is not None:
             raise ConfigError("give transport= or db=/url=, not both")
+        if spool is None:  # a transport that keeps a spool (HTTP) wants its failed batches there
+            spool = getattr(transport, "spool", None)
         self.project = project
         self.transport = transport
         self._batcher = Batcher(transport, project, options, limits, spool)

@@ -2,15 +2,14 @@
 
 Every transport has the same small interface (:class:`Transport`), so the client does not know
 whether it writes into an embedded SQLite file (:class:`LocalTransport`, here) or to the ingestion
-service over HTTP (issue 3: ``preflog.sdk.http``, picked by :func:`make_transport` when the client is
-given ``url=``). A transport raises :class:`~preflog.errors.TransportError` or a
+service over HTTP (:class:`preflog.sdk.http.HTTPTransport`, picked by :func:`make_transport` when the
+client is given ``url=``). A transport raises :class:`~preflog.errors.TransportError` or a
 :class:`~preflog.errors.StoreError` when a batch could not be delivered; the worker retries it with
 backoff and then counts it as failed (or hands it to a :class:`Spool`).
 """
 
 from __future__ import annotations
 
-import importlib
 import threading
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Protocol
@@ -26,7 +25,14 @@ __all__ = ["AppendResult", "LocalTransport", "Spool", "Transport", "make_transpo
 
 
 class Transport(ABC):
-    """Delivers batches of events for one project. Called from the SDK's single worker thread."""
+    """Delivers batches of events for one project. Called from the SDK's single worker thread.
+
+    ``backlog_batch_size``: when events pile up faster than they are delivered, the client takes
+    up to this many per batch (None: never more than its ``batch_size``). A store with a fixed cost
+    per batch (a commit) wants it large; a service with a request size limit leaves it None.
+    """
+
+    backlog_batch_size: int | None = None
 
     @abstractmethod
     def send(self, events: list[dict[str, Any]], project: str) -> list[AppendResult]:
@@ -44,8 +50,9 @@ class Transport(ABC):
 
 
 class Spool(Protocol):
-    """Where a batch goes when delivery has failed after every retry (issue 3: a durable disk spool
-    that the HTTP transport replays). Without a spool such a batch is counted as ``failed``."""
+    """Where a batch goes when delivery has failed after every retry (e.g. the HTTP transport's
+    :class:`preflog.sdk.spool.DiskSpool`, which it replays later). Without a spool such a batch is
+    counted as ``failed``; a spool that refuses it with ``SpoolFull`` makes it ``dropped``."""
 
     def save(self, events: list[dict[str, Any]], project: str) -> None: ...
 
@@ -57,6 +64,8 @@ class LocalTransport(Transport):
     import the store backend. ``store=`` passes an already open store instead (it is then closed by
     the caller, not by the transport).
     """
+
+    backlog_batch_size = 5000  # one SQLite commit costs about as much as inserting hundreds of rows
 
     def __init__(
         self, db: str | None = None, *, store: Store | None = None, limits: Limits | None = None
@@ -101,22 +110,21 @@ class LocalTransport(Transport):
 
 
 def make_transport(
-    *, db: str | None = None, url: str | None = None, api_key: str | None = None, limits: Limits | None = None
+    *,
+    db: str | None = None,
+    url: str | None = None,
+    api_key: str | None = None,
+    project: str = "default",
+    limits: Limits | None = None,
 ) -> Transport:
     """The transport for a client's options: ``url=`` → HTTP (ingestion service), else the embedded
     store at ``db`` (``$PREFLOG_DB`` or ``./preflog.db`` when None)."""
     if url is not None:
         if db is not None:
             raise ConfigError("give db= (embedded store) or url= (ingestion service), not both")
-        try:
-            http = importlib.import_module("preflog.sdk.http")  # issue 3 adds it
-        except ModuleNotFoundError:
-            raise ConfigError(
-                "the HTTP transport is not available yet in this version of preflog; "
-                "log into the embedded store with db= instead"
-            ) from None
-        transport: Transport = http.HTTPTransport(url, api_key=api_key)
-        return transport
+        from preflog.sdk.http import HTTPTransport  # imported only when used
+
+        return HTTPTransport(url, api_key=api_key, project=project)
     if api_key is not None:
         raise ConfigError("api_key= is for the HTTP transport (url=); the embedded store needs none")
     return LocalTransport(db, limits=limits)
