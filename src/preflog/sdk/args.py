@@ -22,6 +22,7 @@ CANDIDATE_KEYS: Final = frozenset(
 )
 MODEL_KEYS: Final = frozenset(("name", "version", "checkpoint", "provider"))
 _ID_MAX: Final = 256
+_INF: Final = math.inf
 _CONTROL: Final = ("\r", "\n", "\t", "\x00")
 
 # Model names already found valid: the common case (one model string reused on every call) costs a
@@ -128,6 +129,16 @@ def check_model(model: Any, path: str) -> None:
 
 def check_params(params: Any, path: str) -> None:
     """Sampling parameters (OpenTelemetry GenAI names): the known ones must be in range."""
+    if type(params) is dict:  # the usual case, in one expression: about 0.3 µs
+        get = params.get
+        t, p, m, s = get("temperature"), get("top_p"), get("max_tokens"), get("seed")
+        if (
+            (t is None or ((type(t) is float or type(t) is int) and 0 <= t < _INF))
+            and (p is None or ((type(p) is float or type(p) is int) and 0 <= p <= 1))
+            and (m is None or (type(m) is int and m >= 1))
+            and (s is None or type(s) is int)
+        ):
+            return
     check_mapping(params, path)
     for key, minimum, integer in (
         ("temperature", 0.0, False),
@@ -173,6 +184,11 @@ def _check_candidate(cand: Mapping[str, Any], path: str, model: Any) -> None:
         check_number(cand["latency_ms"], f"{path}.latency_ms", minimum=0)
     if cand.get("metadata") is not None:
         check_mapping(cand["metadata"], f"{path}.metadata")
+
+
+def known_model(model: Any) -> bool:
+    """Whether ``model`` is a model name already found valid (the hot path's shortcut)."""
+    return model in _KNOWN_MODELS
 
 
 def check_outputs(outputs: Any, candidates: Any, model: Any, params: Any) -> tuple[Any, ...]:

@@ -24,6 +24,7 @@ from typing import Any, Final
 from preflog.errors import ConfigError, FieldError, ValidationError
 from preflog.events import _PROJECT_RE, Limits, check_event, new_id
 from preflog.sdk import args
+from preflog.sdk.args import _KNOWN_MODELS
 from preflog.sdk.batcher import Batcher, BatchOptions, ClientStats
 from preflog.sdk.build import build_inference, build_prepared
 from preflog.sdk.transport import Spool, Transport, make_transport
@@ -154,7 +155,19 @@ class Client:
             prompt = args.check_prompt(prompt)
         if system is not None:
             args.check_text(system, "system")
-        outs = args.check_outputs(outputs, candidates, model, params)
+        if type(outputs) is list and candidates is None and type(model) is str and model in _KNOWN_MODELS:
+            # The usual call (a list of output strings from one known model), checked inline.
+            outs = tuple(outputs)
+            for out in outs:
+                if type(out) is not str or not out or out.isspace():
+                    outs = args.check_outputs(outputs, candidates, model, params)
+                    break
+            if not outs:
+                args.check_outputs(outputs, candidates, model, params)
+            if params is not None:
+                args.check_params(params, "params")
+        else:
+            outs = args.check_outputs(outputs, candidates, model, params)
         extras = None
         if (
             presented is not None
