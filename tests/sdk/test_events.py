@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -272,9 +273,24 @@ def test_configuration_errors(db: str) -> None:
 
 
 def test_env_fallbacks(monkeypatch: pytest.MonkeyPatch, db: str) -> None:
+    monkeypatch.delenv("PREFLOG_URL", raising=False)
     monkeypatch.setenv("PREFLOG_DB", db)
     monkeypatch.setenv("PREFLOG_PROJECT", "from-env")
     with preflog.Client() as client:
         assert client.project == "from-env"
         rid = client.log_inference("q", ["a"], model="m")
     assert [e.request_id for e in stored(db, "from-env")] == [rid]
+
+
+def test_preflog_url_picks_the_http_transport(
+    monkeypatch: pytest.MonkeyPatch, db: str, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PREFLOG_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("PREFLOG_SPOOL_DIR", str(tmp_path / "spool"))
+    client = preflog.Client(project="p", max_retries=0)
+    try:
+        assert type(client.transport).__name__ == "HTTPTransport"
+    finally:
+        client.close(timeout=1)
+    with preflog.Client(db=db, project="p") as local:  # an explicit db= wins over the env
+        assert isinstance(local.transport, LocalTransport)

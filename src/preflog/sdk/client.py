@@ -51,8 +51,9 @@ class Client:
     """Logs preference events for one project, in the background.
 
     ``db``: the embedded store — a file path or ``sqlite:///path.db`` (env ``PREFLOG_DB``, default
-    ``./preflog.db``). ``project``: env ``PREFLOG_PROJECT``, default ``default``. ``url``/``api_key``
-    pick the HTTP transport (issue 3); ``transport`` passes any :class:`Transport`.
+    ``./preflog.db``). ``url``/``api_key``: the ingestion service instead (env ``PREFLOG_URL``,
+    used when neither ``db`` nor ``url`` is given, and ``PREFLOG_API_KEY``). ``project``: env
+    ``PREFLOG_PROJECT``, default ``default``. ``transport`` passes any :class:`Transport`.
 
     Batching: a batch is sent when ``batch_size`` events are waiting, every ``flush_interval``
     seconds, and on :meth:`flush`; when more are waiting (a backlog) a batch takes up to
@@ -107,6 +108,8 @@ class Client:
         limits = limits or Limits.from_env()
         if transport is None:
             db_url = os.fspath(db) if db is not None else None
+            if url is None and db_url is None:
+                url = os.environ.get("PREFLOG_URL") or None
             if url is None:
                 db_url = db_url or os.environ.get("PREFLOG_DB") or "./preflog.db"
             transport = make_transport(db=db_url, url=url, api_key=api_key, project=project, limits=limits)
