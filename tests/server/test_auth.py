@@ -39,6 +39,10 @@ ROUTES: dict[str, Call] = {
     "GET /v1/keys": lambda c, h, ctx: c.get("/v1/keys", headers=h),
     "POST /v1/keys": lambda c, h, ctx: c.post("/v1/keys", json={"scope": "read"}, headers=h),
     "DELETE /v1/keys/{id}": lambda c, h, ctx: c.delete(f"/v1/keys/{ctx['victim_key_id']}", headers=h),
+    "GET /v1/analytics/leaderboard": lambda c, h, ctx: c.get("/v1/analytics/leaderboard", headers=h),
+    "GET /v1/analytics/matrix": lambda c, h, ctx: c.get("/v1/analytics/matrix", headers=h),
+    "GET /v1/analytics/ab/{a}/{b}": lambda c, h, ctx: c.get("/v1/analytics/ab/model-a/model-b", headers=h),
+    "GET /v1/analytics/report": lambda c, h, ctx: c.get("/v1/analytics/report", headers=h),
 }
 
 # Expected status per route for: ingest, read, annotate, admin (all of PROJECT).
@@ -56,6 +60,10 @@ EXPECTED: dict[str, tuple[int, int, int, int]] = {
     "GET /v1/keys": (403, 403, 403, 200),
     "POST /v1/keys": (403, 403, 403, 201),
     "DELETE /v1/keys/{id}": (403, 403, 403, 200),
+    "GET /v1/analytics/leaderboard": (403, 200, 200, 200),
+    "GET /v1/analytics/matrix": (403, 200, 200, 200),
+    "GET /v1/analytics/ab/{a}/{b}": (403, 200, 200, 200),
+    "GET /v1/analytics/report": (403, 200, 200, 200),
 }
 SCOPES = ("ingest", "read", "annotate", "admin")
 
@@ -123,6 +131,13 @@ def test_another_projects_admin_key_sees_and_changes_nothing(
         assert response.status_code == 200 and response.json()["events"] == []
     elif route == "GET /v1/keys":
         assert all(k["project"] == OTHER for k in response.json()["keys"])
+    elif route == "GET /v1/analytics/ab/{a}/{b}":  # the models were judged in PROJECT only
+        assert response.status_code == 422 and "unknown model" in response.text
+    elif route.startswith("GET /v1/analytics"):
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body.get("rows", []) == [] and body.get("models", []) == []
+        assert body.get("volume", {"judgments": 0})["judgments"] == 0
     else:  # the request and the key of PROJECT do not exist for OTHER
         assert response.status_code == 404, response.text
 

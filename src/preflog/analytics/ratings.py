@@ -160,6 +160,8 @@ def rate(
         raise ValidationError(f"must be bt or elo, got {method!r}", "method")
     if ci not in ("sandwich", "bootstrap", "none"):
         raise ValidationError(f"must be sandwich, bootstrap or none, got {ci!r}", "ci")
+    if len(battles.models) == 0:  # nothing judged (yet), or filtered away: an empty board, not an error
+        return Leaderboard(rows=[], method=method, ci=ci, level=level, battles=0, anchor=anchor)
     if style_control:
         from preflog.analytics.style import rate_with_style
 

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from preflog import __version__
-from preflog.server import openapi_docs, routes_events, routes_health, routes_keys
+from preflog.server import openapi_docs, routes_analytics, routes_events, routes_health, routes_keys
 from preflog.server.api_errors import install_error_handlers
 from preflog.server.keys import KeyStore, open_key_store
 from preflog.server.limits import RateLimiter
@@ -112,6 +112,7 @@ def create_app(
     app.include_router(routes_events.router)
     app.include_router(routes_keys.router)
     app.include_router(routes_health.router)
+    app.include_router(routes_analytics.router)
     _install_openapi(app)
     return app
 
