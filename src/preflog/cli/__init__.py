@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "compile_cmds",  # compile, import, verify
     "analytics_cmds",  # leaderboard, ab, report
     "server_cmds",  # serve, keys
+    "import_cmds",  # import
 )
 
 

@@ -1,0 +1,107 @@
+"""``preflog import FORMAT FILE``: one call to :func:`preflog.importers.import_file`.
+
+Prints every rejected row and conflicting event (row number, field, reason), then a summary line;
+a progress counter goes to stderr while a big file is read (when stderr is a terminal). Exit code 0
+when every row was imported (stored or already there), 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import TYPE_CHECKING
+
+from preflog.events import SOURCE_KINDS, Limits
+
+if TYPE_CHECKING:
+    from preflog.importers import ImportReport
+
+    _Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+IMPORT_FORMATS = ("arena", "hh-rlhf", "trl", "ultrafeedback")
+
+
+def register(sub: _Subparsers) -> None:
+    p = sub.add_parser(
+        "import",
+        help="import a public preference data set (arena, trl, hh-rlhf, ultrafeedback)",
+        description="Import a file of rows in an external format as preflog events: each row becomes an "
+        "inference and its judgment(s). Ids are derived from the rows' content, so importing the same file "
+        "twice stores nothing new. JSONL, JSON arrays (.json) and Parquet, optionally gzip-compressed.",
+    )
+    p.add_argument("format", metavar="FORMAT", choices=IMPORT_FORMATS, help=", ".join(IMPORT_FORMATS))
+    p.add_argument("file", metavar="FILE", help="the file to import")
+    p.add_argument(
+        "--source-kind",
+        choices=SOURCE_KINDS,
+        help="judge kind of every imported preference (default: the format's: human; ai_judge for "
+        "ultrafeedback)",
+    )
+    p.add_argument("--source-id", help="judge id of every imported preference (default: the row's judge)")
+    p.add_argument("--criterion", help="criterion of every imported preference, e.g. harmlessness")
+    p.add_argument(
+        "--occurred-at",
+        metavar="TIME",
+        help="RFC 3339 time of rows that carry none (default 1970-01-01T00:00:00Z, fixed so that a "
+        "second import is a no-op)",
+    )
+    p.add_argument("--batch-size", type=int, default=1000, help="events per append call (default 1000)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
+    p.set_defaults(handler=cmd_import)
+
+
+class _Progress:
+    """``import: 120,000 rows`` on stderr, redrawn at most every 0.2 s."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.drawn = 0.0
+
+    def __call__(self, report: ImportReport) -> None:
+        if not self.enabled or time.monotonic() - self.drawn < 0.2:
+            return
+        self.drawn = time.monotonic()
+        sys.stderr.write(f"\rimport: {report.rows:,} rows, {report.stored:,} events stored\x1b[K")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.drawn:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from preflog.importers import DEFAULT_OCCURRED_AT, ImportOptions, import_file
+    from preflog.store import open_store
+
+    options = ImportOptions(
+        source_kind=args.source_kind,
+        source_id=args.source_id,
+        criterion=args.criterion,
+        occurred_at=args.occurred_at or DEFAULT_OCCURRED_AT,
+    )
+    progress = _Progress(sys.stderr.isatty())
+    with open_store(args.db, limits=Limits.from_env()) as store:
+        try:
+            report = import_file(
+                store,
+                args.format,
+                args.file,
+                project=args.project,
+                options=options,
+                batch_size=args.batch_size,
+                progress=progress,
+            )
+        finally:
+            progress.close()
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        if not args.quiet:
+            for problem in [*report.rejected, *report.conflicts]:
+                print(problem)
+        print(report.summary())
+    return 0 if report.ok else 1
