@@ -1,0 +1,200 @@
+"""``compile_dataset``: events → a training dataset directory, deterministically.
+
+The store is read twice, each time streaming in position order and never more than needed: first
+the judgment side (small events: judgments, retractions, erasures), kept as compact votes per
+request; then the inferences, each joined the moment it is read, its texts parked in an on-disk
+spill. Deduplication, sampling and the split work on small drafts; the texts come back from the
+spill only while the files are written, one record at a time.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter, defaultdict
+from pathlib import Path
+from urllib.parse import quote
+
+from preflog.compile.judgments import JudgmentFilter, collect_judgments, iter_judgment_events
+from preflog.compile.manifest import CARD_NAME, MANIFEST_NAME, Manifest, load_manifest, render_card
+from preflog.compile.options import CompileOptions, time_bounds
+from preflog.compile.records import Pair
+from preflog.compile.resolve import JoinContext, join_request, judgment_count
+from preflog.compile.sample import deduplicate, sample, split_of
+from preflog.compile.spill import Draft, LazyRecords, TextSpill
+from preflog.errors import ConfigError
+from preflog.formats import get_format
+from preflog.formats.base import DataFile, FormatSpec, data_file_name, write_rows_file
+from preflog.store.base import Store
+
+NO_USER = "_no_user"
+
+
+def compile_dataset(
+    store: Store,
+    *,
+    project: str,
+    out_dir: Path | str,
+    format: str = "trl",
+    options: CompileOptions | None = None,
+    since_manifest: Path | str | None = None,
+) -> Manifest:
+    """Compile ``project``'s events into ``out_dir`` in ``format``; answer the manifest written.
+
+    ``since_manifest`` (a previous ``manifest.json`` or its directory) makes the compile
+    incremental: only items whose join became possible after that manifest's watermark are
+    written — a new judgment, a judgment that arrived late for an old inference, or an old
+    orphan judgment whose inference has now arrived.
+    """
+    opts = options or CompileOptions()
+    spec = get_format(format)
+    out = Path(out_dir)
+    previous = None
+    if since_manifest is not None:
+        before = load_manifest(since_manifest)
+        if before.project != project:
+            raise ConfigError(
+                f"--since-manifest: that manifest is for project {before.project!r}, not {project!r}"
+            )
+        previous = before.watermark
+    watermark = store.last_position(project=project)
+    drops: Counter[str] = Counter()
+    spill = TextSpill()
+    try:
+        drafts, counts_in = _join(store, project, watermark, spec, opts, spill, drops)
+        drafts = deduplicate(drafts, drops)
+        if previous is not None:
+            fresh = [d for d in drafts if d.latest > previous]
+            drops["compiled_before"] += len(drafts) - len(fresh)
+            drafts = fresh
+        drafts = sample(drafts, opts, drops)
+        files = _write(out, spec, opts, drafts, spill)
+    finally:
+        spill.close()
+    manifest = Manifest(
+        format=spec.name,
+        kind=spec.kind,
+        project=project,
+        watermark=watermark,
+        previous_watermark=previous,
+        options=opts.to_dict(),
+        counts_in=counts_in,
+        counts_out=_counts_out(drafts, files, opts),
+        drops={k: v for k, v in drops.items() if v},
+        files=files,
+    )
+    (out / MANIFEST_NAME).write_text(manifest.dumps(), encoding="utf-8")
+    (out / CARD_NAME).write_text(render_card(manifest), encoding="utf-8")
+    return manifest
+
+
+def _join(
+    store: Store,
+    project: str,
+    watermark: int,
+    spec: FormatSpec,
+    opts: CompileOptions,
+    spill: TextSpill,
+    drops: Counter[str],
+) -> tuple[list[Draft], dict[str, object]]:
+    since, until = time_bounds(opts)
+    flt = JudgmentFilter(frozenset(opts.sources), frozenset(opts.criteria), since, until)
+    judgments = collect_judgments(iter_judgment_events(store, project=project, until_position=watermark), flt)
+    drops.update(judgments.drops)
+    ctx = JoinContext(opts, spec.kind, judgments.retracted, judgments.erased_requests, spill, drops)
+    pending = judgments.pending
+    drafts: list[Draft] = []
+    inferences = joined = 0
+    for item in store.iter_events(project=project, types=["inference"], until_position=watermark):
+        inferences += 1
+        waiting = pending.pop(str(item.event["request_id"]), None)
+        if waiting is not None:
+            joined += 1
+            drafts.extend(join_request(item.event, item.erased, item.position, waiting, ctx))
+    for waiting in pending.values():
+        drops["orphan"] += judgment_count(waiting)
+    events = dict(sorted(judgments.read.items()))
+    events["inference"] = inferences
+    counts_in = {
+        "events": events,
+        "requests_judged": joined + len(pending),
+        "requests_joined": joined,
+        "orphan_requests": len(pending),
+    }
+    return drafts, counts_in
+
+
+def _group_dir(user_id: str | None) -> str:
+    return "users/" + (quote(user_id, safe="") if user_id else NO_USER)
+
+
+def _write(
+    out: Path, spec: FormatSpec, opts: CompileOptions, drafts: list[Draft], spill: TextSpill
+) -> list[DataFile]:
+    _clear_previous(out)
+    out.mkdir(parents=True, exist_ok=True)
+    splits = ["train", "test"] if opts.test_fraction > 0 else ["train"]
+    groups: dict[tuple[str, str], list[Draft]] = defaultdict(list)
+    for draft in drafts:
+        group = _group_dir(draft.record.user_id) if opts.group_by == "user" else ""
+        groups[(group, split_of(draft.prompt_key, opts.test_fraction))].append(draft)
+    if opts.group_by is None:
+        for split in splits:
+            groups.setdefault(("", split), [])
+    files: list[DataFile] = []
+    conversational = any(_chat(d, spill) for d in drafts)
+    for (group, split), items in sorted(groups.items()):
+        name = data_file_name(split, parquet=opts.parquet)
+        relative = f"{group}/{name}" if group else name
+        records = LazyRecords(items, spill, conversational=conversational)
+        info = write_rows_file(out / relative, spec.write_rows(records), parquet=opts.parquet)
+        files.append(DataFile(relative, info.rows, info.bytes, info.sha256))
+    if spec.extra_files is not None:
+        for name, text in sorted(spec.extra_files(files).items()):
+            (out / name).write_text(text, encoding="utf-8")
+    return files
+
+
+def _chat(draft: Draft, spill: TextSpill) -> bool:
+    """Whether the draft's prompt is chat messages or has a system prompt (a JSON prompt is chat)."""
+    return draft.refs[1] != -1 or spill.is_json(draft.refs[0])
+
+
+def _clear_previous(out: Path) -> None:
+    """Remove the files a previous compile wrote here, so no stale split or user file remains."""
+    manifest = out / MANIFEST_NAME
+    if not manifest.is_file():
+        return
+    try:
+        old = load_manifest(manifest)
+    except ConfigError:
+        return
+    for f in old.files:
+        (out / f.name).unlink(missing_ok=True)
+    users = out / "users"
+    if users.is_dir() and not any(users.rglob("*.*")):
+        shutil.rmtree(users)
+
+
+def _counts_out(drafts: list[Draft], files: list[DataFile], opts: CompileOptions) -> dict[str, object]:
+    by_split: Counter[str] = Counter()
+    for f in files:
+        by_split[Path(f.name).stem] += f.rows
+    by_source: Counter[str] = Counter()
+    by_model: Counter[str] = Counter()
+    for d in drafts:
+        r = d.record
+        if isinstance(r, Pair):
+            by_source.update(r.sources)
+            by_model[r.chosen_model] += 1
+        else:
+            by_source[r.source] += 1
+            by_model[r.model] += 1
+    out: dict[str, object] = {
+        "items": len(drafts),
+        "by_split": dict(sorted(by_split.items())),
+        "by_source": dict(sorted(by_source.items())),
+        "by_model": dict(sorted(by_model.items())),
+    }
+    if opts.group_by == "user":
+        out["groups"] = len({Path(f.name).parent.as_posix() for f in files})
+    return out

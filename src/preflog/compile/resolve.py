@@ -1,0 +1,362 @@
+"""Steps 2-4 of a compile for one request: join its judgments to its inference, resolve them into
+candidate-pair votes and candidate labels, aggregate several judgments of one pair, validate, and
+park the survivors as :class:`~preflog.compile.spill.Draft` items (texts go to the spill).
+
+Every judgment or vote that does not become an item is counted under a reason in ``drops``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from preflog.compile.judgments import Label, Pending, Vote, score_votes
+from preflog.compile.options import CompileOptions
+from preflog.compile.records import Pair, Prompt, Unpaired, normalized_prompt
+from preflog.compile.spill import NO_TEXT, Draft, TextSpill
+from preflog.formats.base import ItemKind
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of aggregating one candidate pair's votes (or one candidate's labels)."""
+
+    winner: str
+    loser: str
+    agreeing: tuple[Vote, ...]
+    total: int
+
+    @property
+    def agreement(self) -> float:
+        return len(self.agreeing) / self.total
+
+
+@dataclass
+class JoinContext:
+    options: CompileOptions
+    kind: ItemKind
+    retracted: set[str]
+    erased_requests: set[str]
+    spill: TextSpill
+    drops: Counter[str]
+
+
+def digest(*parts: str) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.digest()
+
+
+# ---------------------------------------------------------------------------------------------- aggregation
+
+
+def aggregate_votes(votes: list[Vote], rule: str, min_agreement: float) -> Decision | str:
+    """One candidate pair's votes (both directions and ties) → a decision, or the drop reason.
+
+    ``majority``: the direction with more votes wins when it has at least ``min_agreement`` of all
+    votes (ties count in the total); equal directions are ``no_majority``. ``unanimous``: every
+    vote the same direction. ``latest``: the latest vote (by time, then position) decides.
+    Only ties: ``tie`` — ties never become pairs.
+    """
+    directed = [v for v in votes if not v.tie]
+    if not directed:
+        return "tie"
+    first = min(directed, key=lambda v: (v.winner, v.loser))
+    a, b = first.winner, first.loser
+    for_a = tuple(v for v in directed if v.winner == a)
+    for_b = tuple(v for v in directed if v.winner == b)
+    total = len(votes)
+    if rule == "latest":
+        last = max(votes, key=lambda v: (v.occurred_at, v.position))
+        if last.tie:
+            return "tie"
+        side = for_a if last.winner == a else for_b
+        return Decision(last.winner, last.loser, side, total)
+    if rule == "unanimous":
+        if len(for_a) != total and len(for_b) != total:
+            return "not_unanimous"
+    elif len(for_a) == len(for_b):
+        return "no_majority"
+    side, (w, lo) = (for_a, (a, b)) if len(for_a) > len(for_b) else (for_b, (b, a))
+    decision = Decision(w, lo, side, total)
+    if rule == "majority" and decision.agreement < min_agreement:
+        return "low_agreement"
+    return decision
+
+
+def aggregate_labels(labels: list[Label], rule: str, min_agreement: float) -> tuple[bool, list[Label]] | str:
+    """One candidate's good/bad labels → (label, agreeing labels), or the drop reason."""
+    good = [x for x in labels if x.good]
+    bad = [x for x in labels if not x.good]
+    if rule == "latest":
+        last = max(labels, key=lambda x: (x.occurred_at, x.position))
+        return last.good, good if last.good else bad
+    if rule == "unanimous" and good and bad:
+        return "not_unanimous"
+    if len(good) == len(bad):
+        return "no_majority"
+    side = good if len(good) > len(bad) else bad
+    if rule == "majority" and len(side) / len(labels) < min_agreement:
+        return "low_agreement"
+    return bool(side is good), side
+
+
+# ---------------------------------------------------------------------------------------------- the join
+
+
+def judgment_count(pending: Pending) -> int:
+    ids = {i for v in pending.votes for i in v.event_ids}
+    ids.update(i for x in pending.labels for i in x.event_ids)
+    ids.update(s.event_id for s in pending.scores)
+    return len(ids) + pending.erased
+
+
+def join_request(
+    inference: dict[str, Any], erased: bool, position: int, pending: Pending, ctx: JoinContext
+) -> list[Draft]:
+    """The drafts one request yields. ``inference`` is the stored inference event."""
+    drops = ctx.drops
+    request_id = str(inference["request_id"])
+    if erased or request_id in ctx.erased_requests:
+        drops["erased"] += judgment_count(pending)
+        return []
+    if pending.erased:
+        drops["erased"] += pending.erased
+    opts = ctx.options
+    user_id = inference.get("user_id")
+    if opts.users and user_id not in opts.users:
+        drops["filtered_user"] += judgment_count(pending) - pending.erased
+        return []
+    _drop_retracted(pending, ctx.retracted, drops)
+    candidates = {str(c["candidate_id"]): c for c in inference.get("candidates", [])}
+    votes = pending.votes + score_votes(pending.scores, opts.min_margin, drops)
+    votes = _known(votes, candidates, drops)
+    labels = [x for x in pending.labels if x.candidate_id in candidates]
+    drops["unknown_candidate"] += len(pending.labels) - len(labels)
+    decisions = _decide_pairs(votes, opts, drops)
+    request = _Request(inference, position, candidates, ctx)
+    if ctx.kind == "pairs":
+        drops["unpaired_only"] += len(labels)
+        return [d for d in (request.pair_draft(x, votes) for x in decisions) if d is not None]
+    if opts.unpaired_from_pairs:
+        labels = labels + [y for x in decisions for y in _labels_of_pair(x)]
+    else:
+        drops["paired_only"] += len(decisions)
+    return _unpaired_drafts(request, labels, opts, drops)
+
+
+def _drop_retracted(pending: Pending, retracted: set[str], drops: Counter[str]) -> None:
+    if not retracted:
+        return
+    gone: set[str] = set()
+    keep_votes = []
+    for v in pending.votes:
+        hit = retracted.intersection(v.event_ids)
+        if hit:
+            gone.update(hit)
+        else:
+            keep_votes.append(v)
+    keep_labels = [x for x in pending.labels if not retracted.intersection(x.event_ids)]
+    gone.update(i for x in pending.labels for i in x.event_ids if i in retracted)
+    keep_scores = [s for s in pending.scores if s.event_id not in retracted]
+    gone.update(s.event_id for s in pending.scores if s.event_id in retracted)
+    pending.votes, pending.labels, pending.scores = keep_votes, keep_labels, keep_scores
+    drops["retracted"] += len(gone)
+
+
+def _known(votes: list[Vote], candidates: dict[str, Any], drops: Counter[str]) -> list[Vote]:
+    out = [v for v in votes if v.winner in candidates and v.loser in candidates]
+    drops["unknown_candidate"] += len(votes) - len(out)
+    return out
+
+
+def _decide_pairs(votes: list[Vote], opts: CompileOptions, drops: Counter[str]) -> list[Decision]:
+    by_pair: dict[tuple[str, str], list[Vote]] = defaultdict(list)
+    for v in votes:
+        by_pair[(v.winner, v.loser) if v.winner < v.loser else (v.loser, v.winner)].append(v)
+    out: list[Decision] = []
+    for key in sorted(by_pair):
+        result = aggregate_votes(by_pair[key], opts.aggregate, opts.min_agreement)
+        if isinstance(result, str):
+            drops[result] += 1
+        else:
+            out.append(result)
+    return out
+
+
+def _labels_of_pair(d: Decision) -> list[Label]:
+    ids = tuple(sorted({i for v in d.agreeing for i in v.event_ids}))
+    last = max(d.agreeing, key=lambda v: (v.occurred_at, v.position))
+    return [
+        Label(d.winner, True, ids, last.position, last.occurred_at, last.source, "chosen", last.criterion),
+        Label(d.loser, False, ids, last.position, last.occurred_at, last.source, "rejected", last.criterion),
+    ]
+
+
+def _unpaired_drafts(
+    request: _Request, labels: list[Label], opts: CompileOptions, drops: Counter[str]
+) -> list[Draft]:
+    by_candidate: dict[str, list[Label]] = defaultdict(list)
+    for x in labels:
+        by_candidate[x.candidate_id].append(x)
+    out: list[Draft] = []
+    for cid in sorted(by_candidate):
+        result = aggregate_labels(by_candidate[cid], opts.aggregate, opts.min_agreement)
+        if isinstance(result, str):
+            drops[result] += 1
+            continue
+        draft = request.unpaired_draft(cid, result[0], result[1], max(x.position for x in by_candidate[cid]))
+        if draft is not None:
+            out.append(draft)
+    return out
+
+
+class _Request:
+    """One joined inference: builds drafts, spilling its texts once."""
+
+    def __init__(
+        self, inference: dict[str, Any], position: int, candidates: dict[str, Any], ctx: JoinContext
+    ) -> None:
+        self.event = inference
+        self.position = position
+        self.candidates = candidates
+        self.ctx = ctx
+        self.prompt: Prompt = inference.get("prompt") or ""
+        self.system = inference.get("system")
+        self.user_id = inference.get("user_id")
+        self.presented = inference.get("presented")
+        self.occurred_at = str(inference["occurred_at"])
+        self.request_id = str(inference["request_id"])
+        self._refs: dict[str, int] = {}
+        self._prompt_key: bytes | None = None
+        self._prompt_repr: str | None = None
+
+    def _valid_prompt(self) -> bool:
+        if isinstance(self.prompt, str):
+            return bool(self.prompt.strip())
+        return isinstance(self.prompt, list) and bool(self.prompt)
+
+    def _output(self, cid: str) -> str | None:
+        output = self.candidates[cid].get("output")
+        return output if isinstance(output, str) and output.strip() else None
+
+    def _model(self, cid: str) -> str:
+        model = self.candidates[cid].get("model") or {}
+        return str(model.get("name", ""))
+
+    def _ref(self, name: str, value: Any) -> int:
+        ref = self._refs.get(name)
+        if ref is None:
+            spill = self.ctx.spill
+            ref = spill.add(value) if isinstance(value, str) else spill.add_json(value)
+            self._refs[name] = ref
+        return ref
+
+    def _prompt_refs(self) -> tuple[int, int]:
+        system = self._ref("\x00system", self.system) if self.system is not None else NO_TEXT
+        return self._ref("\x00prompt", self.prompt), system
+
+    def _keys(self) -> tuple[bytes, str]:
+        if self._prompt_key is None or self._prompt_repr is None:
+            self._prompt_key = digest(normalized_prompt(self.prompt, self.system))
+            p = self.prompt if isinstance(self.prompt, str) else repr(self.prompt)
+            self._prompt_repr = f"{p}\x00{self.system or ''}"
+        return self._prompt_key, self._prompt_repr
+
+    def _check(self, cids: tuple[str, ...]) -> str | None:
+        """Why these candidates cannot make an item (validation), or None."""
+        if not self._valid_prompt():
+            return "missing_prompt"
+        outputs = [self._output(c) for c in cids]
+        if any(o is None for o in outputs):
+            return "empty_output"
+        if len(outputs) == 2 and outputs[0] == outputs[1]:
+            return "identical_outputs"
+        models = self.ctx.options.models
+        if models and not any(self._model(c) in models for c in cids):
+            return "filtered_model"
+        return None
+
+    def pair_draft(self, d: Decision, votes: list[Vote]) -> Draft | None:
+        reason = self._check((d.winner, d.loser))
+        drops = self.ctx.drops
+        if reason is not None:
+            drops[reason] += 1
+            return None
+        agreeing = d.agreeing
+        last = max(agreeing, key=lambda v: (v.occurred_at, v.position))
+        margins = [v.margin for v in agreeing if v.margin is not None]
+        criteria = {v.criterion for v in agreeing}
+        pair_votes = [v for v in votes if {v.winner, v.loser} == {d.winner, d.loser}]
+        presented = last.presented or self.presented
+        chosen_first = None
+        if presented and d.winner in presented and d.loser in presented:
+            chosen_first = presented.index(d.winner) < presented.index(d.loser)
+        record = Pair(
+            prompt="",
+            system=None,
+            chosen="",
+            rejected="",
+            request_id=self.request_id,
+            chosen_id=d.winner,
+            rejected_id=d.loser,
+            chosen_model=self._model(d.winner),
+            rejected_model=self._model(d.loser),
+            margin=round(sum(margins) / len(margins), 6) if margins else None,
+            sources=tuple(sorted({v.source for v in agreeing})),
+            criterion=criteria.pop() if len(criteria) == 1 else None,
+            agreement=round(d.agreement, 6),
+            n_judgments=d.total,
+            user_id=self.user_id,
+            occurred_at=last.occurred_at,
+            chosen_first=chosen_first,
+            judgment_ids=tuple(sorted({i for v in agreeing for i in v.event_ids})),
+        )
+        chosen, rejected = self._output(d.winner) or "", self._output(d.loser) or ""
+        prompt_key, prompt_repr = self._keys()
+        return Draft(
+            record=record,
+            refs=(*self._prompt_refs(), self._ref(d.winner, chosen), self._ref(d.loser, rejected)),
+            key=(self.occurred_at, self.request_id, d.winner, d.loser),
+            prompt_key=prompt_key,
+            triple=digest(prompt_repr, chosen, rejected),
+            latest=max(self.position, *(v.position for v in pair_votes)),
+            length_sign=(len(chosen) > len(rejected)) - (len(chosen) < len(rejected)),
+        )
+
+    def unpaired_draft(self, cid: str, good: bool, agreeing: list[Label], latest: int) -> Draft | None:
+        reason = self._check((cid,))
+        if reason is not None:
+            self.ctx.drops[reason] += 1
+            return None
+        last = max(agreeing, key=lambda x: (x.occurred_at, x.position))
+        completion = self._output(cid) or ""
+        record = Unpaired(
+            prompt="",
+            system=None,
+            completion="",
+            label=good,
+            request_id=self.request_id,
+            candidate_id=cid,
+            model=self._model(cid),
+            source=last.source,
+            signal=last.signal,
+            criterion=last.criterion,
+            user_id=last.user_id or self.user_id,
+            occurred_at=last.occurred_at,
+            judgment_ids=tuple(sorted({i for x in agreeing for i in x.event_ids})),
+        )
+        prompt_key, prompt_repr = self._keys()
+        return Draft(
+            record=record,
+            refs=(*self._prompt_refs(), self._ref(cid, completion)),
+            key=(self.occurred_at, self.request_id, cid, ""),
+            prompt_key=prompt_key,
+            triple=digest(prompt_repr, completion, str(good)),
+            latest=max(self.position, latest),
+            length_sign=0,
+        )

@@ -1,0 +1,206 @@
+"""Hugging Face TRL dataset formats: ``trl`` (preference, for DPOTrainer), ``trl-kto`` (unpaired,
+for KTOTrainer) and ``trl-reward`` (preference with ``margin``, for RewardTrainer).
+
+Every row has an explicit ``prompt``. A file is *conversational* (prompt: chat messages, outputs:
+one assistant message) when any of its prompts is chat messages or has a system prompt, else
+*standard* (plain strings); one file never mixes the two, so each column has one type.
+
+>>> from preflog.compile.records import Pair
+>>> p = Pair(prompt="2+2?", system=None, chosen="4", rejected="5", request_id="r1",
+...          chosen_id="a", rejected_id="b", chosen_model="m1", rejected_model="m2")
+>>> preference_row(p, conversational=False)
+{'prompt': '2+2?', 'chosen': '4', 'rejected': '5'}
+>>> preference_row(p, conversational=True)["chosen"]
+[{'role': 'assistant', 'content': '4'}]
+>>> reward_row(p, conversational=False)["margin"]
+0.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from preflog.compile.records import Message, Pair, Prompt, Unpaired, as_messages
+from preflog.compile.spill import any_conversational
+from preflog.errors import ValidationError
+from preflog.formats.base import FormatSpec, Row, register_format
+
+PREFERENCE_KEYS = frozenset({"prompt", "chosen", "rejected"})
+
+
+def _prompt(prompt: Prompt, system: str | None, conversational: bool) -> Prompt:
+    return as_messages(prompt, system) if conversational else prompt
+
+
+def _reply(text: str, conversational: bool) -> str | list[Message]:
+    return [{"role": "assistant", "content": text}] if conversational else text
+
+
+def preference_row(pair: Pair, *, conversational: bool) -> Row:
+    """One ``trl`` row: explicit prompt, chosen, rejected."""
+    return {
+        "prompt": _prompt(pair.prompt, pair.system, conversational),
+        "chosen": _reply(pair.chosen, conversational),
+        "rejected": _reply(pair.rejected, conversational),
+    }
+
+
+def reward_row(pair: Pair, *, conversational: bool) -> Row:
+    """One ``trl-reward`` row: a preference row plus ``margin`` (0.0 when unknown, which leaves
+    RewardTrainer's loss as without a margin)."""
+    row = preference_row(pair, conversational=conversational)
+    row["margin"] = float(pair.margin) if pair.margin is not None else 0.0
+    return row
+
+
+def kto_row(item: Unpaired, *, conversational: bool) -> Row:
+    """One ``trl-kto`` row: prompt, completion, label (True: desirable)."""
+    return {
+        "prompt": _prompt(item.prompt, item.system, conversational),
+        "completion": _reply(item.completion, conversational),
+        "label": bool(item.label),
+    }
+
+
+def write_preference(items: Sequence[Pair]) -> Iterator[Row]:
+    conversational = any_conversational(items)
+    return (preference_row(p, conversational=conversational) for p in items)
+
+
+def write_reward(items: Sequence[Pair]) -> Iterator[Row]:
+    conversational = any_conversational(items)
+    return (reward_row(p, conversational=conversational) for p in items)
+
+
+def write_kto(items: Sequence[Unpaired]) -> Iterator[Row]:
+    conversational = any_conversational(items)
+    return (kto_row(u, conversational=conversational) for u in items)
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+def _split_system(prompt: Any) -> tuple[Prompt, str | None]:
+    if isinstance(prompt, str):
+        return prompt, None
+    if not isinstance(prompt, list) or not all(isinstance(m, dict) for m in prompt):
+        raise ValidationError("must be a string or a list of chat messages", path="prompt")
+    messages: list[Message] = [{"role": str(m["role"]), "content": str(m["content"])} for m in prompt]
+    if messages and messages[0]["role"] == "system":
+        return messages[1:], messages[0]["content"]
+    return messages, None
+
+
+def _text(value: Any, path: str) -> str:
+    """A reply as text: a string, or the content of the assistant message(s)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and all(isinstance(m, dict) for m in value):
+        return "".join(str(m.get("content", "")) for m in value)
+    raise ValidationError("must be a string or a list of assistant messages", path=path)
+
+
+def split_implicit_prompt(row: Row) -> Row:
+    """A row without ``prompt`` (TRL's implicit-prompt form) → the shared prefix as the prompt.
+
+    >>> q = {"role": "user", "content": "Q"}
+    >>> row = {"chosen": [q, {"role": "assistant", "content": "A"}],
+    ...        "rejected": [q, {"role": "assistant", "content": "B"}]}
+    >>> split_implicit_prompt(row)["chosen"]
+    [{'role': 'assistant', 'content': 'A'}]
+    >>> split_implicit_prompt({"chosen": "Q: hi A: yes", "rejected": "Q: hi A: no"})["prompt"]
+    'Q: hi A: '
+    """
+    if "prompt" in row:
+        return row
+    chosen, rejected = row["chosen"], row["rejected"]
+    if isinstance(chosen, list) and isinstance(rejected, list):
+        n = 0
+        while n < min(len(chosen), len(rejected)) - 1 and chosen[n] == rejected[n]:
+            n += 1
+        return {**row, "prompt": chosen[:n], "chosen": chosen[n:], "rejected": rejected[n:]}
+    n = _common_prefix(str(chosen), str(rejected))
+    return {**row, "prompt": str(chosen)[:n], "chosen": str(chosen)[n:], "rejected": str(rejected)[n:]}
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def pair_of_row(row: Row, index: int = 0) -> Pair:
+    """A ``trl`` or ``trl-reward`` row back as a :class:`Pair` (ids are the row's index)."""
+    row = split_implicit_prompt(row)
+    prompt, system = _split_system(row.get("prompt"))
+    margin = row.get("margin")
+    return Pair(
+        prompt=prompt,
+        system=system,
+        chosen=_text(row.get("chosen"), "chosen"),
+        rejected=_text(row.get("rejected"), "rejected"),
+        request_id=f"row-{index}",
+        chosen_id="chosen",
+        rejected_id="rejected",
+        chosen_model="",
+        rejected_model="",
+        margin=float(margin) if isinstance(margin, int | float) and margin else None,
+    )
+
+
+def unpaired_of_row(row: Row, index: int = 0) -> Unpaired:
+    """A ``trl-kto`` row back as an :class:`Unpaired` record."""
+    prompt, system = _split_system(row.get("prompt"))
+    label = row.get("label")
+    if not isinstance(label, bool):
+        raise ValidationError("must be true or false", path="label")
+    return Unpaired(
+        prompt=prompt,
+        system=system,
+        completion=_text(row.get("completion"), "completion"),
+        label=label,
+        request_id=f"row-{index}",
+        candidate_id="completion",
+        model="",
+        source="human",
+        signal="thumbs_up" if label else "thumbs_down",
+    )
+
+
+def read_pairs(rows: Iterable[Row]) -> Iterator[Pair]:
+    return (pair_of_row(row, i) for i, row in enumerate(rows))
+
+
+def read_unpaired(rows: Iterable[Row]) -> Iterator[Unpaired]:
+    return (unpaired_of_row(row, i) for i, row in enumerate(rows))
+
+
+TRL = register_format(
+    FormatSpec(
+        "trl",
+        "pairs",
+        write_preference,
+        read_pairs,
+        description="TRL preference (DPOTrainer): prompt, chosen, rejected; standard or conversational",
+    )
+)
+TRL_KTO = register_format(
+    FormatSpec(
+        "trl-kto",
+        "unpaired",
+        write_kto,
+        read_unpaired,
+        description="TRL unpaired preference (KTOTrainer): prompt, completion, label",
+    )
+)
+TRL_REWARD = register_format(
+    FormatSpec(
+        "trl-reward",
+        "pairs",
+        write_reward,
+        read_pairs,
+        description="TRL preference with margin (RewardTrainer): prompt, chosen, rejected, margin",
+    )
+)
