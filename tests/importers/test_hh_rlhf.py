@@ -1,0 +1,129 @@
+"""HH-RLHF: the importer on hand-made rows, and the round trip on the real harmless-base test split:
+imported, then compiled back to ``hh-rlhf`` it gives the input rows; compiled to ``trl`` each
+transcript is split at its last assistant turn."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from preflog.compile import compile_dataset
+from preflog.errors import ValidationError
+from preflog.formats.base import read_rows_file
+from preflog.formats.hh_rlhf import parse_transcript, render_transcript
+from preflog.importers import ImportOptions, import_file
+from preflog.importers.hh_rlhf import hh_rlhf_events
+from preflog.store import Store
+from tests.importers.conftest import PROJECT, events_of, write_jsonl
+
+HH = "hh-rlhf/harmless-base-test.jsonl.gz"
+# rows of harmless-base-test that describe no single prompt with two replies (1-based line numbers)
+EMPTY_REPLY = [87, 517, 926, 1104]
+DIFFERENT_PROMPTS = [1255, 1689, 1951, 1953, 2037]
+
+
+def transcript(*turns: str, reply: str) -> str:
+    speakers = ["Human", "Assistant"]
+    return "".join(f"\n\n{speakers[i % 2]}: {t}" for i, t in enumerate(turns)) + f"\n\nAssistant: {reply}"
+
+
+def test_split_at_the_last_assistant_turn() -> None:
+    row = {
+        "chosen": transcript("Hi", "Hello", "How are you?", reply="Fine, thanks."),
+        "rejected": transcript("Hi", "Hello", "How are you?", reply="Go away."),
+    }
+    inference, vote = hh_rlhf_events(row, ImportOptions(criterion="harmlessness"))
+    assert inference["prompt"] == [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello"},
+        {"role": "user", "content": "How are you?"},
+    ]
+    assert [c["output"] for c in inference["candidates"]] == ["Fine, thanks.", "Go away."]
+    assert (vote["chosen"], vote["rejected"], vote["criterion"]) == ("a", "b", "harmlessness")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\n\nHuman: Hi\n\nAssistant: Hello",
+        "Be kind.\n\nHuman: Hi\n\nAssistant: Hello",  # a system prompt before the first turn
+        "\n\nHuman: Hi\n\nHuman: again?\n\nAssistant:  two spaces",
+        "\n\nHuman: \n\nAssistant: empty human turn",  # not expressible as messages: kept as text
+        "\n\nHuman:no space\n\nAssistant: x",
+    ],
+)
+def test_parse_and_render_are_inverse(text: str) -> None:
+    assert render_transcript(*parse_transcript(text)) == text
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ({"chosen": "no turns at all", "rejected": transcript("Hi", reply="x")}, "chosen"),
+        ({"chosen": transcript("Hi", reply="x"), "rejected": transcript("Ho", reply="y")}, "rejected"),
+        ({"chosen": transcript("Hi", reply=""), "rejected": transcript("Hi", reply="y")}, "chosen"),
+        ({"chosen": transcript("Hi", reply="x")}, "rejected"),
+    ],
+)
+def test_bad_rows(row: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        hh_rlhf_events(row, ImportOptions())
+    assert err.value.field == field
+
+
+def test_import_twice_and_gzip(tmp_path: Path, store: Store) -> None:
+    rows = [
+        {"chosen": transcript("Q", str(i), reply="good"), "rejected": transcript("Q", str(i), reply="bad")}
+        for i in range(3)
+    ]
+    path = tmp_path / "hh.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(r) + "\n" for r in rows)
+    assert import_file(store, "hh-rlhf", path, project=PROJECT).stored == 6
+    again = import_file(store, "hh-rlhf", write_jsonl(tmp_path / "hh.jsonl", rows), project=PROJECT)
+    assert (again.stored, again.duplicates, again.imported) == (0, 6, 3)
+    assert len(events_of(store, "preference")) == 3
+
+
+@pytest.fixture
+def imported_hh(shared_data: Path, store: Store) -> list[str]:
+    """The real harmless-base test split imported; answers its raw lines."""
+    report = import_file(store, "hh-rlhf", shared_data / HH, project=PROJECT)
+    assert report.rows == 2312
+    assert [p.row for p in report.rejected] == sorted(EMPTY_REPLY + DIFFERENT_PROMPTS)
+    assert (report.imported, report.stored, report.requests) == (2303, 4606, 2303)
+    with gzip.open(shared_data / HH, "rt", encoding="utf-8") as fh:
+        return fh.read().splitlines()
+
+
+def test_round_trip_hh_rlhf(imported_hh: list[str], store: Store, tmp_path: Path) -> None:
+    manifest = compile_dataset(store, project=PROJECT, out_dir=tmp_path / "hh", format="hh-rlhf")
+    assert manifest.drops == {}
+    written = list(read_rows_file(tmp_path / "hh" / "train.jsonl"))
+    rejected = set(EMPTY_REPLY + DIFFERENT_PROMPTS)
+    expected = [json.loads(line) for n, line in enumerate(imported_hh, 1) if n not in rejected]
+    # every row comes back with byte-equal transcripts (file order is compile's, not the input's)
+    key = lambda row: (row["chosen"], row["rejected"])  # noqa: E731
+    assert Counter(map(key, written)) == Counter(map(key, expected))
+    assert all(list(row) == ["chosen", "rejected"] for row in written)
+
+
+def test_compiled_to_trl_splits_each_transcript_at_its_last_assistant_turn(
+    imported_hh: list[str], store: Store, tmp_path: Path
+) -> None:
+    compile_dataset(store, project=PROJECT, out_dir=tmp_path / "trl", format="trl")
+    rows = list(read_rows_file(tmp_path / "trl" / "train.jsonl"))
+    originals = {(r["chosen"], r["rejected"]) for r in map(json.loads, imported_hh)}
+    assert len(rows) == 2303
+    for row in rows:
+        assert row["prompt"][-1]["role"] == "user"
+        assert [m["role"] for m in row["chosen"]] == [m["role"] for m in row["rejected"]] == ["assistant"]
+        chosen = render_transcript(None, row["prompt"], row["chosen"][0]["content"])
+        rejected = render_transcript(None, row["prompt"], row["rejected"][0]["content"])
+        assert (chosen, rejected) in originals
+        assert "\n\nAssistant:" not in row["chosen"][0]["content"]
