@@ -1,0 +1,185 @@
+"""``preflog compile`` and ``preflog verify``: one library call each
+(:func:`preflog.compile.compile_dataset`, :func:`preflog.verify.verify_dataset`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING
+
+from preflog.events import SOURCE_KINDS, Limits
+
+if TYPE_CHECKING:
+    from preflog.compile import Manifest
+    from preflog.verify import VerifyReport
+
+    _Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+TRAINERS = ("dpo", "reward", "kto")
+
+
+def register(sub: _Subparsers) -> None:
+    _register_compile(sub)
+    _register_verify(sub)
+
+
+def _register_compile(sub: _Subparsers) -> None:
+    from preflog.formats import available_formats
+
+    formats = available_formats()
+    p = sub.add_parser(
+        "compile",
+        help="compile the project's events into a training dataset (see docs/datasets.md)",
+        description="Join judgments to the outputs they judged, resolve them into preference pairs or "
+        "unpaired examples, aggregate, deduplicate, sample and split, then write the dataset with "
+        "manifest.json and a README.md card. The same events and options give the same bytes.",
+    )
+    p.add_argument("--format", "-f", required=True, choices=formats, help=", ".join(formats))
+    p.add_argument("--out", "-o", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--parquet", action="store_true", help="write Parquet instead of JSONL")
+    g = p.add_argument_group("resolve and aggregate")
+    g.add_argument(
+        "--aggregate",
+        choices=("majority", "unanimous", "latest"),
+        default="majority",
+        help="how several judgments of one pair decide (default majority)",
+    )
+    g.add_argument(
+        "--min-agreement",
+        type=float,
+        default=0.5,
+        metavar="F",
+        help="share of votes the majority needs (default 0.5)",
+    )
+    g.add_argument(
+        "--min-margin", type=float, default=0.0, metavar="F", help="score gap a reward-score pair needs"
+    )
+    g.add_argument(
+        "--unpaired-from-pairs",
+        action="store_true",
+        help="unpaired formats: also label each pair's chosen output good and its rejected output bad",
+    )
+    f = p.add_argument_group("filters (repeat a flag for several values)")
+    f.add_argument("--source", action="append", default=[], choices=SOURCE_KINDS, help="judge kind")
+    f.add_argument("--criterion", action="append", default=[], help="judgment criterion")
+    f.add_argument("--model", action="append", default=[], help="keep items with an output of this model")
+    f.add_argument("--user", action="append", default=[], help="keep requests of this user id")
+    f.add_argument("--since", metavar="TIME", help="judgments at or after this RFC 3339 time")
+    f.add_argument("--until", metavar="TIME", help="judgments before this RFC 3339 time")
+    f.add_argument("--group-by", choices=("user",), help="one dataset per user (under users/)")
+    s = p.add_argument_group("sample and split")
+    s.add_argument("--max-per-prompt", type=int, metavar="N", help="at most N items per prompt")
+    s.add_argument("--max-per-user", type=int, metavar="N", help="at most N items per user")
+    s.add_argument("--prefer-low-margin", action="store_true", help="caps keep the smallest margins first")
+    s.add_argument("--balance-position", action="store_true", help="chosen shown first as often as second")
+    s.add_argument("--balance-length", action="store_true", help="chosen longer as often as shorter")
+    s.add_argument("--test-fraction", type=float, default=0.0, metavar="F", help="share of prompts in test")
+    s.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
+    p.add_argument(
+        "--since-manifest",
+        metavar="PATH",
+        help="incremental: only what is new since this manifest.json (or its directory)",
+    )
+    p.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    p.set_defaults(handler=cmd_compile)
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from preflog.compile import CompileOptions, compile_dataset
+    from preflog.store import open_store
+
+    options = CompileOptions(
+        aggregate=args.aggregate,
+        min_agreement=args.min_agreement,
+        min_margin=args.min_margin,
+        sources=tuple(args.source),
+        criteria=tuple(args.criterion),
+        models=tuple(args.model),
+        users=tuple(args.user),
+        since=args.since,
+        until=args.until,
+        group_by=args.group_by,
+        max_per_prompt=args.max_per_prompt,
+        max_per_user=args.max_per_user,
+        prefer_low_margin=args.prefer_low_margin,
+        balance_position=args.balance_position,
+        balance_length=args.balance_length,
+        unpaired_from_pairs=args.unpaired_from_pairs,
+        test_fraction=args.test_fraction,
+        seed=args.seed,
+        parquet=args.parquet,
+    )
+    with open_store(args.db, limits=Limits.from_env()) as store:
+        manifest = compile_dataset(
+            store,
+            project=args.project,
+            out_dir=args.out,
+            format=args.format,
+            options=options,
+            since_manifest=args.since_manifest,
+        )
+    if args.json:
+        sys.stdout.write(manifest.dumps())
+    else:
+        print(_summary(manifest, args.out))
+    return 0
+
+
+def _summary(m: Manifest, out: str) -> str:
+    unit = "pairs" if m.kind == "pairs" else "examples"
+    lines = [
+        f"{m.counts_out.get('items', 0)} {unit} → {out} ({m.format}, events up to position {m.watermark})"
+    ]
+    lines += [f"  {f.name}: {f.rows} rows, sha256 {f.sha256[:16]}…" for f in m.files]
+    if m.drops:
+        lines.append("  dropped: " + ", ".join(f"{r} {n}" for r, n in sorted(m.drops.items())))
+    return "\n".join(lines)
+
+
+def _register_verify(sub: _Subparsers) -> None:
+    p = sub.add_parser(
+        "verify",
+        help="prove a compiled dataset trains: two CPU steps of TRL's DPO, reward and KTO trainers",
+        description="Load a compiled dataset with `datasets`, build a tiny random causal LM and a tokenizer "
+        "trained on the data's own text, and run two optimizer steps of each TRL trainer that fits the "
+        "format (DPOTrainer, RewardTrainer, KTOTrainer) on the CPU. Needs the verify extra.",
+    )
+    p.add_argument("dir", metavar="DIR", help="a directory written by preflog compile")
+    p.add_argument(
+        "--trainer",
+        default=None,
+        help="comma-separated trainers to run: dpo,reward,kto (default: those the format fits)",
+    )
+    p.add_argument("--steps", type=int, default=2, help="optimizer steps per trainer (default 2)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(handler=cmd_verify)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from preflog.errors import ConfigError
+    from preflog.verify import verify_dataset
+
+    trainers = None
+    if args.trainer:
+        trainers = tuple(t.strip() for t in args.trainer.split(",") if t.strip())
+        unknown = [t for t in trainers if t not in TRAINERS]
+        if unknown:
+            raise ConfigError(f"--trainer: unknown {', '.join(unknown)}; choose from {', '.join(TRAINERS)}")
+    report = verify_dataset(args.dir, trainers=trainers, steps=args.steps)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(_verify_summary(report))
+    return 0 if report.ok else 1
+
+
+def _verify_summary(report: VerifyReport) -> str:
+    lines = []
+    for r in report.results:
+        status = "pass" if r.ok else "FAIL"
+        loss = f"loss {r.loss:.4f}" if r.loss is not None else ""
+        lines.append(
+            f"{r.trainer:7s} {status}  {r.steps} steps  {loss}  {r.seconds:.1f}s  {r.error or ''}".rstrip()
+        )
+    return "\n".join(lines)

@@ -1,0 +1,296 @@
+"""``verify_dataset``: prove a compiled dataset is accepted by the real Hugging Face TRL trainers
+before anyone spends GPU hours on it.
+
+It loads the files with ``datasets``, trains a small byte-level BPE tokenizer on the data's own
+text (with pad/eos tokens and a plain chat template for conversational data), builds a tiny
+randomly initialized Llama (2 layers, hidden size 32), saves both to a temporary directory (the
+trainers load the reference model from a path), and runs a few optimizer steps of
+``DPOTrainer``, ``RewardTrainer`` and ``KTOTrainer`` on the CPU. Needs the ``verify`` extra;
+nothing is downloaded (``HF_HUB_OFFLINE=1``) and nothing is saved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from preflog.errors import ConfigError
+
+TRAINERS: Final = ("dpo", "reward", "kto")
+DEFAULT_TRAINERS: Final[dict[str, tuple[str, ...]]] = {
+    "trl": ("dpo", "reward", "kto"),
+    "trl-reward": ("reward", "dpo"),
+    "trl-kto": ("kto",),
+}
+SPECIAL: Final = {"pad": "<pad>", "eos": "</s>", "bos": "<s>", "unk": "<unk>"}
+CHAT_TEMPLATE: Final = (
+    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}</s>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+MAX_ROWS: Final = 32  # rows used to train; the whole file is still loaded and type-checked
+
+
+@dataclass
+class TrainerResult:
+    trainer: str
+    ok: bool
+    steps: int = 0
+    loss: float | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class VerifyReport:
+    path: str
+    format: str
+    rows: int
+    results: list[TrainerResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.results) and all(r.ok for r in self.results)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "rows": self.rows,
+            "ok": self.ok,
+            "results": [r.to_dict() for r in self.results],
+        }
+
+
+def _data_file(directory: Path) -> tuple[Path, str]:
+    """The training file and the format, from the manifest (or the files) in ``directory``."""
+    manifest = directory / "manifest.json"
+    if manifest.is_file():
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        names = [f["name"] for f in data.get("files", [])]
+        train = [n for n in names if Path(n).stem == "train" and "/" not in n] or names
+        if not train:
+            raise ConfigError(f"{directory}: the manifest lists no data files")
+        return directory / train[0], str(data.get("format", ""))
+    files = sorted(p for p in directory.iterdir() if p.suffix in (".jsonl", ".parquet"))
+    if not files:
+        raise ConfigError(f"{directory}: no manifest.json and no .jsonl or .parquet file")
+    return files[0], ""
+
+
+def _load(path: Path, cache: Path) -> Any:
+    from datasets import load_dataset
+
+    builder = "parquet" if path.suffix == ".parquet" else "json"
+    return load_dataset(builder, data_files={"train": str(path)}, split="train", cache_dir=str(cache))
+
+
+def _guess_format(columns: list[str]) -> str:
+    if "label" in columns and "completion" in columns:
+        return "trl-kto"
+    if "margin" in columns:
+        return "trl-reward"
+    if "chosen" in columns and "rejected" in columns:
+        return "trl"
+    raise ConfigError(f"not a TRL dataset: columns {columns} (verify reads trl, trl-kto, trl-reward)")
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                yield f"<|{item.get('role', '')}|>\n{item.get('content', '')}"
+
+
+def build_tokenizer(rows: list[dict[str, Any]]) -> Any:
+    """A byte-level BPE tokenizer trained on the rows' own text, wrapped for transformers."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    corpus = [t for row in rows for v in row.values() for t in _texts(v)]
+    tok = Tokenizer(models.BPE(unk_token=SPECIAL["unk"]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=512,
+        special_tokens=list(SPECIAL.values()),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(corpus or ["empty"], trainer=trainer)
+    fast = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
+        tokenizer_object=tok,
+        pad_token=SPECIAL["pad"],
+        eos_token=SPECIAL["eos"],
+        bos_token=SPECIAL["bos"],
+        unk_token=SPECIAL["unk"],
+    )
+    fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+def build_model(tokenizer: Any, directory: Path) -> str:
+    """A tiny random Llama saved with its tokenizer to ``directory``; answers the path."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=1024,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        tie_word_embeddings=False,
+    )
+    LlamaForCausalLM(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return str(directory)
+
+
+def _common_args(output_dir: Path, steps: int) -> dict[str, Any]:
+    return {
+        "output_dir": str(output_dir),
+        "max_steps": steps,
+        "per_device_train_batch_size": 2,
+        "gradient_accumulation_steps": 1,
+        "learning_rate": 1e-3,
+        "bf16": False,
+        "fp16": False,
+        "gradient_checkpointing": False,
+        "use_cpu": True,
+        "report_to": "none",
+        "save_strategy": "no",
+        "logging_steps": 1,
+        "disable_tqdm": True,
+        "dataloader_num_workers": 0,
+        "max_length": 128,
+        "seed": 0,
+    }
+
+
+def _run(trainer_name: str, model_path: str, tokenizer: Any, dataset: Any, work: Path, steps: int) -> float:
+    """Train; answer the mean training loss."""
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    args = _common_args(work / trainer_name, steps)
+    if trainer_name == "dpo":
+        from trl.trainer.dpo_config import DPOConfig
+        from trl.trainer.dpo_trainer import DPOTrainer
+
+        trainer: Any = DPOTrainer(
+            model=AutoModelForCausalLM.from_pretrained(model_path),
+            ref_model=AutoModelForCausalLM.from_pretrained(model_path),
+            args=DPOConfig(**args),
+            train_dataset=dataset,
+            processing_class=tokenizer,
+        )
+    elif trainer_name == "reward":
+        from trl.trainer.reward_config import RewardConfig
+        from trl.trainer.reward_trainer import RewardTrainer
+
+        model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=1)
+        model.config.pad_token_id = tokenizer.pad_token_id
+        trainer = RewardTrainer(
+            model=model, args=RewardConfig(**args), train_dataset=dataset, processing_class=tokenizer
+        )
+    else:
+        from trl.trainer.kto_config import KTOConfig
+        from trl.trainer.kto_trainer import KTOTrainer
+
+        trainer = KTOTrainer(
+            model=AutoModelForCausalLM.from_pretrained(model_path),
+            ref_model=AutoModelForCausalLM.from_pretrained(model_path),
+            args=KTOConfig(**args),
+            train_dataset=dataset,
+            processing_class=tokenizer,
+        )
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # its per-step log lines would land on stdout
+    output = trainer.train()
+    return float(output.training_loss)
+
+
+def _dataset_for(trainer_name: str, fmt: str, dataset: Any) -> Any:
+    """The dataset as the trainer wants it: KTO on pairs gets them unpaired; pairs trainers
+    cannot use unpaired data."""
+    if trainer_name == "kto" and fmt != "trl-kto":
+        from trl.data_utils import unpair_preference_dataset
+
+        columns = [c for c in dataset.column_names if c not in ("prompt", "chosen", "rejected")]
+        return unpair_preference_dataset(dataset.remove_columns(columns))
+    if trainer_name != "kto" and fmt == "trl-kto":
+        raise ConfigError(f"{trainer_name} needs preference pairs; a trl-kto file has unpaired examples")
+    return dataset
+
+
+def verify_dataset(
+    directory: Path | str, *, trainers: tuple[str, ...] | None = None, steps: int = 2
+) -> VerifyReport:
+    """Run ``steps`` optimizer steps of each trainer on the dataset in ``directory``."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ConfigError(f"{directory}: not a directory")
+    try:
+        import datasets  # noqa: F401
+        import trl  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(f"verify needs the verify extra: pip install 'preflog[verify]' ({exc})") from exc
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]  # load reports of the random model are expected noise
+    path, fmt = _data_file(directory)
+    with tempfile.TemporaryDirectory(prefix="preflog-verify-") as tmp:
+        work = Path(tmp)
+        full = _load(path, work / "cache")
+        fmt = fmt if fmt in DEFAULT_TRAINERS else _guess_format(full.column_names)
+        report = VerifyReport(str(path), fmt, len(full))
+        if len(full) < 2:
+            raise ConfigError(f"{path}: {len(full)} rows; verify needs at least 2")
+        sample = full.select(range(min(MAX_ROWS, len(full))))
+        tokenizer = build_tokenizer(sample.to_list())
+        model_path = build_model(tokenizer, work / "model")
+        for name in trainers or DEFAULT_TRAINERS[fmt]:
+            if name not in TRAINERS:
+                raise ConfigError(f"unknown trainer {name!r}; choose from {', '.join(TRAINERS)}")
+            report.results.append(_attempt(name, fmt, model_path, tokenizer, sample, work, steps))
+    return report
+
+
+def _attempt(
+    name: str, fmt: str, model_path: str, tokenizer: Any, data: Any, work: Path, steps: int
+) -> TrainerResult:
+    started = time.perf_counter()
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # stdout is the report's
+            loss = _run(name, model_path, tokenizer, _dataset_for(name, fmt, data), work, steps)
+    except Exception as exc:  # any failure of the trainer is the answer, reported, not raised
+        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return TrainerResult(name, False, 0, None, time.perf_counter() - started, last)
+    ok = math.isfinite(loss)
+    error = None if ok else f"loss is {loss}"
+    return TrainerResult(name, ok, steps, loss, time.perf_counter() - started, error)
