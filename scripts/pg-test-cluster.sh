@@ -2,7 +2,8 @@
 # A throw-away PostgreSQL cluster for the tests: Debian's binaries, a temporary directory,
 # loopback only, trust auth. `start` prints the URL to export as PREFLOG_TEST_POSTGRES_URL.
 #   scripts/pg-test-cluster.sh start   # idempotent: reuses a running cluster
-#   scripts/pg-test-cluster.sh stop
+#   scripts/pg-test-cluster.sh stop    # keeps the data: start brings it back
+#   scripts/pg-test-cluster.sh restart
 set -euo pipefail
 PORT=${PREFLOG_PG_PORT:-54329}
 DIR=${PREFLOG_PG_DIR:-/tmp/preflog-pg-$PORT}
@@ -30,11 +31,13 @@ case "${1:-}" in
       echo "$URL"
       exit 0
     fi
-    rm -rf "$DIR"
-    mkdir -p "$DIR"
-    [ "$(id -u)" = 0 ] && chown postgres "$DIR" 2>/dev/null || true
-    as_user "$bin/initdb" -D "$DIR/data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$DIR/initdb.log" 2>&1 \
-      || { cat "$DIR/initdb.log" >&2; exit 1; }
+    if [ ! -f "$DIR/data/PG_VERSION" ]; then  # a stopped cluster is started again with its data
+      rm -rf "$DIR"
+      mkdir -p "$DIR"
+      [ "$(id -u)" = 0 ] && chown postgres "$DIR" 2>/dev/null || true
+      as_user "$bin/initdb" -D "$DIR/data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
+        >"$DIR/initdb.log" 2>&1 || { cat "$DIR/initdb.log" >&2; exit 1; }
+    fi
     as_user "$bin/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 start \
       -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c max_connections=200 -c fsync=on" >/dev/null \
       || { cat "$DIR/server.log" >&2; exit 1; }

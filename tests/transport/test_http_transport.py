@@ -4,16 +4,11 @@ delivery, the durable spool while the service is down, SIGKILL mid-stream, 4xx n
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 import preflog
@@ -21,45 +16,9 @@ from preflog.sdk.http import HTTPTransport, RetryableError
 from preflog.sdk.spool import DiskSpool, SpoolFull
 from preflog.store import open_store
 from tests.server.live import cli, free_port
+from tests.service import Service
 
 PROJECT = "default"
-
-
-class Service:
-    """``preflog serve`` on a fixed port, so it can be killed and started again at the same URL."""
-
-    def __init__(self, db: Path, env: dict[str, str] | None = None) -> None:
-        self.db = db
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **(env or {})}
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "preflog.cli", "--db", str(self.db), "serve", "--port", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.db.with_suffix(".log"), "a"),  # noqa: SIM115 - the child owns it
-            env=self.env,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError(f"service did not start: {self.db.with_suffix('.log').read_text()[-2000:]}")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=15)
 
 
 @pytest.fixture

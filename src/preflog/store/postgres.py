@@ -15,6 +15,7 @@ with the SQLite backend through :mod:`preflog.store.common`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
@@ -66,11 +67,14 @@ class PostgresStore(Store):
         limits: Limits | None = None,
         min_size: int = 1,
         max_size: int = 8,
-        timeout_s: float = 10.0,
+        timeout_s: float | None = None,
     ) -> None:
         self.url = url
         self.limits = limits or DEFAULT_LIMITS
         self._closed = False
+        # How long a call waits for a connection: while the server is down, every call fails
+        # with StoreUnavailable after this long (the service answers 503), so keep it short.
+        timeout_s = timeout_s if timeout_s is not None else float(os.environ.get("PREFLOG_PG_TIMEOUT", "3"))
         self._pool = ConnectionPool(
             url,
             min_size=min_size,
@@ -113,7 +117,12 @@ class PostgresStore(Store):
     ) -> list[AppendResult]:
         results: list[AppendResult | None] = [None] * len(events)
         pending = prepare_batch(
-            events, project=project, validated=validated, limits=self.limits, results=results
+            events,
+            project=project,
+            validated=validated,
+            limits=self.limits,
+            results=results,
+            redactor=self.redactor,
         )
         if pending:
             with self.transaction("append") as conn:
