@@ -161,7 +161,9 @@ def rate(
     if ci not in ("sandwich", "bootstrap", "none"):
         raise ValidationError(f"must be sandwich, bootstrap or none, got {ci!r}", "ci")
     if len(battles.models) == 0:  # nothing judged (yet), or filtered away: an empty board, not an error
-        return Leaderboard(rows=[], method=method, ci=ci, level=level, battles=0, anchor=anchor)
+        return Leaderboard(
+            rows=[], method=method, ci=ci, level=level, battles=0, anchor=dict(anchor) if anchor else None
+        )
     if style_control:
         from preflog.analytics.style import rate_with_style
 
