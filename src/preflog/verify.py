@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -286,7 +287,8 @@ def _attempt(
 ) -> TrainerResult:
     started = time.perf_counter()
     try:
-        with contextlib.redirect_stdout(sys.stderr):  # stdout is the report's
+        with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():  # stdout is the report's
+            warnings.simplefilter("ignore", FutureWarning)  # transformers 5 renames TRL's config fields
             loss = _run(name, model_path, tokenizer, _dataset_for(name, fmt, data), work, steps)
     except Exception as exc:  # any failure of the trainer is the answer, reported, not raised
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()
