@@ -169,7 +169,13 @@ def parse_time(value: str) -> datetime:
     return dt
 
 
+_NORMALIZED_TIME: Final = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+
+
 def normalize_time(value: str) -> str:
+    if _NORMALIZED_TIME.match(value):  # already UTC with microseconds (what the SDK writes)
+        parse_time(value)  # still a real date
+        return value
     return parse_time(value).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -221,7 +227,7 @@ class _Checker:
 
     def ident(self, obj: Mapping[str, Any], key: str, path: str, *, required: bool = False) -> str | None:
         value = self.text(obj, key, path, required=required, max_bytes=_ID_MAX)
-        if value is not None and any(c in value for c in "\r\n\t"):
+        if value is not None and ("\n" in value or "\r" in value or "\t" in value):
             self.fail(path, "must not contain control characters")
         return value
 
@@ -263,6 +269,8 @@ class _Checker:
         if not isinstance(value, dict):
             self.fail(path, f"must be an object, got {_kind(value)}")
             return
+        if _small_flat(value, self.limits.max_metadata_bytes):
+            return  # the usual params/usage: a few scalars, far under the limit, nothing to encode
         try:
             size = len(json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8"))
         except (TypeError, ValueError) as exc:
@@ -286,6 +294,26 @@ class _Checker:
         if len(value) < min_len:
             self.fail(path, f"needs at least {min_len} candidate ids")
         return out
+
+
+def _small_flat(value: dict[str, Any], limit: int) -> bool:
+    """True when ``value`` holds only short string keys and JSON scalars (finite numbers, short
+    strings) and so cannot reach ``limit`` bytes: the common case, checked without encoding."""
+    if len(value) > 16:
+        return False
+    for key, item in value.items():
+        if type(key) is not str or len(key) > 64:
+            return False
+        kind = type(item)
+        if kind is str:
+            if len(item) > 64:
+                return False
+        elif kind is float:
+            if not math.isfinite(item):
+                return False
+        elif kind is not int and kind is not bool and item is not None:
+            return False
+    return limit > 16 * (6 * 64 * 2 + 8)  # worst case: every character escaped as \uXXXX
 
 
 def _kind(value: Any) -> str:
