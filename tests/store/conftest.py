@@ -30,7 +30,9 @@ def _postgres(tmp: Path) -> Store:
         POSTGRES_URL is not None, "PREFLOG_TEST_POSTGRES_URL is not set (scripts/pg-test-cluster.sh start)"
     )
     assert POSTGRES_URL is not None
-    return open_store(POSTGRES_URL)
+    from tests.store.pg_isolation import fresh_schema_url  # psycopg only when postgres runs
+
+    return open_store(fresh_schema_url(POSTGRES_URL))  # an empty schema of its own per test
 
 
 BACKENDS: dict[str, Callable[[Path], Store]] = {"sqlite": _sqlite, "postgres": _postgres}

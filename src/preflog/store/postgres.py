@@ -6,11 +6,13 @@ reader that already saw 11 would never look back for 10. So every append takes o
 scoped advisory lock before inserting; appends run one after another, and a reader tailing
 "after position N" can never miss a row that commits later with a smaller position.
 
-Under that lock the ids already stored are looked up first and the new rows are written with
-one ``COPY`` straight into the table; their positions are the ones above the maximum read before
-the copy. That is the fastest way to get per-row answers for a batch. Everything an answer
-depends on (duplicates, conflicts, erasure) is shared
-with the SQLite backend through :mod:`preflog.store.common`.
+Under that lock the batch is written with one ``COPY`` straight into the table, inside a
+savepoint; the new rows' positions are the ones above the maximum read after taking the lock.
+When an id of the batch is already stored (a retry, a resend), the ``COPY`` fails on the unique
+key, the savepoint is rolled back, the stored ids are looked up and only the new rows are
+copied. Looking ids up only then is what keeps appends near the speed of a plain ``COPY``
+(``bench/pg_append.py``). Everything an answer depends on (duplicates, conflicts, erasure) is
+shared with the SQLite backend through :mod:`preflog.store.common`.
 """
 
 from __future__ import annotations
@@ -42,19 +44,42 @@ from preflog.store.common import (
 from preflog.store.postgres_schema import APPEND_LOCK, migrate
 
 _SELECT: Final = "SELECT position, body, project, received_at, erased FROM events"
+_EVENT_ID_KEY: Final = "events_project_event_id_key"  # UNIQUE (project, event_id)
 _COLUMNS: Final = (
     "project, event_id, type, request_id, occurred_at, received_at, schema_version, user_id, "
     "source_kind, body, erased, content_hash"
 )
 
 
-def _translate(exc: BaseException, what: str) -> StoreError:
+def translate_error(exc: BaseException, what: str) -> StoreError:
     message = f"postgres: {what}: {exc}"
     if isinstance(exc, pg_errors.DiskFull):
         return StoreFull(message)
     if isinstance(exc, PoolTimeout | psycopg.OperationalError):
         return StoreUnavailable(message)
     return StoreError(message)
+
+
+def _take_append_lock(conn: psycopg.Connection[Any], project: str) -> tuple[int, bool]:
+    """Take the append lock, then read the highest position and whether ``project`` has erasures.
+
+    Pipelined: one round trip. The server still runs the ``SELECT`` only once the lock is
+    granted, with a snapshot taken then, so it sees every append committed before ours."""
+    with conn.pipeline():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
+        cur = conn.execute(
+            "SELECT COALESCE(MAX(position), 0), EXISTS (SELECT 1 FROM erasures WHERE project = %s) "
+            "FROM events",
+            (project,),
+        )
+    row = cur.fetchone()
+    return (int(row[0]), bool(row[1])) if row else (0, False)
+
+
+def _copy_rows(conn: psycopg.Connection[Any], project: str, items: list[PendingEvent]) -> None:
+    with conn.cursor() as cur, cur.copy(f"COPY events ({_COLUMNS}) FROM STDIN") as copy:
+        for item in items:
+            copy.write_row(item.row(project))
 
 
 class PostgresStore(Store):
@@ -85,13 +110,15 @@ class PostgresStore(Store):
             open=False,
             name="preflog",
         )
+        # One plain connection first: it fails fast with the server's own reason (refused,
+        # unknown database, authentication) where the pool would only time out; it migrates.
         try:
+            with psycopg.connect(url, connect_timeout=max(1, round(timeout_s))) as conn:
+                migrate(conn)
             self._pool.open(wait=True, timeout=timeout_s)
         except (PoolTimeout, psycopg.Error) as exc:
             self._pool.close()
-            raise _translate(exc, f"cannot connect to {_safe(url)}") from exc
-        with self.transaction("migrate") as conn:
-            migrate(conn)
+            raise translate_error(exc, f"cannot connect to {_safe(url)}") from exc
 
     # ------------------------------------------------------------------------------------ plumbing
 
@@ -104,7 +131,7 @@ class PostgresStore(Store):
             with self._pool.connection() as conn, conn.transaction():
                 yield conn
         except (psycopg.Error, PoolTimeout) as exc:
-            raise _translate(exc, what) from exc
+            raise translate_error(exc, what) from exc
 
     def close(self) -> None:
         self._closed = True
@@ -126,7 +153,6 @@ class PostgresStore(Store):
         )
         if pending:
             with self.transaction("append") as conn:
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
                 self._insert(conn, project, pending, results)
         return finish(results)
 
@@ -137,24 +163,18 @@ class PostgresStore(Store):
         pending: list[PendingEvent],
         results: list[AppendResult | None],
     ) -> None:
-        erased = self._erased_targets(conn, project, pending)
-        for item in pending:
-            if erased and hits_erasure(item.event, erased):
-                item.blank()
-        # Under the append lock nobody else inserts: ids not stored yet can be COPYed straight
-        # into the table, and every position above ``before`` is one of ours.
-        existing = self._existing(conn, project, [item.event_id for item in pending])
-        fresh = [item for item in pending if item.event_id not in existing]
+        before, has_erasures = _take_append_lock(conn, project)
+        if has_erasures:
+            erased = self._erased_targets(conn, project, pending)
+            for item in pending:
+                if erased and hits_erasure(item.event, erased):
+                    item.blank()
+        existing = self._copy_new(conn, project, pending)
         stored: dict[str, int] = {}
-        if fresh:
-            row = conn.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()
-            before = int(row[0]) if row else 0
-            with conn.cursor() as cur:
-                with cur.copy(f"COPY events ({_COLUMNS}) FROM STDIN") as copy:
-                    for item in fresh:
-                        copy.write_row(item.row(project))
-                cur.execute("SELECT event_id, position FROM events WHERE position > %s", (before,))
-                stored = {str(k): int(v) for k, v in cur.fetchall()}
+        if len(existing) < len(pending):
+            # Under the lock nobody else inserts: every position above ``before`` is one of ours.
+            rows = conn.execute("SELECT event_id, position FROM events WHERE position > %s", (before,))
+            stored = {str(k): int(v) for k, v in rows}
         for item in pending:
             position = stored.get(item.event_id)
             if position is not None:
@@ -164,6 +184,27 @@ class PostgresStore(Store):
         for item in pending:
             if item.event_id in stored and item.event["type"] == "erasure":
                 self._erase(conn, project, item.event)
+
+    def _copy_new(
+        self, conn: psycopg.Connection[Any], project: str, pending: list[PendingEvent]
+    ) -> dict[str, tuple[int, str, bool, str | None]]:
+        """Copy the events not stored yet; return the stored rows of those that were.
+
+        Usually none was, and the whole batch goes in at once. Otherwise the unique key stops the
+        copy, its savepoint is rolled back (its positions are skipped: gaps are harmless, order is
+        what readers rely on), and the new ones are copied after looking the ids up."""
+        try:
+            with conn.transaction():
+                _copy_rows(conn, project, pending)
+            return {}
+        except pg_errors.UniqueViolation as exc:
+            if exc.diag.constraint_name != _EVENT_ID_KEY:
+                raise
+        existing = self._existing(conn, project, [item.event_id for item in pending])
+        fresh = [item for item in pending if item.event_id not in existing]
+        if fresh:
+            _copy_rows(conn, project, fresh)
+        return existing
 
     def _existing(
         self, conn: psycopg.Connection[Any], project: str, ids: list[str]
@@ -180,8 +221,6 @@ class PostgresStore(Store):
     def _erased_targets(
         self, conn: psycopg.Connection[Any], project: str, pending: list[PendingEvent]
     ) -> set[tuple[str, str]]:
-        if conn.execute("SELECT 1 FROM erasures WHERE project = %s LIMIT 1", (project,)).fetchone() is None:
-            return set()
         requests, users = erasure_lookups(pending)
         rows = conn.execute(
             "SELECT kind, target FROM erasures WHERE project = %s AND "
