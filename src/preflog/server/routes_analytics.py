@@ -13,11 +13,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from preflog.errors import ValidationError
+from preflog.server import openapi_docs as docs
 from preflog.server.api_errors import ApiError, json_response, reject_unknown_query
 from preflog.server.auth import Principal, get_state, require
 from preflog.server.state import ServerState
 
-router = APIRouter(prefix="/v1/analytics", tags=["analytics"], dependencies=[Depends(reject_unknown_query)])
+router = APIRouter(
+    prefix="/v1/analytics",
+    tags=["analytics"],
+    dependencies=[Depends(reject_unknown_query)],
+    responses=docs.error_responses(*docs.READ_ERRORS),  # 401/403/422/429/503, as every read route
+)
 
 Source = Literal["human", "end_user", "reward_model", "ai_judge", "implicit"]
 
@@ -33,6 +39,45 @@ def _filters(
     return {k: v for k, v in found.items() if v is not None}
 
 
+def _responses(description: str, example: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    ok = {"description": description, "content": {"application/json": {"example": example}}}
+    return {200: ok, **docs.error_responses(*docs.READ_ERRORS)}
+
+
+_ROW = {
+    "model": "cirrus-70b",
+    "rating": 1229.9,
+    "ci_low": 1176.6,
+    "ci_high": 1283.2,
+    "rank": 1,
+    "battles": 187,
+}
+LEADERBOARD_EXAMPLE: dict[str, Any] = {
+    "rows": [
+        _ROW,
+        {**_ROW, "model": "atlas-7b", "rating": 957.8, "ci_low": 924.9, "ci_high": 990.6, "rank": 2},
+    ],
+    "method": "bt",
+    "ci": "sandwich",
+    "level": 0.95,
+    "battles": 458,
+}
+MATRIX_EXAMPLE: dict[str, Any] = {
+    "kind": "winrate",
+    "models": ["atlas-7b", "cirrus-70b"],
+    "values": [[None, 0.21], [0.79, None]],
+    "battles": [[0, 120], [120, 0]],
+}
+AB_EXAMPLE: dict[str, Any] = {
+    "model_a": "cirrus-70b",
+    "model_b": "atlas-7b",
+    "overall": {"wins_a": 80, "wins_b": 25, "ties": 15, "win_rate": 0.762, "ci_low": 0.672, "ci_high": 0.833},
+}
+REPORT_EXAMPLE: dict[str, Any] = {
+    "position_bias": [{"source": "human", "first_wins": 0.53, "ci_low": 0.48, "ci_high": 0.58, "n": 400}],
+    "volume": {"judgments": 2100, "battles": 1500},
+}
+
 Filters = Annotated[dict[str, Any], Depends(_filters)]
 Reader = Annotated[Principal, Depends(require("read"))]
 
@@ -46,7 +91,14 @@ async def _run(request: Request, principal: Principal, call: Any, *args: Any, **
     return json_response(result.to_dict(), 200)
 
 
-@router.get("/leaderboard", summary="Bradley-Terry (or Elo) ratings with 95% intervals")
+@router.get(
+    "/leaderboard",
+    summary="Bradley-Terry (or Elo) ratings with 95% intervals",
+    description="Ratings of the models judged in the key's project, best first, on the Elo scale "
+    "(mean 1000): exact Bradley-Terry with sandwich or bootstrap intervals, or online Elo. "
+    "An empty project gives no rows.",
+    responses=_responses("The leaderboard", LEADERBOARD_EXAMPLE),
+)
 async def get_leaderboard(
     request: Request,
     principal: Reader,
@@ -77,7 +129,12 @@ async def get_leaderboard(
     )
 
 
-@router.get("/matrix", summary="Observed win-rate or predicted win-probability matrix")
+@router.get(
+    "/matrix",
+    summary="Observed win-rate or predicted win-probability matrix",
+    description="values[i][j]: how often (winrate) or how likely (predicted) model i beats model j.",
+    responses=_responses("The matrix", MATRIX_EXAMPLE),
+)
 async def get_matrix(
     request: Request,
     principal: Reader,
@@ -90,7 +147,14 @@ async def get_matrix(
     return await _run(request, principal, analytics.matrix, kind=kind, by=by, **filters)
 
 
-@router.get("/ab/{model_a}/{model_b}", summary="Head-to-head of two models with a Wilson interval and a test")
+@router.get(
+    "/ab/{model_a}/{model_b}",
+    summary="Head-to-head of two models with a Wilson interval and a test",
+    description="Win rate of model_a over model_b on decisive battles with a Wilson interval, ties "
+    "apart, a two-sided exact test, the judgments still needed for the chosen power, and the same "
+    "per segment. 422 when a model was never judged.",
+    responses=_responses("The comparison", AB_EXAMPLE),
+)
 async def get_ab(
     request: Request,
     principal: Reader,
@@ -118,7 +182,12 @@ async def get_ab(
     )
 
 
-@router.get("/report", summary="Position and length bias, agreement, feedback latency and volume")
+@router.get(
+    "/report",
+    summary="Position and length bias, agreement, feedback latency and volume",
+    description="The monitoring report of the key's project (see docs/analytics.md).",
+    responses=_responses("The report", REPORT_EXAMPLE),
+)
 async def get_report(
     request: Request,
     principal: Reader,
