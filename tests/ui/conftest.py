@@ -1,0 +1,80 @@
+"""Browser fixtures: one live ``preflog serve`` on loopback over a seeded SQLite file, and Debian's
+Chromium driven by Playwright. Without Chromium or Playwright the browser tests skip locally and
+fail in CI (``require``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, require
+from tests.server.live import LiveServer, start_server
+from tests.ui.seed import Seeded, seed
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
+    return seed(str(tmp_path_factory.mktemp("ui") / "ui.db"))
+
+
+@pytest.fixture(scope="session")
+def server(seeded: Seeded) -> Iterator[LiveServer]:
+    live = start_server(seeded.db)
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    require(Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    require(importlib.util.find_spec("playwright") is not None, "the playwright package is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def context(browser: Any) -> Iterator[Any]:
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    ctx.set_default_timeout(15_000)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context: Any) -> Any:
+    return context.new_page()
+
+
+def sign_in(page: Any, server: LiveServer, token: str, next_path: str = "") -> None:
+    url = server.url + "/ui/login" + (f"?next={next_path}" if next_path else "")
+    page.goto(url)
+    page.get_by_label("API key").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state("load")
+    page.wait_for_selector("body[data-ready='1']")
+
+
+def screenshot(page: Any, name: str, *, full_page: bool = True) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
