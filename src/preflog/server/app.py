@@ -24,6 +24,7 @@ from preflog.server.limits import RateLimiter
 from preflog.server.metrics import Metrics, MetricsMiddleware
 from preflog.server.settings import ServerSettings
 from preflog.server.state import ServerState
+from preflog.server.ui import install_ui
 from preflog.store import open_store
 from preflog.store.base import Store
 
@@ -113,6 +114,7 @@ def create_app(
     app.include_router(routes_keys.router)
     app.include_router(routes_health.router)
     app.include_router(routes_analytics.router)
+    install_ui(app)  # the web UI (preflog.server.ui): pages at /, /ui/*; separate from the /v1 API
     _install_openapi(app)
     return app
 
