@@ -6,7 +6,7 @@
 #   scripts/pg-test-cluster.sh restart
 set -euo pipefail
 PORT=${PREFLOG_PG_PORT:-54329}
-DIR=${PREFLOG_PG_DIR:-/tmp/preflog-pg-$PORT}
+DIR=$(realpath -m "${PREFLOG_PG_DIR:-/tmp/preflog-pg-$PORT}")
 URL="postgresql://postgres@127.0.0.1:$PORT/postgres"
 
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
@@ -19,7 +19,7 @@ fi
 as_user() {
   if [ "$(id -u)" = 0 ]; then
     id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
-    runuser -u postgres -- "$@"
+    (cd / && runuser -u postgres -- "$@")  # from /: the caller's directory may be closed to it
   else
     "$@"
   fi
