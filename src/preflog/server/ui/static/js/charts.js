@@ -213,7 +213,7 @@ export function stackedBars(windows, groups, label) {
 export function hbars(rows, label, { lo = 0, hi = 1, fmt = (v) => v.toFixed(2) } = {}) {
   const usable = rows.filter((r) => r.value != null);
   if (!usable.length) return empty("Not enough overlapping judgments to measure agreement.");
-  const left = Math.min(W / 2, 12 + 7 * Math.max(...usable.map((r) => r.name.length)));
+  const left = Math.min(W / 2, 16 + 8 * Math.max(...usable.map((r) => r.name.length)));
   const rowH = 28;
   const height = usable.length * rowH + 34;
   const x = scale(lo, hi, left, W - 60);
