@@ -121,6 +121,7 @@ def iter_judgment_events(store: Store, *, project: str, until_position: int) -> 
 
 def collect_judgments(events: Iterable[StoredEvent], flt: JudgmentFilter) -> Judgments:
     out = Judgments()
+    filtering = bool(flt.sources or flt.criteria or flt.since or flt.until)
     for item in events:
         event = item.event
         etype = event["type"]
@@ -135,10 +136,11 @@ def collect_judgments(events: Iterable[StoredEvent], flt: JudgmentFilter) -> Jud
         request_id = str(event["request_id"])
         occurred = _norm_time(str(event["occurred_at"]))
         source = source_kind(event) or "unknown"
-        reason = flt.reason(source, event.get("criterion"), occurred)
-        if reason is not None:
-            out.drops[reason] += 1
-            continue
+        if filtering:
+            reason = flt.reason(source, event.get("criterion"), occurred)
+            if reason is not None:
+                out.drops[reason] += 1
+                continue
         pending = out.pending.get(request_id)
         if pending is None:
             pending = out.pending[request_id] = Pending()

@@ -56,6 +56,29 @@ class Pair:
     chosen_first: bool | None = None
     judgment_ids: tuple[str, ...] = ()
 
+    def with_texts(self, prompt: Prompt, system: str | None, chosen: str, rejected: str) -> Pair:
+        """This pair with other texts (like ``dataclasses.replace``, several times faster)."""
+        return Pair(
+            prompt,
+            system,
+            chosen,
+            rejected,
+            self.request_id,
+            self.chosen_id,
+            self.rejected_id,
+            self.chosen_model,
+            self.rejected_model,
+            self.margin,
+            self.sources,
+            self.criterion,
+            self.agreement,
+            self.n_judgments,
+            self.user_id,
+            self.occurred_at,
+            self.chosen_first,
+            self.judgment_ids,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)
 
@@ -86,6 +109,24 @@ class Unpaired:
     user_id: str | None = None
     occurred_at: str | None = None
     judgment_ids: tuple[str, ...] = ()
+
+    def with_texts(self, prompt: Prompt, system: str | None, completion: str) -> Unpaired:
+        """This example with other texts (like ``dataclasses.replace``, several times faster)."""
+        return Unpaired(
+            prompt,
+            system,
+            completion,
+            self.label,
+            self.request_id,
+            self.candidate_id,
+            self.model,
+            self.source,
+            self.signal,
+            self.criterion,
+            self.user_id,
+            self.occurred_at,
+            self.judgment_ids,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)
@@ -169,6 +210,8 @@ def normalized_prompt(prompt: Prompt, system: str | None = None) -> str:
     >>> a == normalized_prompt([{"role": "user", "content": "what is 2+2?"}])
     True
     """
+    if isinstance(prompt, str) and system is None:
+        return "user:" + " ".join(prompt.split()).lower()
     parts = []
     for message in as_messages(prompt, system):
         parts.append(message["role"] + ":" + " ".join(message["content"].split()).lower())

@@ -27,6 +27,7 @@ class Decision:
     loser: str
     agreeing: tuple[Vote, ...]
     total: int
+    latest: int = 0  # the highest position among all the pair's votes
 
     @property
     def agreement(self) -> float:
@@ -44,11 +45,8 @@ class JoinContext:
 
 
 def digest(*parts: str) -> bytes:
-    h = hashlib.blake2b(digest_size=16)
-    for part in parts:
-        h.update(part.encode("utf-8", "surrogatepass"))
-        h.update(b"\x00")
-    return h.digest()
+    """A 128-bit digest of the parts (NUL-separated): keys for deduplication and the split."""
+    return hashlib.blake2b("\x00".join(parts).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 # ---------------------------------------------------------------------------------------------- aggregation
@@ -62,9 +60,13 @@ def aggregate_votes(votes: list[Vote], rule: str, min_agreement: float) -> Decis
     vote the same direction. ``latest``: the latest vote (by time, then position) decides.
     Only ties: ``tie`` — ties never become pairs.
     """
+    if len(votes) == 1:  # the common case: one judgment of the pair
+        v = votes[0]
+        return "tie" if v.tie else Decision(v.winner, v.loser, (v,), 1, v.position)
     directed = [v for v in votes if not v.tie]
     if not directed:
         return "tie"
+    latest = max(v.position for v in votes)
     first = min(directed, key=lambda v: (v.winner, v.loser))
     a, b = first.winner, first.loser
     for_a = tuple(v for v in directed if v.winner == a)
@@ -75,14 +77,14 @@ def aggregate_votes(votes: list[Vote], rule: str, min_agreement: float) -> Decis
         if last.tie:
             return "tie"
         side = for_a if last.winner == a else for_b
-        return Decision(last.winner, last.loser, side, total)
+        return Decision(last.winner, last.loser, side, total, latest)
     if rule == "unanimous":
         if len(for_a) != total and len(for_b) != total:
             return "not_unanimous"
     elif len(for_a) == len(for_b):
         return "no_majority"
     side, (w, lo) = (for_a, (a, b)) if len(for_a) > len(for_b) else (for_b, (b, a))
-    decision = Decision(w, lo, side, total)
+    decision = Decision(w, lo, side, total, latest)
     if rule == "majority" and decision.agreement < min_agreement:
         return "low_agreement"
     return decision
@@ -133,15 +135,18 @@ def join_request(
         return []
     _drop_retracted(pending, ctx.retracted, drops)
     candidates = {str(c["candidate_id"]): c for c in inference.get("candidates", [])}
-    votes = pending.votes + score_votes(pending.scores, opts.min_margin, drops)
+    votes = pending.votes
+    if pending.scores:
+        votes = votes + score_votes(pending.scores, opts.min_margin, drops)
     votes = _known(votes, candidates, drops)
     labels = [x for x in pending.labels if x.candidate_id in candidates]
-    drops["unknown_candidate"] += len(pending.labels) - len(labels)
+    if len(labels) != len(pending.labels):
+        drops["unknown_candidate"] += len(pending.labels) - len(labels)
     decisions = _decide_pairs(votes, opts, drops)
     request = _Request(inference, position, candidates, ctx)
     if ctx.kind == "pairs":
         drops["unpaired_only"] += len(labels)
-        return [d for d in (request.pair_draft(x, votes) for x in decisions) if d is not None]
+        return [d for d in (request.pair_draft(x) for x in decisions) if d is not None]
     if opts.unpaired_from_pairs:
         labels = labels + [y for x in decisions for y in _labels_of_pair(x)]
     else:
@@ -170,11 +175,18 @@ def _drop_retracted(pending: Pending, retracted: set[str], drops: Counter[str]) 
 
 def _known(votes: list[Vote], candidates: dict[str, Any], drops: Counter[str]) -> list[Vote]:
     out = [v for v in votes if v.winner in candidates and v.loser in candidates]
-    drops["unknown_candidate"] += len(votes) - len(out)
+    if len(out) != len(votes):
+        drops["unknown_candidate"] += len(votes) - len(out)
     return out
 
 
 def _decide_pairs(votes: list[Vote], opts: CompileOptions, drops: Counter[str]) -> list[Decision]:
+    if len(votes) == 1:
+        one = aggregate_votes(votes, opts.aggregate, opts.min_agreement)
+        if isinstance(one, str):
+            drops[one] += 1
+            return []
+        return [one]
     by_pair: dict[tuple[str, str], list[Vote]] = defaultdict(list)
     for v in votes:
         by_pair[(v.winner, v.loser) if v.winner < v.loser else (v.loser, v.winner)].append(v)
@@ -221,7 +233,6 @@ class _Request:
     def __init__(
         self, inference: dict[str, Any], position: int, candidates: dict[str, Any], ctx: JoinContext
     ) -> None:
-        self.event = inference
         self.position = position
         self.candidates = candidates
         self.ctx = ctx
@@ -232,6 +243,7 @@ class _Request:
         self.occurred_at = str(inference["occurred_at"])
         self.request_id = str(inference["request_id"])
         self._refs: dict[str, int] = {}
+        self._outputs: dict[str, str | None] = {}
         self._prompt_key: bytes | None = None
         self._prompt_repr: str | None = None
 
@@ -241,8 +253,14 @@ class _Request:
         return isinstance(self.prompt, list) and bool(self.prompt)
 
     def _output(self, cid: str) -> str | None:
-        output = self.candidates[cid].get("output")
-        return output if isinstance(output, str) and output.strip() else None
+        """The candidate's text, or None when it is empty or erased."""
+        try:
+            return self._outputs[cid]
+        except KeyError:
+            output = self.candidates[cid].get("output")
+            text = output if isinstance(output, str) and output.strip() else None
+            self._outputs[cid] = text
+            return text
 
     def _model(self, cid: str) -> str:
         model = self.candidates[cid].get("model") or {}
@@ -281,17 +299,26 @@ class _Request:
             return "filtered_model"
         return None
 
-    def pair_draft(self, d: Decision, votes: list[Vote]) -> Draft | None:
+    def pair_draft(self, d: Decision) -> Draft | None:
         reason = self._check((d.winner, d.loser))
-        drops = self.ctx.drops
         if reason is not None:
-            drops[reason] += 1
+            self.ctx.drops[reason] += 1
             return None
         agreeing = d.agreeing
-        last = max(agreeing, key=lambda v: (v.occurred_at, v.position))
-        margins = [v.margin for v in agreeing if v.margin is not None]
-        criteria = {v.criterion for v in agreeing}
-        pair_votes = [v for v in votes if {v.winner, v.loser} == {d.winner, d.loser}]
+        if len(agreeing) == 1:
+            last = agreeing[0]
+            margin = last.margin
+            sources: tuple[str, ...] = (last.source,)
+            criterion = last.criterion
+            ids = last.event_ids
+        else:
+            last = max(agreeing, key=lambda v: (v.occurred_at, v.position))
+            margins = [v.margin for v in agreeing if v.margin is not None]
+            margin = sum(margins) / len(margins) if margins else None
+            sources = tuple(sorted({v.source for v in agreeing}))
+            criteria = {v.criterion for v in agreeing}
+            criterion = criteria.pop() if len(criteria) == 1 else None
+            ids = tuple(sorted({i for v in agreeing for i in v.event_ids}))
         presented = last.presented or self.presented
         chosen_first = None
         if presented and d.winner in presented and d.loser in presented:
@@ -306,15 +333,15 @@ class _Request:
             rejected_id=d.loser,
             chosen_model=self._model(d.winner),
             rejected_model=self._model(d.loser),
-            margin=round(sum(margins) / len(margins), 6) if margins else None,
-            sources=tuple(sorted({v.source for v in agreeing})),
-            criterion=criteria.pop() if len(criteria) == 1 else None,
+            margin=round(margin, 6) if margin is not None else None,
+            sources=sources,
+            criterion=criterion,
             agreement=round(d.agreement, 6),
             n_judgments=d.total,
             user_id=self.user_id,
             occurred_at=last.occurred_at,
             chosen_first=chosen_first,
-            judgment_ids=tuple(sorted({i for v in agreeing for i in v.event_ids})),
+            judgment_ids=ids,
         )
         chosen, rejected = self._output(d.winner) or "", self._output(d.loser) or ""
         prompt_key, prompt_repr = self._keys()
@@ -324,7 +351,7 @@ class _Request:
             key=(self.occurred_at, self.request_id, d.winner, d.loser),
             prompt_key=prompt_key,
             triple=digest(prompt_repr, chosen, rejected),
-            latest=max(self.position, *(v.position for v in pair_votes)),
+            latest=max(self.position, d.latest),
             length_sign=(len(chosen) > len(rejected)) - (len(chosen) < len(rejected)),
         )
 

@@ -10,7 +10,7 @@ import mmap
 import tempfile
 from array import array
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, overload
 
 from preflog.compile.records import Pair, Record, Unpaired
@@ -55,15 +55,20 @@ class TextSpill:
         self._buffered = 0
 
     def get(self, index: int) -> Any:
-        if self._map is None:
-            self._flush()
-            self._file.flush()
-            if self._size == 0:
-                return ""
-            self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
-        start = self._ends[index - 1] if index > 0 else 0
-        text = self._map[start : self._ends[index]].decode("utf-8")
+        view = self._map if self._map is not None else self._open()
+        ends = self._ends
+        text = view[ends[index - 1] if index else 0 : ends[index]].decode("utf-8")
         return json.loads(text) if self._json[index] else text
+
+    def _open(self) -> mmap.mmap:
+        """Stop appending; map the file for reading."""
+        self._flush()
+        self._file.flush()
+        if self._size == 0:
+            self._file.write(b" ")  # an empty file cannot be mapped
+            self._file.flush()
+        self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+        return self._map
 
     def is_json(self, index: int) -> bool:
         return bool(self._json[index])
@@ -95,18 +100,13 @@ class Draft:
 
 def materialize(draft: Draft, spill: TextSpill) -> Record:
     """The draft's record with its texts."""
-    prompt = spill.get(draft.refs[0])
-    system = spill.get(draft.refs[1]) if draft.refs[1] != NO_TEXT else None
+    get = spill.get
+    refs = draft.refs
+    system = get(refs[1]) if refs[1] != NO_TEXT else None
     record = draft.record
     if isinstance(record, Pair):
-        return replace(
-            record,
-            prompt=prompt,
-            system=system,
-            chosen=spill.get(draft.refs[2]),
-            rejected=spill.get(draft.refs[3]),
-        )
-    return replace(record, prompt=prompt, system=system, completion=spill.get(draft.refs[2]))
+        return record.with_texts(get(refs[0]), system, get(refs[2]), get(refs[3]))
+    return record.with_texts(get(refs[0]), system, get(refs[2]))
 
 
 class LazyRecords(Sequence[Record]):

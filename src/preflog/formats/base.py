@@ -80,11 +80,12 @@ def data_file_name(stem: str, *, parquet: bool = False) -> str:
     return f"{stem}.parquet" if parquet else f"{stem}.jsonl"
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def json_line(row: Row) -> bytes:
     """One JSONL line: compact, UTF-8, keys in the writer's order, no NaN."""
-    return (json.dumps(row, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n").encode(
-        "utf-8"
-    )
+    return (_ENCODER.encode(row) + "\n").encode("utf-8")
 
 
 def write_rows_file(path: Path, rows: Iterable[Row], *, parquet: bool = False) -> DataFile:

@@ -1,0 +1,230 @@
+"""Benchmark: compile 1,000,000 inferences (two candidates of ~500 bytes) and 1,000,000 judgments
+from the SQLite store into ``trl`` JSONL; compare with a plain join-and-write of the same rows in
+DuckDB, in the same run. Targets: under 20 s and under 2 GB peak memory for the compile.
+
+    .venv/bin/python bench/compile_1m.py            # 1M (generating the store takes minutes)
+    .venv/bin/python bench/compile_1m.py --n 100000 # a quick run
+
+The store is generated once per size and kept (``--db``); each measured step runs in a fresh child
+process so its peak memory (ru_maxrss) is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+PROJECT = "bench"
+T_INF = "2026-11-26T10:00:00.000000Z"
+T_PREF = "2026-11-26T10:05:00.000000Z"
+
+
+def _texts(rng: random.Random, count: int, size: int) -> list[str]:
+    words = [
+        "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9)))
+        for _ in range(4000)
+    ]
+    out = []
+    for _ in range(count):
+        parts: list[str] = []
+        length = 0
+        while length < size:
+            w = rng.choice(words)
+            parts.append(w)
+            length += len(w) + 1
+        out.append(" ".join(parts))
+    return out
+
+
+def generate(db: Path, n: int) -> dict[str, Any]:
+    """n inferences with two ~500-byte candidates, and one preference for each, appended in batches
+    with the store's bulk path (``validated=True``)."""
+    from preflog.events import new_id
+    from preflog.store import open_store
+
+    rng = random.Random(42)
+    outputs = _texts(rng, 2000, 490)
+    prompts = _texts(rng, 500, 80)
+    started = time.perf_counter()
+    store = open_store(str(db))
+    batch: list[dict[str, Any]] = []
+    for i in range(n):
+        rid = new_id()
+        batch.append(
+            {
+                "event_id": new_id(),
+                "type": "inference",
+                "request_id": rid,
+                "occurred_at": T_INF,
+                "schema_version": 1,
+                "prompt": f"[{i}] {prompts[i % 500]}",
+                "candidates": [
+                    {"candidate_id": "a", "output": f"[{i}a] {outputs[i % 2000]}", "model": {"name": "m-a"}},
+                    {
+                        "candidate_id": "b",
+                        "output": f"[{i}b] {outputs[(i * 7 + 1) % 2000]}",
+                        "model": {"name": "m-b"},
+                    },
+                ],
+                "presented": ["a", "b"],
+            }
+        )
+        chosen, rejected = ("a", "b") if i % 3 else ("b", "a")
+        batch.append(
+            {
+                "event_id": new_id(),
+                "type": "preference",
+                "request_id": rid,
+                "occurred_at": T_PREF,
+                "schema_version": 1,
+                "chosen": chosen,
+                "rejected": rejected,
+                "source": {"kind": "human", "id": f"annotator-{i % 50}"},
+            }
+        )
+        if len(batch) >= 20000:
+            store.append(batch, project=PROJECT, validated=True)
+            batch = []
+    if batch:
+        store.append(batch, project=PROJECT, validated=True)
+    store.close()
+    return {"seconds": round(time.perf_counter() - started, 2), "events": 2 * n, "bytes": db.stat().st_size}
+
+
+def _peak_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def run_compile(db: Path, out: Path) -> dict[str, Any]:
+    from preflog.compile import compile_dataset
+    from preflog.store import open_store
+
+    started = time.perf_counter()
+    store = open_store(str(db))
+    manifest = compile_dataset(store, project=PROJECT, out_dir=out, format="trl")
+    store.close()
+    seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 2), "peak_mb": _peak_mb(), "rows": manifest.counts_out["items"]}
+
+
+def run_duckdb(db: Path, out: Path) -> dict[str, Any]:
+    """The plain baseline: load the events (SQLite → Arrow, as DuckDB's sqlite extension cannot be
+    installed offline), join preferences to inferences by request id in SQL, pick the chosen and
+    rejected outputs by candidate id, write JSONL with COPY."""
+    import sqlite3
+
+    import duckdb
+    import pyarrow as pa
+
+    started = time.perf_counter()
+    conn = sqlite3.connect(db)
+    tables = {}
+    for etype in ("inference", "preference"):
+        rows = conn.execute(
+            "SELECT request_id, body FROM events WHERE project = ? AND type = ? ORDER BY position",
+            (PROJECT, etype),
+        ).fetchall()
+        tables[etype] = pa.table({"request_id": [r[0] for r in rows], "body": [r[1] for r in rows]})
+        del rows
+    conn.close()
+    loaded = time.perf_counter() - started
+    inference, preference = tables["inference"], tables["preference"]  # noqa: F841 (read by DuckDB)
+    out.mkdir(parents=True, exist_ok=True)
+    duck = duckdb.connect()
+    duck.execute("SET preserve_insertion_order = true")
+    duck.execute(
+        f"""
+        COPY (
+          WITH i AS (
+            SELECT request_id, json_extract_string(body, '$.prompt') AS prompt,
+                   unnest(CAST(json_extract(body, '$.candidates') AS JSON[])) AS cand
+            FROM inference
+          ), c AS (
+            SELECT request_id, prompt, json_extract_string(cand, '$.candidate_id') AS cid,
+                   json_extract_string(cand, '$.output') AS output
+            FROM i
+          ), p AS (
+            SELECT request_id, json_extract_string(body, '$.chosen') AS chosen,
+                   json_extract_string(body, '$.rejected') AS rejected
+            FROM preference
+          )
+          SELECT a.prompt AS prompt, a.output AS chosen, b.output AS rejected
+          FROM p
+          JOIN c AS a ON a.request_id = p.request_id AND a.cid = p.chosen
+          JOIN c AS b ON b.request_id = p.request_id AND b.cid = p.rejected
+        ) TO '{out / "train.jsonl"}' (FORMAT json)
+        """
+    )
+    seconds = time.perf_counter() - started
+    rows = sum(1 for _ in (out / "train.jsonl").open("rb"))
+    return {
+        "seconds": round(seconds, 2),
+        "load_seconds": round(loaded, 2),
+        "peak_mb": _peak_mb(),
+        "rows": rows,
+    }
+
+
+def _child(step: str, db: Path, out: Path) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--step", step, "--db", str(db), "--out", str(out)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=1_000_000, help="inferences (and judgments)")
+    parser.add_argument(
+        "--db", type=Path, help="store file (default: $TMPDIR/preflog-bench-compile-N.db, kept)"
+    )
+    parser.add_argument("--out", type=Path, help="output directory (default: a temporary one)")
+    parser.add_argument("--step", choices=("compile", "duckdb"), help=argparse.SUPPRESS)
+    parser.add_argument("--no-duckdb", action="store_true", help="skip the DuckDB baseline")
+    args = parser.parse_args()
+    if args.step:
+        step = run_compile if args.step == "compile" else run_duckdb
+        print(json.dumps(step(args.db, args.out)))
+        return
+    db = args.db or Path(tempfile.gettempdir()) / f"preflog-bench-compile-{args.n}.db"
+    if not db.exists():
+        print(f"generating {args.n:,} inferences + {args.n:,} judgments into {db} ...", flush=True)
+        gen = generate(db, args.n)
+        print(f"generated in {gen['seconds']} s ({gen['bytes'] / 1e9:.2f} GB) — not part of the measurement")
+    out = args.out or Path(tempfile.mkdtemp(prefix="preflog-bench-out-"))
+    try:
+        result = _child("compile", db, out / "preflog")
+        print(
+            f"preflog compile: {result['seconds']} s, peak {result['peak_mb']} MB, {result['rows']:,} rows "
+            f"(target < 20 s, < 2048 MB)"
+        )
+        if not args.no_duckdb:
+            duck = _child("duckdb", db, out / "duckdb")
+            ratio = result["seconds"] / duck["seconds"]
+            print(
+                f"duckdb join+write: {duck['seconds']} s (loading from SQLite {duck['load_seconds']} s), "
+                f"peak {duck['peak_mb']} MB, {duck['rows']:,} rows"
+            )
+            print(f"ratio preflog / duckdb: {ratio:.2f}x")
+    finally:
+        if args.out is None:
+            shutil.rmtree(out, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
