@@ -269,3 +269,29 @@ def test_many_threads_log_at_once(make_client: MakeClient, db: str) -> None:
     stats = client.stats()
     assert (stats.logged, stats.sent) == (4000, 4000) and adds_up(stats)
     assert len(stored(db)) == 4000
+
+
+def test_store_that_cannot_open_is_counted_and_the_host_goes_on(
+    make_client: MakeClient, tmp_path: Path
+) -> None:
+    # A real failing backend: the db path is an existing directory, which SQLite cannot open.
+    folder = tmp_path / "a-directory.db"
+    folder.mkdir()
+    client = make_client(db=str(folder), batch_size=5, max_retries=1, retry_backoff=0.01)
+    ids = log(client, 12)
+    assert len(set(ids)) == 12  # every call returned its request id as usual
+    assert client.flush(timeout=30)
+    stats = client.stats()
+    assert (stats.failed, stats.sent, stats.batches) == (12, 0, 0) and adds_up(stats)
+    assert stats.last_error and stats.last_error.startswith("delivery failed")
+
+
+def test_stats_snapshot_as_dict(make_client: MakeClient) -> None:
+    client = make_client()
+    log(client, 3)
+    assert client.flush(timeout=10)
+    stats = client.stats()
+    as_dict = stats.to_dict()
+    assert stats.stored == stats.sent == as_dict["stored"] == as_dict["sent"] == 3
+    assert set(as_dict) >= {"queued", "sent", "stored", "duplicates", "rejected", "failed", "dropped"}
+    assert {"batches", "last_error", "logged"} <= set(as_dict)

@@ -4,6 +4,7 @@ invalid arguments raise at the call that made them, naming the argument."""
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -270,6 +271,13 @@ def test_configuration_errors(db: str) -> None:
         preflog.Client(url="ftp://example")
     with pytest.raises(preflog.errors.ConfigError, match="not both"):
         preflog.Client(db=db, url="http://127.0.0.1:9")
+
+
+def test_url_without_the_http_module_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As in an install that lacks the HTTP transport: importing preflog.sdk.http fails.
+    monkeypatch.setitem(sys.modules, "preflog.sdk.http", None)
+    with pytest.raises(preflog.errors.ConfigError, match="HTTP transport is not available"):
+        preflog.Client(url="http://127.0.0.1:9", project="p")
 
 
 def test_env_fallbacks(monkeypatch: pytest.MonkeyPatch, db: str) -> None:

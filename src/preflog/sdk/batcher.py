@@ -44,7 +44,7 @@ class BatchOptions:
     max_batch_size: int | None = None
     flush_interval: float = 1.0
     max_batch_bytes: int = 4 * 1024 * 1024
-    max_queue: int = 10_000
+    max_queue: int = 100_000
     on_full: str = "drop_new"
     block_timeout: float = 1.0
     max_retries: int = 3
@@ -93,8 +93,13 @@ class ClientStats:
     retries: int
     last_error: str | None
 
+    @property
+    def stored(self) -> int:
+        """Events the store took as new: the same count as ``sent``."""
+        return self.sent
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "stored": self.sent}
 
 
 @dataclass
@@ -404,10 +409,10 @@ class Batcher:
                         self.options.retry_backoff * 2 ** (attempt - 1) * (0.5 + random.random())
                     )
                     continue
-                self._failed(events, exc, tally)
+                self._on_failed_batch(events, exc, tally)
                 return
             except Exception as exc:  # a transport bug: not retried, still never raised into the host
-                self._failed(events, exc, tally)
+                self._on_failed_batch(events, exc, tally)
                 return
             tally.batches += 1
             self._count_results(results, len(events), tally)
@@ -429,7 +434,9 @@ class Batcher:
             tally.failed += max(0, missing)
             tally.errors.append(f"transport answered {len(results)} of {expected} events")
 
-    def _failed(self, events: list[dict[str, Any]], exc: BaseException, tally: _Tally) -> None:
+    def _on_failed_batch(self, events: list[dict[str, Any]], exc: BaseException, tally: _Tally) -> None:
+        """A batch whose delivery failed after every retry: to the spool if there is one (the
+        HTTP transport's disk spool plugs in here), else counted as failed."""
         why = f"{type(exc).__name__}: {exc}"
         if self.spool is not None:
             try:

@@ -81,7 +81,7 @@ class Client:
         max_batch_size: int | None = None,
         flush_interval: float = 1.0,
         max_batch_bytes: int = 4 * 1024 * 1024,
-        max_queue: int = 10_000,
+        max_queue: int = 100_000,
         on_full: str = "drop_new",
         block_timeout: float = 1.0,
         max_retries: int = 3,
@@ -354,8 +354,9 @@ class Client:
         return self._batcher.close(timeout)
 
     def stats(self) -> ClientStats:
-        """Counters: ``logged``, ``queued``, ``in_flight``, ``sent``, ``duplicates``, ``conflicts``,
-        ``rejected``, ``failed``, ``spooled``, ``dropped``, ``batches``, ``retries``, ``last_error``."""
+        """Counters: ``logged``, ``queued``, ``in_flight``, ``sent`` (= ``stored``), ``duplicates``,
+        ``conflicts``, ``rejected``, ``failed``, ``spooled``, ``dropped``, ``batches``, ``retries``,
+        ``last_error``."""
         return self._batcher.stats()
 
     def __enter__(self) -> Client:

@@ -122,8 +122,10 @@ def make_transport(
     if url is not None:
         if db is not None:
             raise ConfigError("give db= (embedded store) or url= (ingestion service), not both")
-        from preflog.sdk.http import HTTPTransport  # imported only when used
-
+        try:
+            from preflog.sdk.http import HTTPTransport  # imported only when used
+        except ImportError as exc:
+            raise ConfigError(f"url=: the HTTP transport is not available in this install ({exc})") from exc
         return HTTPTransport(url, api_key=api_key, project=project)
     if api_key is not None:
         raise ConfigError("api_key= is for the HTTP transport (url=); the embedded store needs none")
