@@ -179,6 +179,24 @@ def test_erasure_by_user_and_events_arriving_after_it(store: Store, project: str
     assert got is not None and got.erased and "prompt" not in got.event
 
 
+def test_a_late_inference_of_an_erased_user_takes_its_whole_request_along(store: Store, project: str) -> None:
+    """The user's inference arrives after the erasure: the judgments of that request, whether
+    they came before it (orphans) or come after it, are blanked as well."""
+    inf = f.inference(user_id="user-9", prompt="my late secret")
+    rid = inf["request_id"]
+    early = f.preference(rid, rationale="an orphan's words")
+    store.append([early], project=project)
+    store.append([f.erasure(user_id="user-9")], project=project)
+    store.append([inf], project=project)
+    late = f.score(rid, metadata={"note": "after the inference"})
+    store.append([late], project=project)
+    view = store.get_request(rid, project=project)
+    assert view.inference is not None and view.inference.erased
+    assert [p.erased for p in view.preferences] == [True] and "rationale" not in view.preferences[0].event
+    assert [s.erased for s in view.scores] == [True] and "metadata" not in view.scores[0].event
+    assert "secret" not in repr(view.to_dict()) and "words" not in repr(view.to_dict())
+
+
 def test_resending_an_erased_event_is_a_duplicate_not_a_resurrection(store: Store, project: str) -> None:
     inf = f.inference()
     store.append([inf], project=project)

@@ -258,6 +258,18 @@ def finish(results: list[AppendResult | None]) -> list[AppendResult]:
     return [r if r is not None else AppendResult("rejected", reason="internal: no answer") for r in results]
 
 
+def erasure_effect(item: PendingEvent) -> Mapping[str, Any] | None:
+    """What a newly stored event erases in its own transaction: an erasure event, its request or
+    user; an inference stored blanked because its user was erased before it arrived, its whole
+    request, so the judgments of that request (earlier orphans and later arrivals) are blanked too."""
+    etype = item.event["type"]
+    if etype == "erasure":
+        return item.event
+    if etype == "inference" and item.erased:
+        return {"request_id": item.event["request_id"]}
+    return None
+
+
 def hits_erasure(event: Mapping[str, Any], erased: set[tuple[str, str]]) -> bool:
     """Whether an arriving event belongs to an erased request or user (then it is stored blanked)."""
     if event["type"] == "erasure":

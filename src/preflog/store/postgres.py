@@ -34,6 +34,7 @@ from preflog.store.common import (
     blanked_rows,
     build_view,
     classify_existing,
+    erasure_effect,
     erasure_lookups,
     finish,
     hits_erasure,
@@ -182,8 +183,9 @@ class PostgresStore(Store):
             else:
                 item.answer(results, classify_existing(item, existing[item.event_id]))
         for item in pending:
-            if item.event_id in stored and item.event["type"] == "erasure":
-                self._erase(conn, project, item.event)
+            effect = erasure_effect(item) if item.event_id in stored else None
+            if effect is not None:
+                self._erase(conn, project, effect)
 
     def _copy_new(
         self, conn: psycopg.Connection[Any], project: str, pending: list[PendingEvent]

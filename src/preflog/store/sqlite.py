@@ -24,6 +24,7 @@ from preflog.store.common import (
     blanked_rows,
     build_view,
     classify_existing,
+    erasure_effect,
     erasure_lookups,
     hits_erasure,
     prepare_batch,
@@ -169,8 +170,9 @@ class SQLiteStore(Store):
                 row = existing[item.event_id]
                 item.answer(results, classify_existing(item, row))
         for item in pending:
-            if item.event_id in stored and item.event["type"] == "erasure":
-                self._erase(conn, project, item.event)
+            effect = erasure_effect(item) if item.event_id in stored else None
+            if effect is not None:
+                self._erase(conn, project, effect)
 
     def _existing(
         self, conn: sqlite3.Connection, project: str, ids: list[str]
