@@ -78,11 +78,30 @@ class Pending:
     erased: int = 0  # judgments whose content the store erased
 
 
+Waiting = list[Vote | Label | Score | None]  # None: a judgment the store erased
+
+
+def to_pending(items: Waiting) -> Pending:
+    """A request's waiting judgments sorted by kind (kept as one plain list until the join, which
+    saves memory when a million requests wait)."""
+    out = Pending()
+    for x in items:
+        if type(x) is Vote:
+            out.votes.append(x)
+        elif type(x) is Label:
+            out.labels.append(x)
+        elif type(x) is Score:
+            out.scores.append(x)
+        else:
+            out.erased += 1
+    return out
+
+
 @dataclass
 class Judgments:
     """The result of reading the judgment side of a project up to a watermark."""
 
-    pending: dict[str, Pending] = field(default_factory=dict)
+    pending: dict[str, Waiting] = field(default_factory=dict)
     retracted: set[str] = field(default_factory=set)
     erased_requests: set[str] = field(default_factory=set)
     read: Counter[str] = field(default_factory=Counter)  # events read, by type
@@ -122,6 +141,7 @@ def iter_judgment_events(store: Store, *, project: str, until_position: int) -> 
 def collect_judgments(events: Iterable[StoredEvent], flt: JudgmentFilter) -> Judgments:
     out = Judgments()
     filtering = bool(flt.sources or flt.criteria or flt.since or flt.until)
+    shared: dict[str, str] = {}  # one copy of each source kind string
     for item in events:
         event = item.event
         etype = event["type"]
@@ -141,17 +161,18 @@ def collect_judgments(events: Iterable[StoredEvent], flt: JudgmentFilter) -> Jud
             if reason is not None:
                 out.drops[reason] += 1
                 continue
-        pending = out.pending.get(request_id)
-        if pending is None:
-            pending = out.pending[request_id] = Pending()
+        source = shared.setdefault(source, source)
+        waiting = out.pending.get(request_id)
+        if waiting is None:
+            waiting = out.pending[request_id] = []
         if item.erased:
-            pending.erased += 1
+            waiting.append(None)
         elif etype == "preference":
-            add_preference(pending, event, item.position, occurred, source)
+            add_preference(waiting, event, item.position, occurred, source)
         elif etype == "score":
-            pending.scores.append(score_of(event, item.position, occurred, source))
+            waiting.append(score_of(event, item.position, occurred, source))
         elif event.get("signal") in LABEL_SIGNALS:
-            pending.labels.append(label_of_signal(event, item.position, occurred, source))
+            waiting.append(label_of_signal(event, item.position, occurred, source))
         else:
             out.drops["signal_not_used"] += 1
     return out
@@ -162,7 +183,7 @@ def _norm_time(value: str) -> str:
 
 
 def add_preference(
-    pending: Pending, event: dict[str, Any], position: int, occurred: str, source: str
+    waiting: Waiting, event: dict[str, Any], position: int, occurred: str, source: str
 ) -> None:
     """The votes (and both-bad labels) of one preference event."""
     event_id = str(event["event_id"])
@@ -176,13 +197,13 @@ def add_preference(
         )
 
     if event.get("chosen") is not None:
-        pending.votes.append(vote(str(event["chosen"]), str(event["rejected"]), False))
+        waiting.append(vote(str(event["chosen"]), str(event["rejected"]), False))
     elif event.get("ranking") is not None:
-        pending.votes.extend(vote(w, lo, t) for w, lo, t in ranking_votes(event["ranking"]))
+        waiting.extend(vote(w, lo, t) for w, lo, t in ranking_votes(event["ranking"]))
     elif event.get("outcome") == "tie":
-        pending.votes.extend(vote(a, b, True) for a, b in combinations(event["candidates"], 2))
+        waiting.extend(vote(a, b, True) for a, b in combinations(event["candidates"], 2))
     elif event.get("outcome") == "both_bad":
-        pending.labels.extend(
+        waiting.extend(
             Label(str(cid), False, (event_id,), position, occurred, source, "both_bad", criterion)
             for cid in event["candidates"]
         )

@@ -15,13 +15,13 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from urllib.parse import quote
 
-from preflog.compile.judgments import JudgmentFilter, collect_judgments, iter_judgment_events
+from preflog.compile.judgments import JudgmentFilter, collect_judgments, iter_judgment_events, to_pending
 from preflog.compile.manifest import CARD_NAME, MANIFEST_NAME, Manifest, load_manifest, render_card
 from preflog.compile.options import CompileOptions, time_bounds
-from preflog.compile.records import Pair
+from preflog.compile.records import Pair, Record
 from preflog.compile.resolve import JoinContext, join_request, judgment_count
 from preflog.compile.sample import deduplicate, sample, split_of
-from preflog.compile.spill import Draft, LazyRecords, TextSpill
+from preflog.compile.spill import Draft, LazyRecords, TextSpill, is_chat
 from preflog.errors import ConfigError
 from preflog.formats import get_format
 from preflog.formats.base import DataFile, FormatSpec, data_file_name, write_rows_file
@@ -70,7 +70,8 @@ def compile_dataset(
             drops["compiled_before"] += len(drafts) - len(fresh)
             drafts = fresh
         drafts = sample(drafts, opts, drops)
-        files = _write(out, spec, opts, drafts, spill)
+        counts_out: dict[str, object] = {"items": len(drafts)}
+        files = _write(out, spec, opts, drafts, spill, counts_out)
     finally:
         spill.close()
         if collecting:
@@ -83,7 +84,7 @@ def compile_dataset(
         previous_watermark=previous,
         options=opts.to_dict(),
         counts_in=counts_in,
-        counts_out=_counts_out(drafts, files, opts),
+        counts_out=counts_out,
         drops={k: v for k, v in drops.items() if v},
         files=files,
     )
@@ -116,7 +117,7 @@ def _join(
             joined += 1
             drafts.extend(join_request(item.event, item.erased, item.position, waiting, ctx))
     for waiting in pending.values():
-        drops["orphan"] += judgment_count(waiting)
+        drops["orphan"] += judgment_count(to_pending(waiting))
     events = dict(sorted(judgments.read.items()))
     events["inference"] = inferences
     counts_in = {
@@ -133,35 +134,61 @@ def _group_dir(user_id: str | None) -> str:
 
 
 def _write(
-    out: Path, spec: FormatSpec, opts: CompileOptions, drafts: list[Draft], spill: TextSpill
+    out: Path,
+    spec: FormatSpec,
+    opts: CompileOptions,
+    drafts: list[Draft],
+    spill: TextSpill,
+    counts: dict[str, object],
 ) -> list[DataFile]:
+    """Write the data files (and the format's side files); fill ``counts`` as records go by."""
     _clear_previous(out)
     out.mkdir(parents=True, exist_ok=True)
     splits = ["train", "test"] if opts.test_fraction > 0 else ["train"]
     groups: dict[tuple[str, str], list[Draft]] = defaultdict(list)
     for draft in drafts:
-        group = _group_dir(draft.record.user_id) if opts.group_by == "user" else ""
+        group = _group_dir(draft.user_id) if opts.group_by == "user" else ""
         groups[(group, split_of(draft.prompt_key, opts.test_fraction))].append(draft)
     if opts.group_by is None:
         for split in splits:
             groups.setdefault(("", split), [])
     files: list[DataFile] = []
-    conversational = any(_chat(d, spill) for d in drafts)
+    conversational = any(is_chat(d, spill) for d in drafts)
+    tally = _Tally()
     for (group, split), items in sorted(groups.items()):
         name = data_file_name(split, parquet=opts.parquet)
         relative = f"{group}/{name}" if group else name
-        records = LazyRecords(items, spill, conversational=conversational)
+        records = LazyRecords(items, spill, spec.kind, conversational=conversational, seen=tally.add)
         info = write_rows_file(out / relative, spec.write_rows(records), parquet=opts.parquet)
         files.append(DataFile(relative, info.rows, info.bytes, info.sha256))
     if spec.extra_files is not None:
         for name, text in sorted(spec.extra_files(files).items()):
             (out / name).write_text(text, encoding="utf-8")
+    by_split: Counter[str] = Counter()
+    for f in files:
+        by_split[Path(f.name).stem] += f.rows
+    counts["by_split"] = dict(sorted(by_split.items()))
+    counts["by_source"] = dict(sorted(tally.by_source.items()))
+    counts["by_model"] = dict(sorted(tally.by_model.items()))
+    if opts.group_by == "user":
+        counts["groups"] = len({Path(f.name).parent.as_posix() for f in files})
     return files
 
 
-def _chat(draft: Draft, spill: TextSpill) -> bool:
-    """Whether the draft's prompt is chat messages or has a system prompt (a JSON prompt is chat)."""
-    return draft.refs[1] != -1 or spill.is_json(draft.refs[0])
+class _Tally:
+    """Counts by judge kind and by model (of the chosen or only output) of the records written."""
+
+    def __init__(self) -> None:
+        self.by_source: Counter[str] = Counter()
+        self.by_model: Counter[str] = Counter()
+
+    def add(self, record: Record) -> None:
+        if isinstance(record, Pair):
+            self.by_source.update(record.sources)
+            self.by_model[record.chosen_model] += 1
+        else:
+            self.by_source[record.source] += 1
+            self.by_model[record.model] += 1
 
 
 def _clear_previous(out: Path) -> None:
@@ -178,28 +205,3 @@ def _clear_previous(out: Path) -> None:
     users = out / "users"
     if users.is_dir() and not any(users.rglob("*.*")):
         shutil.rmtree(users)
-
-
-def _counts_out(drafts: list[Draft], files: list[DataFile], opts: CompileOptions) -> dict[str, object]:
-    by_split: Counter[str] = Counter()
-    for f in files:
-        by_split[Path(f.name).stem] += f.rows
-    by_source: Counter[str] = Counter()
-    by_model: Counter[str] = Counter()
-    for d in drafts:
-        r = d.record
-        if isinstance(r, Pair):
-            by_source.update(r.sources)
-            by_model[r.chosen_model] += 1
-        else:
-            by_source[r.source] += 1
-            by_model[r.model] += 1
-    out: dict[str, object] = {
-        "items": len(drafts),
-        "by_split": dict(sorted(by_split.items())),
-        "by_source": dict(sorted(by_source.items())),
-        "by_model": dict(sorted(by_model.items())),
-    }
-    if opts.group_by == "user":
-        out["groups"] = len({Path(f.name).parent.as_posix() for f in files})
-    return out

@@ -12,9 +12,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from preflog.compile.judgments import Label, Pending, Vote, score_votes
+from preflog.compile.judgments import Label, Pending, Vote, Waiting, score_votes, to_pending
 from preflog.compile.options import CompileOptions
-from preflog.compile.records import Pair, Prompt, Unpaired, normalized_prompt
+from preflog.compile.records import Prompt, normalized_prompt
 from preflog.compile.spill import NO_TEXT, Draft, TextSpill
 from preflog.formats.base import ItemKind
 
@@ -118,10 +118,11 @@ def judgment_count(pending: Pending) -> int:
 
 
 def join_request(
-    inference: dict[str, Any], erased: bool, position: int, pending: Pending, ctx: JoinContext
+    inference: dict[str, Any], erased: bool, position: int, waiting: Waiting, ctx: JoinContext
 ) -> list[Draft]:
     """The drafts one request yields. ``inference`` is the stored inference event."""
     drops = ctx.drops
+    pending = to_pending(waiting)
     request_id = str(inference["request_id"])
     if erased or request_id in ctx.erased_requests:
         drops["erased"] += judgment_count(pending)
@@ -323,34 +324,43 @@ class _Request:
         chosen_first = None
         if presented and d.winner in presented and d.loser in presented:
             chosen_first = presented.index(d.winner) < presented.index(d.loser)
-        record = Pair(
-            prompt="",
-            system=None,
-            chosen="",
-            rejected="",
-            request_id=self.request_id,
-            chosen_id=d.winner,
-            rejected_id=d.loser,
-            chosen_model=self._model(d.winner),
-            rejected_model=self._model(d.loser),
-            margin=round(margin, 6) if margin is not None else None,
-            sources=sources,
-            criterion=criterion,
-            agreement=round(d.agreement, 6),
-            n_judgments=d.total,
-            user_id=self.user_id,
-            occurred_at=last.occurred_at,
-            chosen_first=chosen_first,
-            judgment_ids=ids,
+        margin = round(margin, 6) if margin is not None else None
+        # the fields of a Pair after its four texts, in order (see Pair)
+        meta = (
+            self.request_id,
+            d.winner,
+            d.loser,
+            self._model(d.winner),
+            self._model(d.loser),
+            margin,
+            sources,
+            criterion,
+            round(d.agreement, 6),
+            d.total,
+            self.user_id,
+            last.occurred_at,
+            chosen_first,
+            ids,
         )
         chosen, rejected = self._output(d.winner) or "", self._output(d.loser) or ""
         prompt_key, prompt_repr = self._keys()
+        spill = self.ctx.spill
+        prompt_ref, system_ref = self._prompt_refs()
+        refs = spill.add_refs(
+            prompt_ref,
+            system_ref,
+            self._ref(d.winner, chosen),
+            self._ref(d.loser, rejected),
+            spill.add_meta(meta),
+        )
         return Draft(
-            record=record,
-            refs=(*self._prompt_refs(), self._ref(d.winner, chosen), self._ref(d.loser, rejected)),
-            key=(self.occurred_at, self.request_id, d.winner, d.loser),
+            key=f"{self.occurred_at}\x00{self.request_id}\x00{d.winner}\x00{d.loser}",
+            refs=refs,
             prompt_key=prompt_key,
             triple=digest(prompt_repr, chosen, rejected),
+            user_id=self.user_id,
+            margin=margin,
+            chosen_first=chosen_first,
             latest=max(self.position, d.latest),
             length_sign=(len(chosen) > len(rejected)) - (len(chosen) < len(rejected)),
         )
@@ -362,28 +372,34 @@ class _Request:
             return None
         last = max(agreeing, key=lambda x: (x.occurred_at, x.position))
         completion = self._output(cid) or ""
-        record = Unpaired(
-            prompt="",
-            system=None,
-            completion="",
-            label=good,
-            request_id=self.request_id,
-            candidate_id=cid,
-            model=self._model(cid),
-            source=last.source,
-            signal=last.signal,
-            criterion=last.criterion,
-            user_id=last.user_id or self.user_id,
-            occurred_at=last.occurred_at,
-            judgment_ids=tuple(sorted({i for x in agreeing for i in x.event_ids})),
+        user_id = last.user_id or self.user_id
+        # the fields of an Unpaired after its three texts, in order (see Unpaired)
+        meta = (
+            good,
+            self.request_id,
+            cid,
+            self._model(cid),
+            last.source,
+            last.signal,
+            last.criterion,
+            user_id,
+            last.occurred_at,
+            tuple(sorted({i for x in agreeing for i in x.event_ids})),
         )
         prompt_key, prompt_repr = self._keys()
+        spill = self.ctx.spill
+        prompt_ref, system_ref = self._prompt_refs()
+        refs = spill.add_refs(
+            prompt_ref, system_ref, self._ref(cid, completion), NO_TEXT, spill.add_meta(meta)
+        )
         return Draft(
-            record=record,
-            refs=(*self._prompt_refs(), self._ref(cid, completion)),
-            key=(self.occurred_at, self.request_id, cid, ""),
+            key=f"{self.occurred_at}\x00{self.request_id}\x00{cid}",
+            refs=refs,
             prompt_key=prompt_key,
             triple=digest(prompt_repr, completion, str(good)),
+            user_id=user_id,
+            margin=None,
+            chosen_first=None,
             latest=max(self.position, latest),
             length_sign=0,
         )

@@ -12,7 +12,6 @@ from collections.abc import Callable, Hashable
 from typing import Final
 
 from preflog.compile.options import CompileOptions
-from preflog.compile.records import Pair
 from preflog.compile.spill import Draft
 
 _SPAN: Final = float(1 << 64)
@@ -32,7 +31,7 @@ def deduplicate(drafts: list[Draft], drops: Counter[str]) -> list[Draft]:
 
 
 def random_key(draft: Draft, seed: int) -> bytes:
-    return hashlib.blake2b(f"{seed}\x00{chr(0).join(draft.key)}".encode(), digest_size=8).digest()
+    return hashlib.blake2b(f"{seed}\x00{draft.key}".encode(), digest_size=8).digest()
 
 
 def _cap(
@@ -75,8 +74,7 @@ def _balance(
 
 
 def _chosen_first(draft: Draft) -> bool | None:
-    record = draft.record
-    return record.chosen_first if isinstance(record, Pair) else None
+    return draft.chosen_first
 
 
 def _longer(draft: Draft) -> bool | None:
@@ -88,14 +86,14 @@ def sample(drafts: list[Draft], opts: CompileOptions, drops: Counter[str]) -> li
     seed = opts.seed
 
     def order(d: Draft) -> tuple[float, bytes]:
-        margin = d.record.margin if isinstance(d.record, Pair) else None
+        margin = d.margin
         rank = (margin if margin is not None else float("inf")) if opts.prefer_low_margin else 0.0
         return rank, random_key(d, seed)
 
     if opts.max_per_prompt is not None:
         drafts = _cap(drafts, lambda d: d.prompt_key, opts.max_per_prompt, order, "max_per_prompt", drops)
     if opts.max_per_user is not None:
-        drafts = _cap(drafts, lambda d: d.record.user_id, opts.max_per_user, order, "max_per_user", drops)
+        drafts = _cap(drafts, lambda d: d.user_id, opts.max_per_user, order, "max_per_user", drops)
     if opts.balance_position:
         drafts = _balance(drafts, _chosen_first, seed, "balance_position", drops)
     if opts.balance_length:

@@ -6,10 +6,11 @@ to a format writer, each built from its draft and the spill only when the writer
 from __future__ import annotations
 
 import json
+import marshal
 import mmap
 import tempfile
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
@@ -25,7 +26,8 @@ class TextSpill:
         # open for the life of the spill, closed by close()
         self._file = tempfile.TemporaryFile(prefix="preflog-compile-")  # noqa: SIM115
         self._ends = array("q")
-        self._json = bytearray()  # 1 where the entry is a JSON value, not a plain string
+        self._json = bytearray()  # 1 where the entry is a JSON value, 2 a marshalled tuple
+        self.refs = array("q")  # the spill indexes of each draft's texts and fields, five per draft
         self._size = 0
         self._buffer: list[bytes] = []
         self._buffered = 0
@@ -33,6 +35,22 @@ class TextSpill:
 
     def add(self, value: str) -> int:
         return self._add(value.encode("utf-8"), 0)
+
+    def add_meta(self, fields: tuple[Any, ...]) -> int:
+        """A tuple of plain values (str, int, float, bool, None, tuples of them)."""
+        return self._add(marshal.dumps(fields), 2)
+
+    def get_meta(self, index: int) -> tuple[Any, ...]:
+        view = self._map if self._map is not None else self._open()
+        ends = self._ends
+        fields: tuple[Any, ...] = marshal.loads(view[ends[index - 1] if index else 0 : ends[index]])
+        return fields
+
+    def add_refs(self, *indexes: int) -> int:
+        """Store a draft's five spill indexes; answer where they start in :attr:`refs`."""
+        at = len(self.refs)
+        self.refs.extend(indexes)
+        return at
 
     def add_json(self, value: Any) -> int:
         return self._add(json.dumps(value, ensure_ascii=False, sort_keys=True).encode("utf-8"), 1)
@@ -71,7 +89,7 @@ class TextSpill:
         return self._map
 
     def is_json(self, index: int) -> bool:
-        return bool(self._json[index])
+        return self._json[index] == 1
 
     @property
     def size(self) -> int:
@@ -85,38 +103,59 @@ class TextSpill:
 
 @dataclass(slots=True)
 class Draft:
-    """One output item before its texts are read back: the record with empty texts, the spill
-    indexes of its texts (prompt, system or ``NO_TEXT``, then chosen and rejected or the
-    completion), and what the later steps decide on."""
+    """One output item before its texts are read back: only what deduplication, sampling, the
+    split and the output order need stays in memory. Its texts and the rest of its record are in
+    the spill, at the indexes ``refs`` points to in :attr:`TextSpill.refs`: prompt, system (or
+    ``NO_TEXT``), chosen and rejected (or the completion and ``NO_TEXT``), then the record's other
+    fields (a marshalled tuple)."""
 
-    record: Record
-    refs: tuple[int, ...]
-    key: tuple[str, ...]  # output order: inference time, request id, candidate ids
+    key: str  # output order: inference time, request id, candidate ids
+    refs: int
     prompt_key: bytes  # digest of the normalized prompt: split and per-prompt caps
     triple: bytes  # digest of (prompt, system, texts...): deduplication
+    user_id: str | None
+    margin: float | None
+    chosen_first: bool | None
     latest: int  # the position at which this item's join became possible (incremental compile)
     length_sign: int  # chosen longer than rejected: 1, shorter: -1, same: 0
 
 
-def materialize(draft: Draft, spill: TextSpill) -> Record:
-    """The draft's record with its texts."""
+def materialize(draft: Draft, spill: TextSpill, kind: str) -> Record:
+    """The draft's record with its texts, read back from the spill."""
     get = spill.get
-    refs = draft.refs
-    system = get(refs[1]) if refs[1] != NO_TEXT else None
-    record = draft.record
-    if isinstance(record, Pair):
-        return record.with_texts(get(refs[0]), system, get(refs[2]), get(refs[3]))
-    return record.with_texts(get(refs[0]), system, get(refs[2]))
+    at = draft.refs
+    refs = spill.refs
+    system = get(refs[at + 1]) if refs[at + 1] != NO_TEXT else None
+    meta = spill.get_meta(refs[at + 4])
+    if kind == "pairs":
+        return Pair(get(refs[at]), system, get(refs[at + 2]), get(refs[at + 3]), *meta)
+    return Unpaired(get(refs[at]), system, get(refs[at + 2]), *meta)
+
+
+def is_chat(draft: Draft, spill: TextSpill) -> bool:
+    """Whether the draft's prompt is chat messages or has a system prompt."""
+    at = draft.refs
+    return spill.refs[at + 1] != NO_TEXT or spill.is_json(spill.refs[at])
 
 
 class LazyRecords(Sequence[Record]):
     """The records of one output file, read from the spill on access (never all at once).
     ``conversational`` tells a writer, without reading texts, whether any prompt is chat messages
-    or has a system prompt."""
+    or has a system prompt. ``seen`` is called with each record iterated (for counts)."""
 
-    def __init__(self, drafts: list[Draft], spill: TextSpill, *, conversational: bool) -> None:
+    def __init__(
+        self,
+        drafts: list[Draft],
+        spill: TextSpill,
+        kind: str,
+        *,
+        conversational: bool,
+        seen: Callable[[Record], None] | None = None,
+    ) -> None:
         self._drafts = drafts
         self._spill = spill
+        self._kind = kind
+        self._seen = seen
         self.conversational = conversational
 
     def __len__(self) -> int:
@@ -128,12 +167,16 @@ class LazyRecords(Sequence[Record]):
     def __getitem__(self, index: slice) -> Sequence[Record]: ...
     def __getitem__(self, index: int | slice) -> Record | Sequence[Record]:
         if isinstance(index, slice):
-            return [materialize(d, self._spill) for d in self._drafts[index]]
-        return materialize(self._drafts[index], self._spill)
+            return [materialize(d, self._spill, self._kind) for d in self._drafts[index]]
+        return materialize(self._drafts[index], self._spill, self._kind)
 
     def __iter__(self) -> Iterator[Record]:
+        spill, kind, seen = self._spill, self._kind, self._seen
         for draft in self._drafts:
-            yield materialize(draft, self._spill)
+            record = materialize(draft, spill, kind)
+            if seen is not None:
+                seen(record)
+            yield record
 
 
 def any_conversational(items: Sequence[Pair] | Sequence[Unpaired] | Sequence[Record]) -> bool:
