@@ -100,11 +100,19 @@ def _length_fit(battles: Battles, level: float) -> tuple[float | None, float | N
     design = style_design(sub, ("length",))
     if not design.names:
         return None, None, None
-    params = fit_style(design)
+    try:
+        params = fit_style(design)
+    except np.linalg.LinAlgError:
+        return None, None, None
     if not np.isfinite(params).all():
         return None, None, None
-    cov = style_sandwich(design, params)
     coef = float(params[-1])
+    try:
+        cov = style_sandwich(design, params)
+    except np.linalg.LinAlgError:
+        # A small window can leave the design degenerate (a model that only ever won there, or
+        # two groups of models that never met): the estimate stands, its interval does not.
+        return coef, None, None
     half = z_value(level) * math.sqrt(max(float(cov[-1, -1]), 0.0))
     return coef, coef - half, coef + half
 
