@@ -43,7 +43,7 @@ class BatchOptions:
     batch_size: int = 500
     max_batch_size: int | None = None
     flush_interval: float = 1.0
-    max_batch_bytes: int = 4 * 1024 * 1024
+    max_batch_bytes: int | None = None
     max_queue: int = 100_000
     on_full: str = "drop_new"
     block_timeout: float = 1.0
@@ -54,8 +54,9 @@ class BatchOptions:
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "max_batch_bytes", "max_queue", "warn_every"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+            value = getattr(self, name)
+            if (value is not None or name != "max_batch_bytes") and (not isinstance(value, int) or value < 1):
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
         if self.max_batch_size is not None and (
             not isinstance(self.max_batch_size, int) or self.max_batch_size < self.batch_size
         ):
@@ -165,6 +166,7 @@ class Batcher:
         self.spool = spool
         hint = transport.backlog_batch_size or 0
         self._take_max = options.max_batch_size or max(options.batch_size, hint)
+        self._bytes_max = options.max_batch_bytes or transport.batch_bytes
         self._reset()
         _LIVE.add(self)
         self._start()
@@ -374,7 +376,7 @@ class Batcher:
         ``max_batch_bytes`` (estimated)."""
         chunks: list[list[dict[str, Any]]] = [[]]
         size = 0
-        limit = self.options.max_batch_bytes
+        limit = self._bytes_max
         for record in records:
             try:
                 event = record[0](record, self.project, self._clock)

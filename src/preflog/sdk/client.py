@@ -58,8 +58,9 @@ class Client:
     Batching: a batch is sent when ``batch_size`` events are waiting, every ``flush_interval``
     seconds, and on :meth:`flush`; when more are waiting (a backlog) a batch takes up to
     ``max_batch_size`` events (default: ``batch_size``, or the transport's
-    ``backlog_batch_size`` if larger: 5000 for the embedded store), and it holds at most
-    ``max_batch_bytes`` (estimated JSON).
+    ``backlog_batch_size`` if larger: 10,000 for the embedded store), and it holds at most
+    ``max_batch_bytes`` of estimated JSON (default: the transport's ``batch_bytes``, 4 MiB; 32 MiB
+    for the embedded store).
     At most ``max_queue`` events wait in memory; when full, ``on_full`` says what happens:
     ``"drop_new"`` (default: the new event is dropped), ``"drop_oldest"``, or ``"block"`` (the call
     waits up to ``block_timeout`` seconds for room, then drops). Dropped events are counted.
@@ -80,7 +81,7 @@ class Client:
         batch_size: int = 500,
         max_batch_size: int | None = None,
         flush_interval: float = 1.0,
-        max_batch_bytes: int = 4 * 1024 * 1024,
+        max_batch_bytes: int | None = None,
         max_queue: int = 100_000,
         on_full: str = "drop_new",
         block_timeout: float = 1.0,
