@@ -43,6 +43,7 @@ ROUTES: dict[str, Call] = {
     "GET /v1/analytics/matrix": lambda c, h, ctx: c.get("/v1/analytics/matrix", headers=h),
     "GET /v1/analytics/ab/{a}/{b}": lambda c, h, ctx: c.get("/v1/analytics/ab/model-a/model-b", headers=h),
     "GET /v1/analytics/report": lambda c, h, ctx: c.get("/v1/analytics/report", headers=h),
+    "GET /v1/audit": lambda c, h, ctx: c.get("/v1/audit", headers=h),
 }
 
 # Expected status per route for: ingest, read, annotate, admin (all of PROJECT).
@@ -64,6 +65,7 @@ EXPECTED: dict[str, tuple[int, int, int, int]] = {
     "GET /v1/analytics/matrix": (403, 200, 200, 200),
     "GET /v1/analytics/ab/{a}/{b}": (403, 200, 200, 200),
     "GET /v1/analytics/report": (403, 200, 200, 200),
+    "GET /v1/audit": (403, 403, 403, 200),
 }
 SCOPES = ("ingest", "read", "annotate", "admin")
 
@@ -131,6 +133,8 @@ def test_another_projects_admin_key_sees_and_changes_nothing(
         assert response.status_code == 200 and response.json()["events"] == []
     elif route == "GET /v1/keys":
         assert all(k["project"] == OTHER for k in response.json()["keys"])
+    elif route == "GET /v1/audit":
+        assert response.status_code == 200 and response.json()["entries"] == []
     elif route == "GET /v1/analytics/ab/{a}/{b}":  # the models were judged in PROJECT only
         assert response.status_code == 422 and "unknown model" in response.text
     elif route.startswith("GET /v1/analytics"):

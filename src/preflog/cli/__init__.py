@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "analytics_cmds",  # leaderboard, ab, report
     "server_cmds",  # serve, keys
     "import_cmds",  # import
+    "privacy_cmds",  # erase, audit
 )
 
 

@@ -84,6 +84,7 @@ def _keys_create(args: argparse.Namespace) -> int:
         token, key = create_key(
             keys, project=args.sub_project or args.project, scope=args.scope, name=args.name
         )
+        _audit(store, "key.create", key)
     finally:
         keys.close()
         store.close()
@@ -94,6 +95,26 @@ def _keys_create(args: argparse.Namespace) -> int:
         note = f"key {key.key_id}: project {key.project!r}, scope {key.scope}; shown only now"
         print(note, file=sys.stderr)
     return 0
+
+
+def _audit(store: Any, action: Any, key: Any) -> None:
+    """Write a key action of the CLI to the audit log (preflog.server.audit)."""
+    from preflog.server.audit import cli_actor, open_audit_log, record
+
+    audit = open_audit_log(store)
+    try:
+        details = {"scope": key.scope, "name": key.name}
+        record(
+            audit,
+            action,
+            project=key.project,
+            actor=cli_actor(),
+            via="cli",
+            target=key.key_id,
+            details=details,
+        )
+    finally:
+        audit.close()
 
 
 def _keys_list(args: argparse.Namespace) -> int:
@@ -127,6 +148,7 @@ def _keys_revoke(args: argparse.Namespace) -> int:
     store, keys = _open(_db(args))
     try:
         key = revoke_key(keys, key_id, project=args.sub_project)
+        _audit(store, "key.revoke", key)
     finally:
         keys.close()
         store.close()

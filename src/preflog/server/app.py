@@ -17,8 +17,17 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from preflog import __version__
-from preflog.server import openapi_docs, routes_analytics, routes_events, routes_health, routes_keys
+from preflog.errors import ConfigError
+from preflog.server import (
+    openapi_docs,
+    routes_analytics,
+    routes_audit,
+    routes_events,
+    routes_health,
+    routes_keys,
+)
 from preflog.server.api_errors import install_error_handlers
+from preflog.server.audit import AuditLog, MemoryAuditLog, open_audit_log
 from preflog.server.keys import KeyStore, open_key_store
 from preflog.server.limits import RateLimiter
 from preflog.server.metrics import Metrics, MetricsMiddleware
@@ -87,14 +96,18 @@ def create_app(
     *,
     settings: ServerSettings | None = None,
     key_store: KeyStore | None = None,
+    audit_log: AuditLog | None = None,
 ) -> FastAPI:
     """The service over ``store`` (a :class:`Store`, or a URL for :func:`open_store`; None means
     ``$PREFLOG_DB``). A store opened here from a URL is closed at shutdown; a store passed in is
-    the caller's. Keys live in the store's database unless ``key_store`` is given."""
+    the caller's. Keys and the audit log live in the store's database unless ``key_store`` and
+    ``audit_log`` are given."""
     settings = settings or ServerSettings()
     owned = not isinstance(store, Store)
     event_store = open_store(store, limits=settings.limits) if not isinstance(store, Store) else store
     keys = key_store or open_key_store(event_store)
+    _ = event_store.redactor  # a bad PREFLOG_REDACT fails here, at start, not on the first write
+    audit = audit_log or _open_audit_log(event_store)
     metrics = Metrics()
     limiter = RateLimiter(settings.rate_limit, settings.burst) if settings.rate_limit else None
 
@@ -103,20 +116,31 @@ def create_app(
         yield
         if key_store is None and not isinstance(keys, Store):
             keys.close()
+        if audit_log is None:
+            audit.close()
         if owned:
             event_store.close()
 
     app = FastAPI(title="preflog", version=__version__, description=DESCRIPTION, lifespan=lifespan)
-    app.state.preflog = ServerState(event_store, keys, settings, metrics, limiter)
+    app.state.preflog = ServerState(event_store, keys, settings, metrics, limiter, audit)
     install_error_handlers(app, retry_after_s=settings.retry_after_s)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(routes_events.router)
     app.include_router(routes_keys.router)
     app.include_router(routes_health.router)
     app.include_router(routes_analytics.router)
+    app.include_router(routes_audit.router)
     install_ui(app)  # the web UI (preflog.server.ui): pages at /, /ui/*; separate from the /v1 API
     _install_openapi(app)
     return app
+
+
+def _open_audit_log(store: Store) -> AuditLog:
+    """The store's audit log; in memory (lost at exit) for a store type without one."""
+    try:
+        return open_audit_log(store)
+    except ConfigError:
+        return MemoryAuditLog()
 
 
 def create_app_from_env() -> FastAPI:

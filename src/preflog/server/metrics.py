@@ -9,6 +9,7 @@ scrape each worker or sum over a short window. Exported:
   ``preflog_http_request_duration_seconds{route}``;
 * ``preflog_store_errors_total{kind}``: store failures (``StoreUnavailable``, ``StoreFull``...);
 * ``preflog_auth_failures_total{reason}``, ``preflog_rate_limited_total``;
+* ``preflog_redactions_total{kind}``: redactions made before storing (``email``, ``phone``...);
 * ``preflog_threadpool_busy`` / ``preflog_threadpool_waiting`` / ``preflog_threadpool_size``: the
   worker threads running store calls, and the calls queued for one (the service's queue).
 """
@@ -153,6 +154,15 @@ def _render_threadpool(lines: list[str]) -> None:
     ):
         _family(lines, name, "gauge", help_text)
         lines.append(f"{name} {value}")
+
+
+def render_redactions(counts: Mapping[str, int]) -> str:
+    """``preflog_redactions_total{kind}``: replacements made by redaction (:mod:`preflog.redact`)
+    in this worker's appends, by kind."""
+    lines: list[str] = []
+    _family(lines, "preflog_redactions_total", "counter", "Redactions made before storing, by kind.")
+    lines += [f"preflog_redactions_total{_labels(('kind',), (k,))} {v}" for k, v in sorted(counts.items())]
+    return "\n".join(lines) + "\n"
 
 
 class MetricsMiddleware:

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from preflog.server import openapi_docs as docs
 from preflog.server.api_errors import ApiError, json_response, reject_unknown_query
+from preflog.server.audit import record_erasure
 from preflog.server.auth import Principal, get_state, require
 from preflog.server.body import Item, media_type, parse_batch, read_body
 from preflog.server.ingest import fill_defaults, ingest
@@ -29,7 +30,20 @@ def _write(
     items = parse_batch(body, content_type, state.settings.max_batch_events)
     if event_type is not None:
         items = [Item(i.index, fill_defaults(i.value, event_type), i.line, i.error) for i in items]
-    return ingest(state.store, principal, items, only_type=event_type)
+    outcome = ingest(state.store, principal, items, only_type=event_type)
+    _audit_erasures(state, principal, items, outcome.results)
+    return outcome
+
+
+def _audit_erasures(
+    state: ServerState, principal: Principal, items: list[Item], results: list[dict[str, Any]]
+) -> None:
+    """Write each erasure this batch stored to the audit log (a re-sent duplicate is not new)."""
+    for item, result in zip(items, results, strict=True):
+        value = item.value
+        if result["status"] == "stored" and isinstance(value, dict) and value.get("type") == "erasure":
+            actor = principal.key.key_id
+            record_erasure(state.audit, value, project=principal.project, actor=actor, via="api")
 
 
 async def _handle_write(request: Request, principal: Principal, event_type: str | None) -> Response:

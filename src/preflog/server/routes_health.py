@@ -11,7 +11,7 @@ from preflog.errors import StoreUnavailable
 from preflog.server import openapi_docs as docs
 from preflog.server.api_errors import json_response
 from preflog.server.auth import get_state
-from preflog.server.metrics import CONTENT_TYPE
+from preflog.server.metrics import CONTENT_TYPE, render_redactions
 from preflog.server.models import Health, Ready
 
 router = APIRouter(tags=["operations"])
@@ -58,9 +58,11 @@ async def readyz(request: Request) -> Response:
     "/metrics",
     summary="Prometheus metrics",
     description="Text exposition format 0.0.4: events by type and outcome, request latency histogram, "
-    "store errors, auth failures, rate limiting, and the store call queue. Per worker process.",
+    "store errors, auth failures, rate limiting, redactions, and the store call queue. Per worker process.",
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}, "example": _METRICS_EXAMPLE}}}},
 )
 async def metrics(request: Request) -> Response:
-    return Response(get_state(request).metrics.render(), media_type=CONTENT_TYPE)
+    state = get_state(request)
+    text = state.metrics.render() + render_redactions(state.store.redaction_counts())
+    return Response(text, media_type=CONTENT_TYPE)

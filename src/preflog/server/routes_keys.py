@@ -1,4 +1,5 @@
-"""``/v1/keys``: key management for ``admin`` keys, always within the admin key's own project."""
+"""``/v1/keys``: key management for ``admin`` keys, always within the admin key's own project.
+Every creation and revocation is written to the audit log (:mod:`preflog.server.audit`)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from starlette.responses import Response
 
 from preflog.server import openapi_docs as docs
 from preflog.server.api_errors import json_response, reject_unknown_query
+from preflog.server.audit import Action, record
 from preflog.server.auth import Principal, get_state, require
-from preflog.server.keys import create_key, list_keys, revoke_key
+from preflog.server.keys import ApiKey, create_key, list_keys, revoke_key
 from preflog.server.models import KeyCreated, KeyCreateRequest, KeyInfo, KeyList
+from preflog.server.state import ServerState
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], dependencies=[Depends(reject_unknown_query)])
 
@@ -62,10 +65,11 @@ async def get_keys(request: Request, principal: Annotated[Principal, Depends(req
 async def post_key(
     request: Request, body: KeyCreateRequest, principal: Annotated[Principal, Depends(require("admin"))]
 ) -> Response:
-    store = get_state(request).keys
+    state = get_state(request)
     token, key = await run_in_threadpool(
-        lambda: create_key(store, project=principal.project, scope=body.scope, name=body.name)
+        lambda: create_key(state.keys, project=principal.project, scope=body.scope, name=body.name)
     )
+    await run_in_threadpool(_audit, state, principal, "key.create", key)
     return json_response(dict(key.to_dict(), key=token), 201)
 
 
@@ -88,6 +92,20 @@ async def delete_key(
     principal: Annotated[Principal, Depends(require("admin"))],
     key_id: Annotated[str, Path(description="the key's id (the part after pfl_)")],
 ) -> Response:
-    store = get_state(request).keys
-    key = await run_in_threadpool(lambda: revoke_key(store, key_id, project=principal.project))
+    state = get_state(request)
+    key = await run_in_threadpool(lambda: revoke_key(state.keys, key_id, project=principal.project))
+    await run_in_threadpool(_audit, state, principal, "key.revoke", key)
     return json_response(key.to_dict())
+
+
+def _audit(state: ServerState, principal: Principal, action: Action, key: ApiKey) -> None:
+    details = {"scope": key.scope, "name": key.name}
+    record(
+        state.audit,
+        action,
+        project=principal.project,
+        actor=principal.key.key_id,
+        via="api",
+        target=key.key_id,
+        details=details,
+    )

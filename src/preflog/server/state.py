@@ -1,9 +1,11 @@
-"""What every route shares: the store, the key store, settings, metrics and the rate limiter."""
+"""What every route shares: the store, the key store, settings, metrics, the rate limiter and the
+audit log."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from preflog.server.audit import AuditLog, MemoryAuditLog
 from preflog.server.keys import KeyStore
 from preflog.server.limits import RateLimiter
 from preflog.server.metrics import Metrics
@@ -18,3 +20,4 @@ class ServerState:
     settings: ServerSettings
     metrics: Metrics
     limiter: RateLimiter | None
+    audit: AuditLog = field(default_factory=MemoryAuditLog)

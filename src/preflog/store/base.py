@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from preflog.events import DEFAULT_LIMITS, Limits
+from preflog.redact import Redactor
 
 AppendStatus = Literal["stored", "duplicate", "conflict", "rejected"]
 
@@ -128,6 +129,24 @@ class Store(ABC):
     """
 
     limits: Limits = DEFAULT_LIMITS
+
+    # --- redaction (preflog.redact): applied by append() before anything is written -------------
+    _redactor: Redactor | None = None
+
+    @property
+    def redactor(self) -> Redactor:
+        """What ``append`` redacts: ``PREFLOG_REDACT``/``PREFLOG_REDACT_PATTERNS`` unless set."""
+        if self._redactor is None:
+            self._redactor = Redactor.from_env()
+        return self._redactor
+
+    @redactor.setter
+    def redactor(self, value: Redactor) -> None:
+        self._redactor = value
+
+    def redaction_counts(self) -> dict[str, int]:
+        """Replacements made by this store object's appends, by kind (``email``, ``secret``...)."""
+        return self.redactor.counts()
 
     @abstractmethod
     def append(

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from preflog.errors import StoreError, StoreFull, StoreUnavailable, ValidationError
 from preflog.events import SCHEMA_VERSION, Limits, canonical_json, normalize_time, now, upcast, validate_event
+from preflog.redact import Redactor
 from preflog.store.base import AppendResult, AppendStatus, RequestView, StoredEvent
 
 try:
@@ -203,10 +204,14 @@ def prepare_batch(
     validated: bool,
     limits: Limits,
     results: list[AppendResult | None],
+    redactor: Redactor | None = None,
 ) -> list[PendingEvent]:
     """Validate and encode an append's events. Rejections are answered in ``results`` now; a
-    repeat of an id earlier in the same call rides along with its first copy."""
+    repeat of an id earlier in the same call rides along with its first copy. ``redactor``
+    (:mod:`preflog.redact`) runs on each valid event before it is encoded, so nothing it matches
+    is ever written; it is deterministic, so a re-sent event is still a duplicate."""
     received = now()
+    redact = redactor is not None and redactor.enabled
     pending: list[PendingEvent] = []
     first: dict[str, PendingEvent] = {}
     for index, raw in enumerate(events):
@@ -221,6 +226,9 @@ def prepare_batch(
                 reason=exc.reason,
             )
             continue
+        if redact:
+            assert redactor is not None
+            event = redactor.redact_event(event)
         item = PendingEvent(index, event, encode_body(event), received)
         earlier = first.get(item.event_id)
         if earlier is None:

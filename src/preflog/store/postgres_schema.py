@@ -53,6 +53,20 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     );
     CREATE INDEX api_keys_project ON api_keys (project, created_at);
     """,
+    # 3: the audit log of admin actions (key creation and revocation, erasure): preflog.server.audit.
+    """
+    CREATE TABLE audit_log (
+        id      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at      TEXT NOT NULL,
+        project TEXT NOT NULL,
+        actor   TEXT NOT NULL,
+        via     TEXT NOT NULL,
+        action  TEXT NOT NULL,
+        target  TEXT,
+        details TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX audit_log_project ON audit_log (project, id);
+    """,
 )
 LATEST: Final = len(MIGRATIONS)
 

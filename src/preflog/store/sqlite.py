@@ -134,7 +134,12 @@ class SQLiteStore(Store):
     ) -> list[AppendResult]:
         results: list[AppendResult | None] = [None] * len(events)
         pending = prepare_batch(
-            events, project=project, validated=validated, limits=self.limits, results=results
+            events,
+            project=project,
+            validated=validated,
+            limits=self.limits,
+            results=results,
+            redactor=self.redactor,
         )
         if pending:
             with self._write() as conn:

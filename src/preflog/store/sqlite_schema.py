@@ -38,6 +38,20 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         PRIMARY KEY (project, kind, target)
     );
     """,
+    # 2: the audit log of admin actions (key creation and revocation, erasure): preflog.server.audit.
+    """
+    CREATE TABLE audit_log (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      TEXT NOT NULL,
+        project TEXT NOT NULL,
+        actor   TEXT NOT NULL,
+        via     TEXT NOT NULL,
+        action  TEXT NOT NULL,
+        target  TEXT,
+        details TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX audit_log_project ON audit_log (project, id);
+    """,
 )
 LATEST: Final = len(MIGRATIONS)
 

@@ -1,0 +1,115 @@
+"""``preflog erase`` and ``preflog audit list``: thin shells over :mod:`preflog.erasure` and
+:mod:`preflog.server.audit`. An erasure made here is written to the audit log (actor
+``cli:<os user>``), as keys created and revoked by ``preflog keys`` are."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    _Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def register(sub: _Subparsers) -> None:
+    erase = sub.add_parser(
+        "erase",
+        help="erase a request or a user (privacy) and list the datasets to rebuild",
+        description=_erase.__doc__,
+    )
+    target = erase.add_mutually_exclusive_group(required=True)
+    target.add_argument("--request", metavar="REQUEST_ID", help="erase this request's content")
+    target.add_argument("--user", metavar="USER_ID", help="erase the content of every request of this user")
+    erase.add_argument("--reason", default=None, help="why (kept with the erasure event)")
+    erase.add_argument(
+        "--manifests",
+        nargs="+",
+        metavar="DIR",
+        default=[],
+        type=Path,
+        help="directories (or manifest.json files) of earlier compiles to check",
+    )
+    erase.add_argument("--format", choices=["text", "json"], default="text")
+    erase.set_defaults(handler=_erase)
+
+    audit = sub.add_parser("audit", help="the audit log of admin actions")
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION")
+    audit_sub.required = True
+    listing = audit_sub.add_parser("list", help="list admin actions, oldest first")
+    listing.add_argument(
+        "--project", dest="sub_project", metavar="PROJECT", default=None, help="only this project"
+    )
+    listing.add_argument("--action", default=None, help="only this action (key.create, erase.user...)")
+    listing.add_argument("--after", type=int, default=0, help="only entries with a larger id")
+    listing.add_argument("--limit", type=int, default=1000, help="at most this many entries (default 1000)")
+    listing.add_argument("--format", choices=["table", "json"], default="table")
+    listing.set_defaults(handler=_audit_list)
+
+
+def _erase(args: argparse.Namespace) -> int:
+    """Erase the content of one request (--request) or of every request of a user (--user) in
+    --project: prompts, outputs, rationales and metadata are blanked in the store at once, and no
+    later compile emits them. The erasure is written to the audit log. With --manifests, list the
+    manifest.json files of earlier compiles that contain the erased requests: rebuild those."""
+    from preflog.erasure import erase, manifests_holding
+    from preflog.server.audit import cli_actor, open_audit_log, record_erasure
+    from preflog.store import open_store
+
+    store = open_store(args.db)
+    audit = open_audit_log(store)
+    try:
+        report = erase(
+            store, project=args.project, request_id=args.request, user_id=args.user, reason=args.reason
+        )
+        if report.status == "stored":
+            event = {"event_id": report.event_id, "request_id": args.request, "user_id": args.user}
+            record_erasure(audit, event, project=args.project, actor=cli_actor(), via="cli")
+        report.manifests = manifests_holding(store, args.project, report.request_ids, args.manifests)
+    finally:
+        audit.close()
+        store.close()
+    if args.format == "json":
+        print(json.dumps(report.to_dict(), indent=2))
+        return 0
+    what = f"request {args.request}" if args.request else f"user {args.user}"
+    again = "" if report.status == "stored" else " (erased before: nothing new)"
+    print(
+        f"erased {what} in project {args.project!r}{again}: {len(report.request_ids)} request(s), "
+        f"{report.events_blanked} event(s) blanked"
+    )
+    if args.manifests:
+        print(f"datasets to rebuild: {len(report.manifests)}")
+        for hit in report.manifests:
+            print(f"  {hit.path}  ({_why(hit)})")
+    return 0
+
+
+def _why(hit: Any) -> str:
+    if hit.reason == "listed":
+        return f"lists {len(hit.request_ids)} erased request(s)"
+    return f"compiled up to position {hit.watermark}, which includes {len(hit.request_ids)} erased request(s)"
+
+
+def _audit_list(args: argparse.Namespace) -> int:
+    from preflog.server.audit import open_audit_log
+    from preflog.store import open_store
+
+    store = open_store(args.db)
+    audit = open_audit_log(store)
+    try:
+        rows = audit.entries(args.sub_project, after=args.after, limit=args.limit, action=args.action)
+    finally:
+        audit.close()
+        store.close()
+    if args.format == "json":
+        print(json.dumps([e.to_dict() for e in rows], indent=2))
+        return 0
+    table = [("ID", "AT", "PROJECT", "ACTOR", "VIA", "ACTION", "TARGET")]
+    table += [(str(e.id), e.at[:19], e.project, e.actor, e.via, e.action, e.target or "") for e in rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    for row in table:
+        sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    return 0
