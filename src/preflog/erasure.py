@@ -9,7 +9,9 @@ walks directories for ``manifest.json`` files of earlier compiles and lists thos
   (``request_id_sha256``) is matched exactly (``reason="listed"``);
 * otherwise by position: a compile of the same project read the events up to its
   ``watermark.position`` (and, when incremental, after ``watermark.previous``), so it may contain
-  a request with an event in that window (``reason="watermark"``). That errs on the side of listing.
+  a request with an event in that window (``reason="watermark"``), unless its watermark is at or
+  after the erasure itself (that compile saw the erasure and left the request out). That errs on
+  the side of listing.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class ErasureReport:
     kind: Literal["request", "user"]
     event_id: str
     status: str
+    position: int | None
     request_ids: list[str]
     events_blanked: int
     manifests: list[ManifestHit] = field(default_factory=list)
@@ -101,6 +104,7 @@ def erase(
         kind="user" if user_id is not None else "request",
         event_id=str(event["event_id"]),
         status=result.status,
+        position=result.position,
         request_ids=requests,
         events_blanked=blanked,
     )
@@ -129,19 +133,33 @@ def find_manifests(dirs: Sequence[Path | str]) -> list[Path]:
 
 
 def manifests_holding(
-    store: Store, project: str, request_ids: Sequence[str], dirs: Sequence[Path | str]
+    store: Store,
+    project: str,
+    request_ids: Sequence[str],
+    dirs: Sequence[Path | str],
+    *,
+    erased_at: int | None = None,
 ) -> list[ManifestHit]:
-    """The manifests under ``dirs`` of compiles of ``project`` that hold any of ``request_ids``."""
+    """The manifests under ``dirs`` of compiles of ``project`` that hold any of ``request_ids``.
+    ``erased_at`` is the position of the erasure (by default the first erasure event of each
+    request): a compile whose watermark reached it did not emit the request."""
     positions = request_positions(store, project, request_ids)
+    if erased_at is None:
+        erasures = [
+            e.position for rid in request_ids for e in _events_of(store, project, rid) if e.type == "erasure"
+        ]
+        erased_at = min(erasures, default=None)
     hits = []
     for path in find_manifests(dirs):
-        hit = _match(path, project, positions)
+        hit = _match(path, project, positions, erased_at)
         if hit is not None:
             hits.append(hit)
     return hits
 
 
-def _match(path: Path, project: str, positions: dict[str, list[int]]) -> ManifestHit | None:
+def _match(
+    path: Path, project: str, positions: dict[str, list[int]], erased_at: int | None
+) -> ManifestHit | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -153,7 +171,7 @@ def _match(path: Path, project: str, positions: dict[str, list[int]]) -> Manifes
         return ManifestHit(str(path), "listed", tuple(listed)) if listed else None
     mark = data.get("watermark")
     upper = mark.get("position") if isinstance(mark, dict) else None
-    if not isinstance(upper, int):
+    if not isinstance(upper, int) or (erased_at is not None and upper >= erased_at):
         return None
     lower = mark.get("previous") if isinstance(mark, dict) else None
     lower = lower if isinstance(lower, int) else 0

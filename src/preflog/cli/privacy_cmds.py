@@ -67,7 +67,9 @@ def _erase(args: argparse.Namespace) -> int:
         if report.status == "stored":
             event = {"event_id": report.event_id, "request_id": args.request, "user_id": args.user}
             record_erasure(audit, event, project=args.project, actor=cli_actor(), via="cli")
-        report.manifests = manifests_holding(store, args.project, report.request_ids, args.manifests)
+        report.manifests = manifests_holding(
+            store, args.project, report.request_ids, args.manifests, erased_at=report.position
+        )
     finally:
         audit.close()
         store.close()
