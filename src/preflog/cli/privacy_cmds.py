@@ -77,7 +77,7 @@ def _erase(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_dict(), indent=2))
         return 0
     what = f"request {args.request}" if args.request else f"user {args.user}"
-    again = "" if report.status == "stored" else " (erased before: nothing new)"
+    again = "" if report.status == "stored" else " (a duplicate of an earlier erasure)"
     print(
         f"erased {what} in project {args.project!r}{again}: {len(report.request_ids)} request(s), "
         f"{report.events_blanked} event(s) blanked"
