@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import multiprocessing
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from preflog.errors import StoreError
 from preflog.store import open_store
 from preflog.store.sqlite import SQLiteStore
-from preflog.store.sqlite_schema import LATEST
+from preflog.store.sqlite_checkpoint import INLINE_CHECKPOINT_PAGES
+from preflog.store.sqlite_schema import LATEST, MIGRATIONS
+from tests import factories as f
 
 WRITER = """
 import sys
@@ -97,3 +104,67 @@ def test_url_forms(tmp_path: Path) -> None:
     assert isinstance(open_store(str(tmp_path / "b.db")), SQLiteStore)
     with pytest.raises(ConfigError, match="unsupported URL scheme"):
         open_store("mysql://x")
+
+
+def test_a_file_at_version_one_with_events_is_migrated_and_keeps_them(tmp_path: Path) -> None:
+    db = tmp_path / "v1.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.executescript(MIGRATIONS[0])
+    conn.execute("PRAGMA user_version = 1")
+    event = f.inference()
+    body = json.dumps(event)
+    conn.execute(
+        "INSERT INTO events (project, event_id, type, request_id, occurred_at, received_at, "
+        "schema_version, body) VALUES ('p', ?, 'inference', ?, ?, ?, 1, ?)",
+        (event["event_id"], event["request_id"], event["occurred_at"], event["occurred_at"], body),
+    )
+    conn.close()
+    store = SQLiteStore(db)
+    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == LATEST
+    (got,) = store.read(project="p")
+    assert got.event["prompt"] == event["prompt"] and got.position == 1
+    assert store.append([f.inference()], project="p")[0].position == 2
+    store.close()
+
+
+def test_wal_checkpoints_run_on_their_own_thread(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "c.db")
+    store._checkpointer.every_bytes = 2_000  # a checkpoint after every few events
+    conn = store._conn()
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == INLINE_CHECKPOINT_PAGES
+    assert conn.execute("PRAGMA cache_size").fetchone()[0] < -2000  # more than the 2 MiB default
+    for _ in range(20):
+        store.append([f.inference() for _ in range(5)], project="p")
+    deadline = time.monotonic() + 10
+    while store._checkpointer.runs == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert store._checkpointer.runs > 0
+    store.close()
+    assert not any(t.name == "preflog-sqlite-checkpoint" for t in threading.enumerate())
+    assert len(open_store(str(tmp_path / "c.db")).read(project="p", limit=1000)) == 100
+
+
+def _append_in_child(store: SQLiteStore, queue: Any) -> None:
+    """Runs in a forked child, on the parent's store object: its thread did not survive the fork."""
+    before = store._checkpointer.runs
+    for _ in range(10):
+        store.append([f.inference() for _ in range(5)], project="child")
+    deadline = time.monotonic() + 10
+    while store._checkpointer.runs == before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    queue.put(store._checkpointer.runs - before)
+
+
+def test_a_forked_child_checkpoints_with_a_thread_of_its_own(tmp_path: Path) -> None:
+    db = tmp_path / "fork.db"
+    parent = SQLiteStore(db)
+    parent._checkpointer.every_bytes = 2_000
+    parent.append([f.inference() for _ in range(10)], project="parent")  # the parent's thread runs
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_append_in_child, args=(parent, queue))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0 and queue.get(timeout=5) > 0
+    assert len(parent.read(project="child", limit=100)) == 50
+    parent.close()

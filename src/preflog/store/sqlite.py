@@ -32,6 +32,7 @@ from preflog.store.common import (
     translate_sqlite_error,
     user_key,
 )
+from preflog.store.sqlite_checkpoint import INLINE_CHECKPOINT_PAGES, Checkpointer
 from preflog.store.sqlite_schema import migrate
 
 _SELECT: Final = "SELECT position, body, project, received_at, erased FROM events"
@@ -41,6 +42,10 @@ _INSERT: Final = (
     "ON CONFLICT (project, event_id) DO NOTHING"
 )
 _MAX_VARS: Final = 500  # ids per IN (...) query, well under SQLite's variable limit
+# Page cache per connection (KiB; SQLite's default is 2 MiB). The unique (project, event_id) and
+# (project, request_id) indexes take random ids, so each batch touches pages all over them: kept
+# in memory between transactions, they are not read back for every append. Filled only as used.
+_CACHE_KIB: Final = 32 * 1024
 
 
 class SQLiteStore(Store):
@@ -69,6 +74,7 @@ class SQLiteStore(Store):
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._closed = False
+        self._checkpointer = Checkpointer(self.path, timeout_s=busy_timeout_s)
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._errors():
@@ -94,6 +100,9 @@ class SQLiteStore(Store):
             _enable_wal(conn, self._busy_timeout_s)
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+            # Checkpoints run on the checkpointer's thread; the inline one is only a backstop.
+            conn.execute(f"PRAGMA wal_autocheckpoint={INLINE_CHECKPOINT_PAGES}")
         except sqlite3.Error as exc:
             raise translate_sqlite_error(exc, f"cannot open {self.path}") from exc
         with self._all_lock:
@@ -121,6 +130,7 @@ class SQLiteStore(Store):
 
     def close(self) -> None:
         self._closed = True
+        self._checkpointer.stop()
         with self._all_lock:
             conns, self._all = self._all, []
         for conn in conns:
@@ -144,6 +154,7 @@ class SQLiteStore(Store):
         if pending:
             with self._write() as conn:
                 self._insert(conn, project, pending, results)
+            self._checkpointer.wrote(sum(len(item.body) for item in pending))
         return [
             r if r is not None else AppendResult("rejected", reason="internal: no answer") for r in results
         ]
