@@ -19,7 +19,7 @@ from preflog.compile.spill import NO_TEXT, Draft, TextSpill
 from preflog.formats.base import ItemKind
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decision:
     """The outcome of aggregating one candidate pair's votes (or one candidate's labels)."""
 

@@ -17,6 +17,7 @@ from typing import Any, overload
 from preflog.compile.records import Pair, Record, Unpaired
 
 NO_TEXT = -1
+_UNMAP_EVERY = 64 << 20
 
 
 class TextSpill:
@@ -32,6 +33,7 @@ class TextSpill:
         self._buffer: list[bytes] = []
         self._buffered = 0
         self._map: mmap.mmap | None = None
+        self._read = 0  # bytes read through the map since its pages were last released
 
     def add(self, value: str) -> int:
         return self._add(value.encode("utf-8"), 0)
@@ -43,7 +45,9 @@ class TextSpill:
     def get_meta(self, index: int) -> tuple[Any, ...]:
         view = self._map if self._map is not None else self._open()
         ends = self._ends
-        fields: tuple[Any, ...] = marshal.loads(view[ends[index - 1] if index else 0 : ends[index]])
+        start = ends[index - 1] if index else 0
+        fields: tuple[Any, ...] = marshal.loads(view[start : ends[index]])
+        self._read += ends[index] - start
         return fields
 
     def add_refs(self, *indexes: int) -> int:
@@ -75,8 +79,19 @@ class TextSpill:
     def get(self, index: int) -> Any:
         view = self._map if self._map is not None else self._open()
         ends = self._ends
-        text = view[ends[index - 1] if index else 0 : ends[index]].decode("utf-8")
+        start = ends[index - 1] if index else 0
+        text = view[start : ends[index]].decode("utf-8")
+        self._read += ends[index] - start
+        if self._read > _UNMAP_EVERY:
+            self._release()
         return json.loads(text) if self._json[index] else text
+
+    def _release(self) -> None:
+        """Drop the mapped pages from this process (they stay in the page cache), so reading a
+        gigabyte of spilled texts does not count as a gigabyte of resident memory."""
+        self._read = 0
+        if self._map is not None and hasattr(mmap, "MADV_DONTNEED"):
+            self._map.madvise(mmap.MADV_DONTNEED)
 
     def _open(self) -> mmap.mmap:
         """Stop appending; map the file for reading."""
