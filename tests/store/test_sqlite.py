@@ -168,3 +168,14 @@ def test_a_forked_child_checkpoints_with_a_thread_of_its_own(tmp_path: Path) -> 
     assert child.exitcode == 0 and queue.get(timeout=5) > 0
     assert len(parent.read(project="child", limit=100)) == 50
     parent.close()
+
+
+def test_connections_of_ended_threads_are_closed(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "threads.db")
+    for _ in range(50):  # one short-lived thread after another, each with its own connection
+        worker = threading.Thread(target=lambda: store.append([f.inference()], project="p"))
+        worker.start()
+        worker.join()
+    assert len(store._all) <= 2  # this thread's, and the last worker's until the next connect
+    assert len(store.read(project="p", limit=100)) == 50
+    store.close()

@@ -71,7 +71,8 @@ class SQLiteStore(Store):
             raise StoreError(f"PREFLOG_SQLITE_SYNCHRONOUS: must be NORMAL or FULL, got {self.synchronous!r}")
         self._busy_timeout_s = busy_timeout_s
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        # Every connection opened, with the process and thread that own it (see _connect, close).
+        self._all: list[tuple[int, threading.Thread, sqlite3.Connection]] = []
         self._all_lock = threading.Lock()
         self._closed = False
         self._checkpointer = Checkpointer(self.path, timeout_s=busy_timeout_s)
@@ -106,7 +107,8 @@ class SQLiteStore(Store):
         except sqlite3.Error as exc:
             raise translate_sqlite_error(exc, f"cannot open {self.path}") from exc
         with self._all_lock:
-            self._all.append(conn)
+            self._all = self._prune(self._all)
+            self._all.append((os.getpid(), threading.current_thread(), conn))
         return conn
 
     @contextmanager
@@ -132,10 +134,28 @@ class SQLiteStore(Store):
         self._closed = True
         self._checkpointer.stop()
         with self._all_lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            with suppress(sqlite3.Error):
-                conn.close()
+            owned, self._all = self._all, []
+        for pid, _, conn in owned:
+            # A connection inherited through fork belongs to the parent: SQLite must not close it
+            # here (its locks and WAL state are the parent's), so the child only drops it.
+            if pid == os.getpid():
+                with suppress(sqlite3.Error):
+                    conn.close()
+
+    @staticmethod
+    def _prune(
+        owned: list[tuple[int, threading.Thread, sqlite3.Connection]],
+    ) -> list[tuple[int, threading.Thread, sqlite3.Connection]]:
+        """Close the connections of threads that have ended, so an application that appends from
+        many short-lived threads does not pile up open files until ``close()``."""
+        kept = []
+        for pid, thread, conn in owned:
+            if pid == os.getpid() and not thread.is_alive():
+                with suppress(sqlite3.Error):
+                    conn.close()
+            else:
+                kept.append((pid, thread, conn))
+        return kept
 
     # ------------------------------------------------------------------------------------ append
 
