@@ -24,7 +24,7 @@ from preflog.compile.sample import deduplicate, sample, split_of
 from preflog.compile.spill import Draft, LazyRecords, TextSpill, is_chat
 from preflog.errors import ConfigError
 from preflog.formats import get_format
-from preflog.formats.base import DataFile, FormatSpec, data_file_name, write_rows_file
+from preflog.formats.base import DataFile, FormatSpec, data_file_name, sha256_file, write_rows_file
 from preflog.store.base import Store
 
 NO_USER = "_no_user"
@@ -161,12 +161,14 @@ def _write(
         records = LazyRecords(items, spill, spec.kind, conversational=conversational, seen=tally.add)
         info = write_rows_file(out / relative, spec.write_rows(records), parquet=opts.parquet)
         files.append(DataFile(relative, info.rows, info.bytes, info.sha256))
-    if spec.extra_files is not None:
-        for name, text in sorted(spec.extra_files(files).items()):
-            (out / name).write_text(text, encoding="utf-8")
     by_split: Counter[str] = Counter()
     for f in files:
         by_split[Path(f.name).stem] += f.rows
+    if spec.extra_files is not None:  # side files (e.g. dataset_info.json) are listed and hashed too
+        for name, text in sorted(spec.extra_files(list(files)).items()):
+            path = out / name
+            path.write_text(text, encoding="utf-8")
+            files.append(DataFile(name, 0, path.stat().st_size, sha256_file(path)))
     counts["by_split"] = dict(sorted(by_split.items()))
     counts["by_source"] = dict(sorted(tally.by_source.items()))
     counts["by_model"] = dict(sorted(tally.by_model.items()))
