@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import marshal
-import mmap
+import os
 import tempfile
 from array import array
 from collections.abc import Callable, Iterator, Sequence
@@ -17,7 +17,7 @@ from typing import Any, overload
 from preflog.compile.records import Pair, Record, Unpaired
 
 NO_TEXT = -1
-_UNMAP_EVERY = 64 << 20
+_SPAN_LIMIT = 1 << 16  # read an item's entries in one call when they lie within 64 KiB
 
 
 class TextSpill:
@@ -32,8 +32,6 @@ class TextSpill:
         self._size = 0
         self._buffer: list[bytes] = []
         self._buffered = 0
-        self._map: mmap.mmap | None = None
-        self._read = 0  # bytes read through the map since its pages were last released
 
     def add(self, value: str) -> int:
         return self._add(value.encode("utf-8"), 0)
@@ -41,14 +39,6 @@ class TextSpill:
     def add_meta(self, fields: tuple[Any, ...]) -> int:
         """A tuple of plain values (str, int, float, bool, None, tuples of them)."""
         return self._add(marshal.dumps(fields), 2)
-
-    def get_meta(self, index: int) -> tuple[Any, ...]:
-        view = self._map if self._map is not None else self._open()
-        ends = self._ends
-        start = ends[index - 1] if index else 0
-        fields: tuple[Any, ...] = marshal.loads(view[start : ends[index]])
-        self._read += ends[index] - start
-        return fields
 
     def add_refs(self, *indexes: int) -> int:
         """Store a draft's five spill indexes; answer where they start in :attr:`refs`."""
@@ -60,8 +50,6 @@ class TextSpill:
         return self._add(json.dumps(value, ensure_ascii=False, sort_keys=True).encode("utf-8"), 1)
 
     def _add(self, data: bytes, is_json: int) -> int:
-        if self._map is not None:
-            raise RuntimeError("spill is closed for writing")
         self._size += len(data)
         self._ends.append(self._size)
         self._json.append(is_json)
@@ -73,35 +61,36 @@ class TextSpill:
 
     def _flush(self) -> None:
         self._file.write(b"".join(self._buffer))
+        self._file.flush()  # down to the OS, where os.pread reads
         self._buffer.clear()
         self._buffered = 0
 
     def get(self, index: int) -> Any:
-        view = self._map if self._map is not None else self._open()
+        return self.get_many((index,))[0]
+
+    def get_many(self, indexes: Sequence[int]) -> list[Any]:
+        """Several entries with one read of the span they lie in (an item's texts and fields are
+        written together, so they usually lie side by side). Reads go through ``os.pread``, not
+        a memory map: texts read back never count as this process's resident memory."""
+        if self._buffer:
+            self._flush()
         ends = self._ends
-        start = ends[index - 1] if index else 0
-        text = view[start : ends[index]].decode("utf-8")
-        self._read += ends[index] - start
-        if self._read > _UNMAP_EVERY:
-            self._release()
-        return json.loads(text) if self._json[index] else text
+        starts = [ends[i - 1] if i else 0 for i in indexes]
+        low, high = min(starts), max(ends[i] for i in indexes)
+        if high - low <= _SPAN_LIMIT:
+            data = os.pread(self._file.fileno(), high - low, low)
+            parts = [data[a - low : ends[i] - low] for a, i in zip(starts, indexes, strict=True)]
+        else:
+            fd = self._file.fileno()
+            parts = [os.pread(fd, ends[i] - a, a) for a, i in zip(starts, indexes, strict=True)]
+        return [self._decode(part, self._json[i]) for part, i in zip(parts, indexes, strict=True)]
 
-    def _release(self) -> None:
-        """Drop the mapped pages from this process (they stay in the page cache), so reading a
-        gigabyte of spilled texts does not count as a gigabyte of resident memory."""
-        self._read = 0
-        if self._map is not None and hasattr(mmap, "MADV_DONTNEED"):
-            self._map.madvise(mmap.MADV_DONTNEED)
-
-    def _open(self) -> mmap.mmap:
-        """Stop appending; map the file for reading."""
-        self._flush()
-        self._file.flush()
-        if self._size == 0:
-            self._file.write(b" ")  # an empty file cannot be mapped
-            self._file.flush()
-        self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
-        return self._map
+    @staticmethod
+    def _decode(data: bytes, kind: int) -> Any:
+        if kind == 2:
+            return marshal.loads(data)
+        text = data.decode("utf-8")
+        return json.loads(text) if kind == 1 else text
 
     def is_json(self, index: int) -> bool:
         return self._json[index] == 1
@@ -111,8 +100,6 @@ class TextSpill:
         return self._size
 
     def close(self) -> None:
-        if self._map is not None:
-            self._map.close()
         self._file.close()
 
 
@@ -137,14 +124,21 @@ class Draft:
 
 def materialize(draft: Draft, spill: TextSpill, kind: str) -> Record:
     """The draft's record with its texts, read back from the spill."""
-    get = spill.get
     at = draft.refs
-    refs = spill.refs
-    system = get(refs[at + 1]) if refs[at + 1] != NO_TEXT else None
-    meta = spill.get_meta(refs[at + 4])
+    prompt, system, first, second, meta = spill.refs[at : at + 5]
+    if system == NO_TEXT and second == NO_TEXT:
+        prompt_value, first_value, meta_value = spill.get_many((prompt, first, meta))
+        return Unpaired(prompt_value, None, first_value, *meta_value)
+    wanted = (
+        [prompt, first, meta]
+        + ([second] if second != NO_TEXT else [])
+        + ([system] if system != NO_TEXT else [])
+    )
+    values = spill.get_many(wanted)
+    system_value = values[-1] if system != NO_TEXT else None
     if kind == "pairs":
-        return Pair(get(refs[at]), system, get(refs[at + 2]), get(refs[at + 3]), *meta)
-    return Unpaired(get(refs[at]), system, get(refs[at + 2]), *meta)
+        return Pair(values[0], system_value, values[1], values[3], *values[2])
+    return Unpaired(values[0], system_value, values[1], *values[2])
 
 
 def is_chat(draft: Draft, spill: TextSpill) -> bool:
