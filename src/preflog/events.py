@@ -91,6 +91,7 @@ CANDIDATE_FIELDS: Final = (
 
 _PROJECT_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ID_MAX: Final = 256
+_MAX_INT_FLOAT: Final = 10**308  # JSON integers beyond a double's range (10**400) are refused
 _UUID_RE: Final = re.compile(
     r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
 )
@@ -255,6 +256,9 @@ class _Checker:
             return None
         if isinstance(value, float) and not math.isfinite(value):
             self.fail(path, "must be finite")
+            return None
+        if isinstance(value, int) and not -_MAX_INT_FLOAT <= value <= _MAX_INT_FLOAT:
+            self.fail(path, "out of range: must be within ±1e308")  # float() of it would overflow
             return None
         if minimum is not None and value < minimum:
             self.fail(path, f"must be at least {minimum:g}")
