@@ -68,9 +68,9 @@ class LocalTransport(Transport):
     the caller, not by the transport).
     """
 
-    # One SQLite commit (WAL append, fsync at checkpoints) costs as much as inserting hundreds of rows:
-    # a backlog goes out in big transactions (bench/embedded_ingest.py: 0.64x the plain executemany
-    # rate in batches of 3,000, 0.78x in batches of 10,000). Nothing travels, so bytes only bound memory.
+    # One SQLite transaction (commit, WAL checkpoints, reading back positions) costs as much as
+    # inserting hundreds of rows, so a backlog goes out in big ones (see docs/performance.md).
+    # Nothing travels over a network, so the byte cap only bounds the memory of one batch.
     backlog_batch_size = 10_000
     batch_bytes = 32 * 1024 * 1024
 
