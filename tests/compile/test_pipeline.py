@@ -302,6 +302,24 @@ def test_manifest_hashes_match_files_and_card_tells_the_counts(
     assert manifest.options == CompileOptions(test_fraction=0.5).to_dict()
 
 
+def test_manifest_created_at_follows_source_date_epoch(
+    store: Store, project: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    append_all(store, ranked(3), project)
+    manifest, _ = compile_rows(store, project, tmp_path / "now")
+    assert manifest.created_at is not None and manifest.created_at.endswith("Z")
+    assert load_manifest(tmp_path / "now").created_at == manifest.created_at
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764115200")
+    compile_rows(store, project, tmp_path / "a")
+    compile_rows(store, project, tmp_path / "b")
+    a = {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()}
+    assert a == {p.name: p.read_bytes() for p in (tmp_path / "b").iterdir()}  # manifest too
+    assert load_manifest(tmp_path / "a").created_at == "2025-11-26T00:00:00Z"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    with pytest.raises(ConfigError, match="SOURCE_DATE_EPOCH"):
+        compile_rows(store, project, tmp_path / "c")
+
+
 def test_incremental_compile_picks_up_late_judgments(store: Store, project: str, tmp_path: Path) -> None:
     old = f.inference(outputs=OUTS[:2])
     both = f.inference(outputs=OUTS[2:4])

@@ -1,11 +1,15 @@
 """Step 8 of a compile, the paperwork: ``manifest.json`` (what was read, what came out, what was
 dropped and why, file digests, the event-position watermark for the next incremental compile) and
-the dataset card ``README.md`` that says the same in words. Neither holds a timestamp, so the same
-events and options give a byte-identical directory."""
+the dataset card ``README.md`` that says the same in words. The only moment recorded is the
+manifest's ``created_at``, which follows ``SOURCE_DATE_EPOCH`` when it is set (the reproducible-
+builds convention): the data files and the card are byte-identical for the same events and options,
+and with ``SOURCE_DATE_EPOCH`` the manifest is too."""
 
 from __future__ import annotations
 
 import json
+import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -63,10 +67,12 @@ class Manifest:
     drops: dict[str, int]
     files: list[DataFile] = field(default_factory=list)
     preflog_version: str = __version__
+    created_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "preflog_version": self.preflog_version,
+            "created_at": self.created_at,
             "format": self.format,
             "kind": self.kind,
             "project": self.project,
@@ -94,10 +100,22 @@ class Manifest:
                 DataFile(f["name"], int(f["rows"]), int(f["bytes"]), str(f["sha256"])) for f in data["files"]
             ],
             preflog_version=str(data.get("preflog_version", "")),
+            created_at=data.get("created_at"),
         )
 
     def dumps(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def created_at() -> str:
+    """Now as RFC 3339 UTC to the second, or ``SOURCE_DATE_EPOCH`` (seconds since the epoch) when
+    set, so a build that pins it gets a byte-identical manifest too."""
+    fixed = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    try:
+        seconds = int(fixed) if fixed else time.time()
+    except ValueError as exc:
+        raise ConfigError(f"SOURCE_DATE_EPOCH: not an integer number of seconds: {fixed!r}") from exc
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def load_manifest(path: Path | str) -> Manifest:

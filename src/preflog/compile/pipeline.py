@@ -16,7 +16,14 @@ from pathlib import Path
 from urllib.parse import quote
 
 from preflog.compile.judgments import JudgmentFilter, collect_judgments, iter_judgment_events, to_pending
-from preflog.compile.manifest import CARD_NAME, MANIFEST_NAME, Manifest, load_manifest, render_card
+from preflog.compile.manifest import (
+    CARD_NAME,
+    MANIFEST_NAME,
+    Manifest,
+    created_at,
+    load_manifest,
+    render_card,
+)
 from preflog.compile.options import CompileOptions, time_bounds
 from preflog.compile.records import Pair, Record
 from preflog.compile.resolve import JoinContext, join_request, judgment_count
@@ -57,6 +64,7 @@ def compile_dataset(
                 f"--since-manifest: that manifest is for project {before.project!r}, not {project!r}"
             )
         previous = before.watermark
+    stamp = created_at()  # first: a bad SOURCE_DATE_EPOCH fails before any work
     watermark = store.last_position(project=project)
     drops: Counter[str] = Counter()
     spill = TextSpill()
@@ -87,6 +95,7 @@ def compile_dataset(
         counts_out=counts_out,
         drops={k: v for k, v in drops.items() if v},
         files=files,
+        created_at=stamp,
     )
     (out / MANIFEST_NAME).write_text(manifest.dumps(), encoding="utf-8")
     (out / CARD_NAME).write_text(render_card(manifest), encoding="utf-8")
