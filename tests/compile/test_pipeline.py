@@ -338,6 +338,22 @@ def test_incremental_compile_picks_up_late_judgments(store: Store, project: str,
     assert texts(rows) == set() and third.drops == {"compiled_before": 3}
 
 
+def test_incremental_compile_sees_a_late_retraction_change_an_old_pair(
+    store: Store, project: str, tmp_path: Path
+) -> None:
+    inf = f.inference(outputs=OUTS[:2])
+    rid = str(inf["request_id"])
+    a1, a2, b1 = f.preference(rid, "c0", "c1"), f.preference(rid, "c0", "c1"), f.preference(rid, "c1", "c0")
+    append_all(store, [inf, a1, a2, b1], project)
+    _, rows = compile_rows(store, project, tmp_path / "v1")
+    assert texts(rows) == {("alpha", "bravo")}
+    append_all(
+        store, [f.retraction(rid, str(a1["event_id"])), f.retraction(rid, str(a2["event_id"]))], project
+    )
+    _, rows = compile_rows(store, project, tmp_path / "v2", since_manifest=tmp_path / "v1")
+    assert texts(rows) == {("bravo", "alpha")}  # all its votes are old, but the decision changed
+
+
 def test_recompiling_into_a_directory_removes_stale_files(store: Store, project: str, tmp_path: Path) -> None:
     append_all(store, ranked(3), project)
     out = tmp_path / "out"

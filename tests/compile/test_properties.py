@@ -185,3 +185,31 @@ def test_strict_ranking_of_k_gives_k_choose_2_pairs(k: int, data: st.DataObject)
     assert len(rows) == k * (k - 1) // 2
     position = {f"text {c[1:]}": i for i, c in enumerate(ids)}
     assert all(position[r["chosen"]] < position[r["rejected"]] for r in rows)
+
+
+@SETTINGS
+@given(streams(), st.data())
+def test_incremental_compiles_cover_a_full_compile(
+    stream: tuple[list[dict[str, Any]], list[Request]], data: st.DataObject
+) -> None:
+    """Every item of a full compile is in the first compile or in the incremental one after it,
+    wherever the stream is cut (late judgments, late inferences, late retractions)."""
+    events, _ = stream
+    cut = data.draw(st.integers(0, len(events)))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        store = open_store(str(root / "events.db"))
+        try:
+            append_all(store, events[:cut], "inc")
+            _, first = compile_rows(store, "inc", root / "v1")
+            append_all(store, events[cut:], "inc")
+            _, second = compile_rows(store, "inc", root / "v2", since_manifest=root / "v1")
+            _, full = compile_rows(store, "inc", root / "full")
+        finally:
+            store.close()
+
+    def triples(rows: dict[str, list[dict[str, Any]]]) -> set[tuple[str, str, str]]:
+        return {(r["prompt"], r["chosen"], r["rejected"]) for rs in rows.values() for r in rs}
+
+    assert triples(full) <= triples(first) | triples(second)
+    assert triples(second) <= triples(full)

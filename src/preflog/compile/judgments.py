@@ -105,7 +105,7 @@ class Judgments:
     """The result of reading the judgment side of a project up to a watermark."""
 
     pending: dict[str, Waiting] = field(default_factory=dict)
-    retracted: set[str] = field(default_factory=set)
+    retracted: dict[str, int] = field(default_factory=dict)  # event id → position of its retraction
     erased_requests: set[str] = field(default_factory=set)
     read: Counter[str] = field(default_factory=Counter)  # events read, by type
     drops: Counter[str] = field(default_factory=Counter)
@@ -150,7 +150,7 @@ def collect_judgments(events: Iterable[StoredEvent], flt: JudgmentFilter) -> Jud
         etype = event["type"]
         out.read[etype] += 1
         if etype == "retraction":
-            out.retracted.add(str(event["retracts"]))
+            out.retracted[str(event["retracts"])] = item.position
             continue
         if etype == "erasure":
             if event.get("request_id") is not None:

@@ -49,9 +49,9 @@ def compile_dataset(
     """Compile ``project``'s events into ``out_dir`` in ``format``; answer the manifest written.
 
     ``since_manifest`` (a previous ``manifest.json`` or its directory) makes the compile
-    incremental: only items whose join became possible after that manifest's watermark are
-    written — a new judgment, a judgment that arrived late for an old inference, or an old
-    orphan judgment whose inference has now arrived.
+    incremental: only items whose join became possible or changed after that manifest's
+    watermark are written — a new judgment, a judgment that arrived late for an old inference,
+    an old orphan judgment whose inference has now arrived, or a late retraction.
     """
     opts = options or CompileOptions()
     spec = get_format(format)

@@ -38,7 +38,7 @@ class Decision:
 class JoinContext:
     options: CompileOptions
     kind: ItemKind
-    retracted: set[str]
+    retracted: dict[str, int]  # event id → position of its retraction
     erased_requests: set[str]
     spill: TextSpill
     drops: Counter[str]
@@ -134,7 +134,7 @@ def join_request(
     if opts.users and user_id not in opts.users:
         drops["filtered_user"] += judgment_count(pending) - pending.erased
         return []
-    _drop_retracted(pending, ctx.retracted, drops)
+    touched = _drop_retracted(pending, ctx.retracted, drops)
     candidates = {str(c["candidate_id"]): c for c in inference.get("candidates", [])}
     votes = pending.votes
     if pending.scores:
@@ -144,7 +144,7 @@ def join_request(
     if len(labels) != len(pending.labels):
         drops["unknown_candidate"] += len(pending.labels) - len(labels)
     decisions = _decide_pairs(votes, opts, drops)
-    request = _Request(inference, position, candidates, ctx)
+    request = _Request(inference, max(position, touched), candidates, ctx)
     if ctx.kind == "pairs":
         drops["unpaired_only"] += len(labels)
         return [d for d in (request.pair_draft(x) for x in decisions) if d is not None]
@@ -155,23 +155,23 @@ def join_request(
     return _unpaired_drafts(request, labels, opts, drops)
 
 
-def _drop_retracted(pending: Pending, retracted: set[str], drops: Counter[str]) -> None:
+def _drop_retracted(pending: Pending, retracted: dict[str, int], drops: Counter[str]) -> int:
+    """Remove retracted judgments; answer the latest position of a retraction that removed one
+    (0 if none): the request's items changed then, which an incremental compile must see."""
     if not retracted:
-        return
+        return 0
     gone: set[str] = set()
-    keep_votes = []
-    for v in pending.votes:
-        hit = retracted.intersection(v.event_ids)
-        if hit:
-            gone.update(hit)
-        else:
-            keep_votes.append(v)
-    keep_labels = [x for x in pending.labels if not retracted.intersection(x.event_ids)]
-    gone.update(i for x in pending.labels for i in x.event_ids if i in retracted)
-    keep_scores = [s for s in pending.scores if s.event_id not in retracted]
-    gone.update(s.event_id for s in pending.scores if s.event_id in retracted)
-    pending.votes, pending.labels, pending.scores = keep_votes, keep_labels, keep_scores
+
+    def hit(ids: tuple[str, ...]) -> bool:
+        found = [i for i in ids if i in retracted]
+        gone.update(found)
+        return bool(found)
+
+    pending.votes = [v for v in pending.votes if not hit(v.event_ids)]
+    pending.labels = [x for x in pending.labels if not hit(x.event_ids)]
+    pending.scores = [s for s in pending.scores if not hit((s.event_id,))]
     drops["retracted"] += len(gone)
+    return max((retracted[i] for i in gone), default=0)
 
 
 def _known(votes: list[Vote], candidates: dict[str, Any], drops: Counter[str]) -> list[Vote]:
@@ -229,7 +229,8 @@ def _unpaired_drafts(
 
 
 class _Request:
-    """One joined inference: builds drafts, spilling its texts once."""
+    """One joined inference: builds drafts, spilling its texts once. ``position`` is where the
+    request last changed: its inference, or a retraction of one of its judgments."""
 
     def __init__(
         self, inference: dict[str, Any], position: int, candidates: dict[str, Any], ctx: JoinContext
