@@ -12,6 +12,7 @@ process so its peak memory (ru_maxrss) is its own.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import random
 import resource
@@ -221,7 +222,9 @@ def main() -> None:
             f"preflog compile: {result['seconds']} s (CPU {result['cpu_seconds']} s), "
             f"peak {result['peak_mb']} MB, {result['rows']:,} rows (target < 20 s, < 2048 MB)"
         )
-        if not args.no_duckdb:
+        if not args.no_duckdb and importlib.util.find_spec("duckdb") is None:
+            print("duckdb is not installed (the bench extra pins it): no baseline this run")
+        elif not args.no_duckdb:
             duck = _child("duckdb", db, out / "duckdb")
             ratio = result["seconds"] / duck["seconds"]
             print(
