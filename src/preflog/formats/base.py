@@ -82,9 +82,41 @@ def data_file_name(stem: str, *, parquet: bool = False) -> str:
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
+try:  # the server extra installs orjson; its output is used only where it equals the stdlib's
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - exercised where orjson is absent
+    _orjson = None  # type: ignore[assignment]
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` holds only strings, bools, ints, None, lists and dicts — the values orjson
+    writes byte for byte as the standard library does (floats are not: ``1e-6`` against ``1e-06``).
+
+    >>> _plain({"prompt": [{"role": "user", "content": "hi"}], "label": True}), _plain({"margin": 0.5})
+    (True, False)
+    """
+    t = type(value)
+    if t is str or t is bool or t is int or value is None:
+        return True
+    if t is list:
+        return all(map(_plain, value))
+    if t is dict:
+        return all(map(_plain, value.values()))
+    return False
+
 
 def json_line(row: Row) -> bytes:
-    """One JSONL line: compact, UTF-8, keys in the writer's order, no NaN."""
+    """One JSONL line: compact, UTF-8, keys in the writer's order, no NaN. The same bytes with or
+    without orjson, which writes the rows without floats about ten times faster.
+
+    >>> json_line({"prompt": "2+2?", "chosen": "4", "margin": 1e-06})
+    b'{"prompt":"2+2?","chosen":"4","margin":1e-06}\\n'
+    """
+    if _orjson is not None and _plain(row):
+        try:
+            return _orjson.dumps(row, option=_orjson.OPT_APPEND_NEWLINE)
+        except TypeError:
+            pass  # a non-string key, an int beyond 64 bits, a lone surrogate: as the stdlib does
     return (_ENCODER.encode(row) + "\n").encode("utf-8")
 
 
