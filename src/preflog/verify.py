@@ -189,8 +189,10 @@ def _common_args(output_dir: Path, steps: int) -> dict[str, Any]:
     }
 
 
-def _run(trainer_name: str, model_path: str, tokenizer: Any, dataset: Any, work: Path, steps: int) -> float:
-    """Train; answer the mean training loss."""
+def _run(
+    trainer_name: str, model_path: str, tokenizer: Any, dataset: Any, work: Path, steps: int
+) -> tuple[float, int]:
+    """Train; answer the mean training loss and the optimizer steps taken."""
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
     args = _common_args(work / trainer_name, steps)
@@ -229,7 +231,7 @@ def _run(trainer_name: str, model_path: str, tokenizer: Any, dataset: Any, work:
 
     trainer.remove_callback(PrinterCallback)  # its per-step log lines would land on stdout
     output = trainer.train()
-    return float(output.training_loss)
+    return float(output.training_loss), int(trainer.state.global_step)
 
 
 def _dataset_for(trainer_name: str, fmt: str, dataset: Any) -> Any:
@@ -289,10 +291,10 @@ def _attempt(
     try:
         with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():  # stdout is the report's
             warnings.simplefilter("ignore", FutureWarning)  # transformers 5 renames TRL's config fields
-            loss = _run(name, model_path, tokenizer, _dataset_for(name, fmt, data), work, steps)
+            loss, done = _run(name, model_path, tokenizer, _dataset_for(name, fmt, data), work, steps)
     except Exception as exc:  # any failure of the trainer is the answer, reported, not raised
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()
         return TrainerResult(name, False, 0, None, time.perf_counter() - started, last)
-    ok = math.isfinite(loss)
-    error = None if ok else f"loss is {loss}"
-    return TrainerResult(name, ok, steps, loss, time.perf_counter() - started, error)
+    ok = math.isfinite(loss) and done == steps
+    error = None if ok else f"loss {loss} after {done} of {steps} steps"
+    return TrainerResult(name, ok, done, loss, time.perf_counter() - started, error)
