@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from preflog.errors import StoreError
+from preflog.errors import StoreError, StoreFull, StoreUnavailable
 from preflog.store import open_store
 from preflog.store.sqlite import SQLiteStore
 from preflog.store.sqlite_checkpoint import INLINE_CHECKPOINT_PAGES
@@ -178,4 +178,29 @@ def test_connections_of_ended_threads_are_closed(tmp_path: Path) -> None:
         worker.join()
     assert len(store._all) <= 2  # this thread's, and the last worker's until the next connect
     assert len(store.read(project="p", limit=100)) == 50
+    store.close()
+
+
+def test_a_writer_holding_the_lock_past_the_timeout_is_unavailable(tmp_path: Path) -> None:
+    db = tmp_path / "busy.db"
+    store = SQLiteStore(db, busy_timeout_s=0.2)
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another process mid-append, for longer than the timeout
+    with pytest.raises(StoreUnavailable, match="locked") as caught:
+        store.append([f.inference()], project="p")
+    assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+    blocker.execute("ROLLBACK")
+    assert store.append([f.inference()], project="p")[0].status == "stored"  # fine once released
+    store.close()
+
+
+def test_a_full_database_is_store_full_and_keeps_what_was_stored(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "full.db")
+    first = f.inference()
+    store.append([first], project="p")
+    (pages,) = store._conn().execute("PRAGMA page_count").fetchone()
+    store._conn().execute(f"PRAGMA max_page_count = {pages + 2}")  # a disk that is about to fill
+    with pytest.raises(StoreFull):
+        store.append([f.inference(outputs=("x" * 50_000, "y" * 50_000))], project="p")
+    assert [e.event_id for e in store.read(project="p")] == [first["event_id"]]
     store.close()

@@ -125,10 +125,10 @@ class SQLiteStore(Store):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
-            conn.execute("COMMIT")
 
     def close(self) -> None:
         self._closed = True
@@ -381,6 +381,14 @@ class SQLiteStore(Store):
         with self._errors("read"):
             rows = self._conn().execute("SELECT DISTINCT project FROM events ORDER BY project").fetchall()
         return [str(r[0]) for r in rows]
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """End a failed transaction. SQLite rolls back by itself after some errors (SQLITE_FULL, I/O
+    errors): a second ROLLBACK would fail and hide the error that matters."""
+    if conn.in_transaction:
+        with suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 def _enable_wal(conn: sqlite3.Connection, timeout_s: float) -> None:

@@ -5,6 +5,7 @@ opening a new file at once cannot both apply it. A file newer than this code is 
 from __future__ import annotations
 
 import sqlite3
+from contextlib import suppress
 from typing import Final
 
 from preflog.errors import StoreError
@@ -73,10 +74,12 @@ def migrate(conn: sqlite3.Connection) -> int:
             for statement in _statements(MIGRATIONS[version - 1]):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite may have rolled back already (e.g. a full disk)
+            with suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
     return int(found)
 
 
