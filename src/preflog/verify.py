@@ -39,6 +39,9 @@ CHAT_TEMPLATE: Final = (
     "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
 )
 MAX_ROWS: Final = 32  # rows used to train; the whole file is still loaded and type-checked
+MAX_LENGTH: Final = 128  # DPOTrainer and KTOTrainer truncate to this many tokens
+# RewardTrainer drops (does not truncate) a pair longer than its max_length: room for long outputs
+REWARD_MAX_LENGTH: Final = 2048
 
 
 @dataclass
@@ -157,7 +160,7 @@ def build_model(tokenizer: Any, directory: Path) -> str:
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=4,
-        max_position_embeddings=1024,
+        max_position_embeddings=REWARD_MAX_LENGTH,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         bos_token_id=tokenizer.bos_token_id,
@@ -184,7 +187,7 @@ def _common_args(output_dir: Path, steps: int) -> dict[str, Any]:
         "logging_steps": 1,
         "disable_tqdm": True,
         "dataloader_num_workers": 0,
-        "max_length": 128,
+        "max_length": MAX_LENGTH,
         "seed": 0,
     }
 
@@ -214,7 +217,10 @@ def _run(
         model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=1)
         model.config.pad_token_id = tokenizer.pad_token_id
         trainer = RewardTrainer(
-            model=model, args=RewardConfig(**args), train_dataset=dataset, processing_class=tokenizer
+            model=model,
+            args=RewardConfig(**(args | {"max_length": REWARD_MAX_LENGTH})),
+            train_dataset=dataset,
+            processing_class=tokenizer,
         )
     else:
         from trl.trainer.kto_config import KTOConfig
