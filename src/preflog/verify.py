@@ -273,6 +273,8 @@ def verify_dataset(
 
     hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]  # load reports of the random model are expected noise
     path, fmt = _data_file(directory)
+    if path.stat().st_size == 0:  # `datasets` cannot even infer the columns of an empty file
+        raise ConfigError(f"{path}: 0 rows; verify needs at least 2")
     with tempfile.TemporaryDirectory(prefix="preflog-verify-") as tmp:
         work = Path(tmp)
         full = _load(path, work / "cache")

@@ -44,3 +44,12 @@ def test_verify_reward_and_dpo_on_long_standard_pairs(store: Store, project: str
     assert [r.trainer for r in report.results] == ["reward", "dpo"]
     for result in report.results:
         assert result.ok and result.steps == 2, result.error
+
+
+def test_verify_an_empty_dataset_is_a_clean_error(store: Store, project: str, tmp_path: Path) -> None:
+    pytest.importorskip("trl")
+    from preflog.cli import main
+
+    manifest, _ = compile_rows(store, project, tmp_path / "out", "trl")
+    assert manifest.counts_out["items"] == 0
+    assert main(["verify", str(tmp_path / "out")]) == 2  # a ConfigError, not a traceback
