@@ -19,6 +19,8 @@ import threading
 from pathlib import Path
 from typing import Final
 
+from preflog.store.forksafe import inside_sqlite
+
 DEFAULT_EVERY_BYTES: Final = 4 * 1024 * 1024  # about the default inline threshold, 1,000 pages
 INLINE_CHECKPOINT_PAGES: Final = 16_000  # 64 MiB of 4 KiB pages: the backstop, rarely reached
 
@@ -65,7 +67,8 @@ class Checkpointer:
 
     def _run(self) -> None:
         try:
-            conn = sqlite3.connect(self.path, timeout=self._timeout_s, isolation_level=None)
+            with inside_sqlite():  # a fork waits for it: see preflog.store.forksafe
+                conn = sqlite3.connect(self.path, timeout=self._timeout_s, isolation_level=None)
         except sqlite3.Error:
             return  # the inline backstop still bounds the WAL
         wake = self._wake
@@ -77,11 +80,13 @@ class Checkpointer:
                     return
                 self._checkpoint(conn)
         finally:
-            conn.close()
+            with inside_sqlite():  # a fork waits for it: see preflog.store.forksafe
+                conn.close()
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
         try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            with inside_sqlite():  # a fork waits for it: see preflog.store.forksafe
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error:
             return  # busy or failing: the next wake-up, or the inline backstop, tries again
         self.runs += 1
