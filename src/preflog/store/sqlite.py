@@ -32,6 +32,7 @@ from preflog.store.common import (
     translate_sqlite_error,
     user_key,
 )
+from preflog.store.forksafe import inside_sqlite
 from preflog.store.sqlite_checkpoint import INLINE_CHECKPOINT_PAGES, Checkpointer
 from preflog.store.sqlite_schema import migrate
 
@@ -94,6 +95,10 @@ class SQLiteStore(Store):
         return conn
 
     def _connect(self) -> sqlite3.Connection:
+        with inside_sqlite():  # a fork waits for it: see preflog.store.forksafe
+            return self._open_connection()
+
+    def _open_connection(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(
                 self.path, timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False
@@ -114,7 +119,8 @@ class SQLiteStore(Store):
     @contextmanager
     def _errors(self, what: str = "") -> Iterator[None]:
         try:
-            yield
+            with inside_sqlite():
+                yield
         except sqlite3.Error as exc:
             raise translate_sqlite_error(exc, what or str(self.path)) from exc
 
