@@ -60,7 +60,7 @@ def encode_body(event: dict[str, Any]) -> str:
 
 
 def decode_body(body: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads(body)
+    event: dict[str, Any] = _orjson.loads(body) if _orjson is not None else json.loads(body)
     if event.get("schema_version", SCHEMA_VERSION) < SCHEMA_VERSION:
         event = upcast(event)
     return event
