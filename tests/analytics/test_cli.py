@@ -90,3 +90,14 @@ def test_end_to_end_on_sqlite(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main([*argv, "report", "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["volume"]["judgments"] == 32
+
+
+def test_style_control_on_too_few_battles_is_a_clear_error(tmp_path: Path) -> None:
+    from preflog import analytics
+    from preflog.errors import ValidationError
+
+    store = SQLiteStore(tmp_path / "few.db")
+    inf = f.inference(models=("alpha", "beta"), outputs=("same", "same"))
+    store.append([inf, f.preference(inf["request_id"])], project="p")
+    with pytest.raises(ValidationError, match="style_control"):
+        analytics.leaderboard(store, "p", style_control=True)

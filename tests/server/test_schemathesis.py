@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from tests.conftest import require
 from tests.server.conftest import KeyMaker
@@ -27,16 +26,6 @@ except ImportError:  # pragma: no cover - require() fails in CI, skips elsewhere
 DEFAULT_EXAMPLES = 80
 EXAMPLES = int(os.environ.get("PREFLOG_SCHEMATHESIS_EXAMPLES", str(DEFAULT_EXAMPLES)))
 MIN_TOTAL_CASES = 1000 * EXAMPLES // DEFAULT_EXAMPLES  # issue 7: at least 1,000 at the default
-
-
-# A known 5xx, reported to the analytics owner: leaderboard?style_control=true on a project whose
-# battles give no varying style feature raises in preflog.analytics.style (np.stack of nothing,
-# then a singular matrix). Only exactly that failure is an xfail; any other failure fails.
-KNOWN_STYLE_BUG = "style_control=true with no varying style feature (analytics.style)"
-
-
-def _is_known_style_bug(failure: str) -> bool:
-    return "need at least one array to stack" in failure or "Singular matrix" in failure
 
 
 def _fuzz(operation: Any, token: str, excluded: list[Any]) -> int:
@@ -85,7 +74,4 @@ def test_every_operation_conforms(store: Store, keys: KeyStore, make_key: KeyMak
             failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
     assert operations >= 15
     assert total_cases >= MIN_TOTAL_CASES, f"only {total_cases} generated cases over {operations} operations"
-    known = [f for f in failures if f.startswith("GET /v1/analytics/leaderboard") and _is_known_style_bug(f)]
-    if failures and failures == known:
-        pytest.xfail("known 500, reported: " + KNOWN_STYLE_BUG + "\n" + "\n".join(failures))
     assert not failures, "\n\n".join(failures)

@@ -167,7 +167,18 @@ def rate(
     if style_control:
         from preflog.analytics.style import rate_with_style
 
-        return rate_with_style(battles, ci=ci, rounds=rounds, seed=seed, anchor=anchor, level=level)
+        try:
+            return rate_with_style(battles, ci=ci, rounds=rounds, seed=seed, anchor=anchor, level=level)
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            if isinstance(exc, ValidationError):
+                raise
+            # Too few battles, or outputs that never differ in length or markdown: no style
+            # coefficient can be estimated. A clear refusal, not a crash.
+            raise ValidationError(
+                f"cannot control for style on these {len(battles)} battles: the style features do not "
+                f"vary enough to estimate ({exc})",
+                "style_control",
+            ) from exc
     return _bt_board(battles, ci=ci, rounds=rounds, seed=seed, anchor=anchor, level=level, prior=prior)
 
 
