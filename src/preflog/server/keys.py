@@ -98,6 +98,24 @@ class StoredKey(ApiKey):
         return ApiKey(**fields)
 
 
+KEY_COLUMNS: Final = "key_id, project, scope, name, salt, secret_hash, created_at, revoked_at"
+
+
+def key_from_row(row: tuple[Any, ...]) -> StoredKey:
+    """A :class:`StoredKey` from an ``api_keys`` row selected as :data:`KEY_COLUMNS`."""
+    key_id, project, scope, name, salt, secret_hash, created_at, revoked_at = row
+    return StoredKey(
+        key_id=key_id,
+        project=project,
+        scope=cast(Scope, scope),
+        name=name,
+        created_at=created_at,
+        revoked_at=revoked_at,
+        salt=salt,
+        secret_hash=secret_hash,
+    )
+
+
 class KeyStore(ABC):
     """Where API keys are kept: one row per key, in the same database as the events."""
 

@@ -3,26 +3,8 @@ migrations, reached through the store's connection pool."""
 
 from __future__ import annotations
 
-from typing import Any, Final, cast
-
-from preflog.server.keys import KeyStore, Scope, StoredKey
+from preflog.server.keys import KEY_COLUMNS, KeyStore, StoredKey, key_from_row
 from preflog.store.postgres import PostgresStore
-
-_COLUMNS: Final = "key_id, project, scope, name, salt, secret_hash, created_at, revoked_at"
-
-
-def _row(row: tuple[Any, ...]) -> StoredKey:
-    key_id, project, scope, name, salt, secret_hash, created_at, revoked_at = row
-    return StoredKey(
-        key_id=key_id,
-        project=project,
-        scope=cast(Scope, scope),
-        name=name,
-        created_at=created_at,
-        revoked_at=revoked_at,
-        salt=salt,
-        secret_hash=secret_hash,
-    )
 
 
 class PostgresKeyStore(KeyStore):
@@ -34,23 +16,23 @@ class PostgresKeyStore(KeyStore):
     def add_key(self, key: StoredKey) -> None:
         with self.store.transaction("api_keys") as conn:
             conn.execute(
-                f"INSERT INTO api_keys ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, NULL)",
+                f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, NULL)",
                 (key.key_id, key.project, key.scope, key.name, key.salt, key.secret_hash, key.created_at),
             )
 
     def get_key(self, key_id: str) -> StoredKey | None:
         with self.store.transaction("api_keys") as conn:
-            row = conn.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = %s", (key_id,)).fetchone()
-        return None if row is None else _row(row)
+            row = conn.execute(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = %s", (key_id,)).fetchone()
+        return None if row is None else key_from_row(row)
 
     def list_keys(self, project: str | None = None) -> list[StoredKey]:
-        query = f"SELECT {_COLUMNS} FROM api_keys"
+        query = f"SELECT {KEY_COLUMNS} FROM api_keys"
         args: tuple[str, ...] = ()
         if project is not None:
             query, args = query + " WHERE project = %s", (project,)
         with self.store.transaction("api_keys") as conn:
             rows = conn.execute(query + " ORDER BY created_at, key_id", args).fetchall()
-        return [_row(r) for r in rows]
+        return [key_from_row(r) for r in rows]
 
     def set_revoked(self, key_id: str, revoked_at: str) -> bool:
         with self.store.transaction("api_keys") as conn:

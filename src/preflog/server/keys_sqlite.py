@@ -12,10 +12,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from preflog.errors import StoreError, StoreFull, StoreUnavailable
-from preflog.server.keys import KeyStore, Scope, StoredKey
+from preflog.server.keys import KEY_COLUMNS, KeyStore, StoredKey, key_from_row
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -30,7 +30,6 @@ CREATE TABLE IF NOT EXISTS api_keys (
 );
 CREATE INDEX IF NOT EXISTS api_keys_project ON api_keys (project, created_at);
 """
-_COLUMNS: Final = "key_id, project, scope, name, salt, secret_hash, created_at, revoked_at"
 
 
 def _translate(exc: sqlite3.Error) -> StoreError:
@@ -78,24 +77,10 @@ class SQLiteKeyStore(KeyStore):
             except sqlite3.Error as exc:
                 raise _translate(exc) from exc
 
-    @staticmethod
-    def _row(row: tuple[Any, ...]) -> StoredKey:
-        key_id, project, scope, name, salt, secret_hash, created_at, revoked_at = row
-        return StoredKey(
-            key_id=key_id,
-            project=project,
-            scope=cast(Scope, scope),
-            name=name,
-            created_at=created_at,
-            revoked_at=revoked_at,
-            salt=salt,
-            secret_hash=secret_hash,
-        )
-
     def add_key(self, key: StoredKey) -> None:
         with self._cursor() as cur:
             cur.execute(
-                f"INSERT INTO api_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
                 (
                     key.key_id,
                     key.project,
@@ -109,17 +94,17 @@ class SQLiteKeyStore(KeyStore):
 
     def get_key(self, key_id: str) -> StoredKey | None:
         with self._cursor() as cur:
-            row = cur.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
-        return None if row is None else self._row(row)
+            row = cur.execute(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
+        return None if row is None else key_from_row(row)
 
     def list_keys(self, project: str | None = None) -> list[StoredKey]:
-        query = f"SELECT {_COLUMNS} FROM api_keys"
+        query = f"SELECT {KEY_COLUMNS} FROM api_keys"
         args: tuple[str, ...] = ()
         if project is not None:
             query, args = query + " WHERE project = ?", (project,)
         with self._cursor() as cur:
             rows = cur.execute(query + " ORDER BY created_at, key_id", args).fetchall()
-        return [self._row(r) for r in rows]
+        return [key_from_row(r) for r in rows]
 
     def set_revoked(self, key_id: str, revoked_at: str) -> bool:
         with self._cursor() as cur:
