@@ -12,7 +12,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-RUN_EXTRAS := server
+RUN_EXTRAS := server,analytics
 TEST_EXTRAS := server,compile,analytics,plot,verify,dev
 BENCH_EXTRAS := $(TEST_EXTRAS),bench
 
