@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -333,3 +333,29 @@ def build_view(request_id: str, rows: list[StoredEvent]) -> RequestView:
         else:
             lists[item.type].append(item)
     return view
+
+
+def read_where(
+    *,
+    project: str,
+    after: int,
+    types: Iterable[str] | None,
+    since: str | None,
+    until: str | None,
+    mark: str,
+) -> tuple[str, list[Any]]:
+    """The WHERE clause and arguments of ``Store.read`` in a driver's placeholder style (``?`` or
+    ``%s``); types become ``type IN (...)``, which both SQLite and PostgreSQL plan well."""
+    where = [f"project = {mark}", f"position > {mark}"]
+    args: list[Any] = [project, after]
+    if types is not None:
+        wanted = list(types)
+        where.append(f"type IN ({', '.join([mark] * len(wanted))})" if wanted else "false")
+        args.extend(wanted)
+    if since is not None:
+        where.append(f"occurred_at >= {mark}")
+        args.append(normalize_time(since))
+    if until is not None:
+        where.append(f"occurred_at < {mark}")
+        args.append(normalize_time(until))
+    return " AND ".join(where), args

@@ -27,7 +27,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from preflog.errors import StoreError, StoreFull, StoreUnavailable
-from preflog.events import DEFAULT_LIMITS, Limits, normalize_time
+from preflog.events import DEFAULT_LIMITS, Limits
 from preflog.store.base import AppendResult, RequestView, Store, StoredEvent, StoreStats
 from preflog.store.common import (
     PendingEvent,
@@ -39,6 +39,7 @@ from preflog.store.common import (
     finish,
     hits_erasure,
     prepare_batch,
+    read_where,
     stored_event,
     user_key,
 )
@@ -289,19 +290,11 @@ class PostgresStore(Store):
         since: str | None = None,
         until: str | None = None,
     ) -> list[StoredEvent]:
-        where = ["project = %s", "position > %s"]
-        args: list[Any] = [project, after]
-        if types is not None:
-            where.append("type = ANY(%s)")
-            args.append(list(types))
-        if since is not None:
-            where.append("occurred_at >= %s")
-            args.append(normalize_time(since))
-        if until is not None:
-            where.append("occurred_at < %s")
-            args.append(normalize_time(until))
+        where, args = read_where(
+            project=project, after=after, types=types, since=since, until=until, mark="%s"
+        )
         args.append(max(0, int(limit)))
-        return self._query(f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY position LIMIT %s", args)
+        return self._query(f"{_SELECT} WHERE {where} ORDER BY position LIMIT %s", args)
 
     def get_request(self, request_id: str, *, project: str) -> RequestView:
         rows = self._query(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from preflog.errors import StoreError
-from preflog.events import DEFAULT_LIMITS, Limits, normalize_time
+from preflog.events import DEFAULT_LIMITS, Limits
 from preflog.store.base import AppendResult, RequestView, Store, StoredEvent, StoreStats
 from preflog.store.common import (
     PendingEvent,
@@ -28,6 +28,7 @@ from preflog.store.common import (
     erasure_lookups,
     hits_erasure,
     prepare_batch,
+    read_where,
     stored_event,
     translate_sqlite_error,
     user_key,
@@ -305,20 +306,11 @@ class SQLiteStore(Store):
         since: str | None = None,
         until: str | None = None,
     ) -> list[StoredEvent]:
-        where = ["project = ?", "position > ?"]
-        args: list[Any] = [project, after]
-        wanted = list(types) if types is not None else None
-        if wanted is not None:
-            where.append(f"type IN ({','.join('?' * len(wanted))})")
-            args.extend(wanted)
-        if since is not None:
-            where.append("occurred_at >= ?")
-            args.append(normalize_time(since))
-        if until is not None:
-            where.append("occurred_at < ?")
-            args.append(normalize_time(until))
+        where, args = read_where(
+            project=project, after=after, types=types, since=since, until=until, mark="?"
+        )
         args.append(max(0, int(limit)))
-        return self._query(f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY position LIMIT ?", args)
+        return self._query(f"{_SELECT} WHERE {where} ORDER BY position LIMIT ?", args)
 
     def get_request(self, request_id: str, *, project: str) -> RequestView:
         rows = self._query(
