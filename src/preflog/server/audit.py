@@ -18,14 +18,12 @@ the store error (HTTP 503), so a missing entry is never silent.
 from __future__ import annotations
 
 import getpass
-import importlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
 
-from preflog.errors import ConfigError
 from preflog.events import now
 from preflog.store.common import user_key
 
@@ -171,13 +169,6 @@ def open_audit_log(store: Store) -> AuditLog:
     """The :class:`AuditLog` in the same database as ``store`` (see the module doc)."""
     if isinstance(store, AuditLog):
         return store
-    backend = type(store).__name__.removesuffix("Store")
-    module_name = f"preflog.server.audit_{backend.lower()}"
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        raise ConfigError(f"the audit log is not supported on a {type(store).__name__} store yet") from exc
-    cls = getattr(module, f"{backend}AuditLog")
-    return cast(AuditLog, cls(store))
+    from preflog.server.backends import backend_part
+
+    return cast(AuditLog, backend_part(store, prefix="audit", suffix="AuditLog", what="audit logs"))

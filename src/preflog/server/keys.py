@@ -18,11 +18,9 @@ one project and never reads or writes another.
 Backends
 --------
 Keys live in the same database as the events. A backend provides a :class:`KeyStore`, found by
-:func:`open_key_store`, in one of two ways:
-
-* the store object has a method ``key_store() -> KeyStore`` (or is itself a ``KeyStore``), or
-* a module ``preflog.server.keys_<backend>`` (``keys_sqlite``, ``keys_postgres``) defines a class
-  ``<Backend>KeyStore`` whose constructor takes the store object.
+:func:`open_key_store`: a module ``preflog.server.keys_<backend>`` (``keys_sqlite``,
+``keys_postgres``) defines a class ``<Backend>KeyStore`` whose constructor takes the store object
+(see :mod:`preflog.server.backends`).
 
 A ``KeyStore`` stores :class:`StoredKey` rows as given (it never hashes or generates anything) in
 a table ``api_keys`` with columns ``key_id TEXT PRIMARY KEY, project TEXT, scope TEXT, name TEXT
@@ -35,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib
 import re
 import secrets
 import threading
@@ -43,7 +40,7 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
 
-from preflog.errors import ConfigError, NotFound, StoreError, ValidationError
+from preflog.errors import NotFound, StoreError, ValidationError
 from preflog.events import now
 
 if TYPE_CHECKING:
@@ -258,16 +255,6 @@ def open_key_store(store: Store) -> KeyStore:
     """The :class:`KeyStore` that keeps keys in the same database as ``store`` (see module doc)."""
     if isinstance(store, KeyStore):
         return store
-    factory = getattr(store, "key_store", None)
-    if callable(factory):
-        return cast(KeyStore, factory())
-    backend = type(store).__name__.removesuffix("Store")  # SQLiteStore -> SQLite, PostgresStore -> Postgres
-    module_name = f"preflog.server.keys_{backend.lower()}"
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        raise ConfigError(f"API keys are not supported on a {type(store).__name__} store yet") from exc
-    cls = getattr(module, f"{backend}KeyStore")
-    return cast(KeyStore, cls(store))
+    from preflog.server.backends import backend_part
+
+    return cast(KeyStore, backend_part(store, prefix="keys", suffix="KeyStore", what="API keys"))
