@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from preflog.errors import ValidationError
-from preflog.events import MESSAGE_ROLES, SOURCE_KINDS, normalize_time
+from preflog.events import MESSAGE_ROLES, SOURCE_KINDS, format_datetime, format_time, normalize_time
 
 CANDIDATE_KEYS: Final = frozenset(
     ("candidate_id", "output", "model", "params", "usage", "latency_ms", "metadata")
@@ -287,9 +287,9 @@ def occurred_at(value: Any) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise bad("occurred_at", "a datetime needs a timezone (e.g. datetime.now(UTC))")
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return format_datetime(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return format_time(value)
     if isinstance(value, str):
         try:
             return normalize_time(value)
