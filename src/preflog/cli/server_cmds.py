@@ -161,7 +161,7 @@ def _serve(args: argparse.Namespace) -> int:
     admin key. With --workers N > 1, each worker process opens the store from PREFLOG_DB."""
     import uvicorn
 
-    from preflog.server.app import create_app
+    from preflog.server.app import create_app, tune_gc
     from preflog.server.settings import ServerSettings
 
     db = _db(args)
@@ -177,13 +177,16 @@ def _serve(args: argparse.Namespace) -> int:
         "port": port,
         "log_level": args.log_level,
         "access_log": args.access_log,
-        "http": "h11",
+        "http": "httptools",  # the C parser (server extra); h11 halves what one worker ingests
+        "loop": "uvloop",
     }
     if args.workers > 1:
         os.environ["PREFLOG_DB"] = db
         uvicorn.run("preflog.server.app:create_app_from_env", factory=True, workers=args.workers, **common)
     else:
-        uvicorn.run(create_app(db, settings=settings), **common)
+        app = create_app(db, settings=settings)
+        tune_gc()
+        uvicorn.run(app, **common)
     return 0
 
 

@@ -13,6 +13,7 @@ import json
 import logging
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -46,7 +47,10 @@ class ApiError(Exception):
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    try:
+        body = orjson.dumps(payload)
+    except TypeError:  # an integer beyond 64 bits in a stored event, say: the standard library writes it
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 

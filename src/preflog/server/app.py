@@ -9,6 +9,7 @@ loop stays free. ``create_app_from_env`` is the factory uvicorn calls in each wo
 from __future__ import annotations
 
 import copy
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -36,6 +37,8 @@ from preflog.server.state import ServerState
 from preflog.server.ui import install_ui
 from preflog.store import open_store
 from preflog.store.base import Store
+
+GC_GEN0_THRESHOLD = 20_000  # container allocations between young-generation collections (default 700)
 
 DESCRIPTION = """\
 Log preference events from LLM applications. Every `/v1` route needs `Authorization: Bearer KEY`
@@ -145,4 +148,18 @@ def _open_audit_log(store: Store) -> AuditLog:
 
 def create_app_from_env() -> FastAPI:
     """The app for ``uvicorn --factory``: store from ``PREFLOG_DB``, settings from ``PREFLOG_*``."""
-    return create_app(None, settings=ServerSettings.from_env())
+    app = create_app(None, settings=ServerSettings.from_env())
+    tune_gc()
+    return app
+
+
+def tune_gc() -> None:
+    """For a server process, once its app is built: move everything allocated so far (modules,
+    routes, the app) out of the collector's sight, and collect the young generation less often.
+    Parsing a batch allocates thousands of dicts and lists that reference counting frees on its
+    own, yet each 700 of them triggered a collection; under sustained ingest that was about 5%
+    of a worker's CPU. Not done by :func:`create_app`: an application embedding the app keeps
+    its own collector settings."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Final
 
+import orjson
 from starlette.requests import Request
 
 from preflog.server.api_errors import ApiError
@@ -89,6 +90,14 @@ class Item:
 
 
 def _loads(data: bytes) -> Any:
+    """Parse with orjson (several times faster); anything it refuses is parsed again by the
+    standard library, which decides. orjson is stricter: integers beyond 64 bits, ``NaN``, lone
+    surrogates; the standard library reads those and the event checks then name the field, so a
+    batch is not refused whole for one odd value. Its messages are the ones users see."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(data)
     except RecursionError:
