@@ -34,7 +34,9 @@ from preflog.store.common import (
     user_key,
 )
 from preflog.store.forksafe import inside_sqlite
+from preflog.store.group import Append, GroupCommit
 from preflog.store.sqlite_checkpoint import INLINE_CHECKPOINT_PAGES, Checkpointer
+from preflog.store.sqlite_lock import WriterLock
 from preflog.store.sqlite_schema import migrate
 
 _SELECT: Final = "SELECT position, body, project, received_at, erased FROM events"
@@ -77,6 +79,8 @@ class SQLiteStore(Store):
         self._all: list[tuple[int, threading.Thread, sqlite3.Connection]] = []
         self._all_lock = threading.Lock()
         self._closed = False
+        self._writers = WriterLock(self.path, timeout_s=busy_timeout_s)
+        self._group = GroupCommit(self._write_group)
         self._checkpointer = Checkpointer(self.path, timeout_s=busy_timeout_s)
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,8 +131,10 @@ class SQLiteStore(Store):
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction, after taking a turn in the writers' queue (:mod:`.sqlite_lock`:
+        SQLite's own busy handler would leave waiting writers asleep while the database is free)."""
         conn = self._conn()
-        with self._errors("append"):
+        with self._errors("append"), self._writers.hold():
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -140,6 +146,7 @@ class SQLiteStore(Store):
     def close(self) -> None:
         self._closed = True
         self._checkpointer.stop()
+        self._writers.close()
         with self._all_lock:
             owned, self._all = self._all, []
         for pid, _, conn in owned:
@@ -179,12 +186,17 @@ class SQLiteStore(Store):
             redactor=self.redactor,
         )
         if pending:
-            with self._write() as conn:
-                self._insert(conn, project, pending, results)
-            self._checkpointer.wrote(sum(len(item.body) for item in pending))
+            self._group.run(Append(project, pending, results))
         return [
             r if r is not None else AppendResult("rejected", reason="internal: no answer") for r in results
         ]
+
+    def _write_group(self, group: list[Append]) -> None:
+        """Appends queued together (:mod:`.group`), one after the other in one transaction."""
+        with self._write() as conn:
+            for job in group:
+                self._insert(conn, job.project, job.pending, job.results)
+        self._checkpointer.wrote(sum(len(item.body) for job in group for item in job.pending))
 
     def _insert(
         self,
