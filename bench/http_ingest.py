@@ -19,6 +19,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.server.live import start_server  # noqa: E402
 
+from pgdb import fresh_database  # noqa: E402  (bench/pgdb.py, beside this script)
 from preflog.events import new_id  # noqa: E402
 from preflog.server.keys import create_key, open_key_store  # noqa: E402
 from preflog.store import open_store  # noqa: E402
@@ -126,30 +129,33 @@ def over_http(url: str, token: str, bodies: list[bytes], clients: int, per_batch
     return Run(len(bodies) * per_batch, elapsed, latencies)
 
 
-def bench_backend(name: str, fresh_url: Any, args: argparse.Namespace) -> None:
+def bench_backend(
+    name: str, fresh: Callable[[str], AbstractContextManager[str]], args: argparse.Namespace
+) -> None:
     print(
         f"\n== {name}: {args.events} events of ~1 KB, batches of {args.batch}, "
         f"{args.clients} client threads, {args.workers} worker(s)"
     )
     batches = make_batches(args.events, args.batch)
     size = len(json.dumps(batches[0][0]))
-    direct_run = direct(fresh_url("direct"), batches, "bench")
+    with fresh("direct") as direct_url:
+        direct_run = direct(direct_url, batches, "bench")
     http_batches = make_batches(args.events, args.batch)  # fresh ids: nothing is a duplicate
     bodies = [json.dumps(b, separators=(",", ":")).encode() for b in http_batches]
-    url = fresh_url("http")
-    store = open_store(url)
-    keys = open_key_store(store)
-    token, _ = create_key(keys, project="bench", scope="ingest")
-    if keys is not store:
-        keys.close()
-    store.close()
-    server = start_server(url, "--workers", str(args.workers), env={"PREFLOG_LOG_LEVEL": "warning"})
-    try:
-        warm = over_http(server.url, token, bodies[: args.clients * 2], args.clients, args.batch)
-        del warm
-        http_run = over_http(server.url, token, bodies[args.clients * 2 :], args.clients, args.batch)
-    finally:
-        server.stop()
+    with fresh("http") as url:
+        store = open_store(url)
+        keys = open_key_store(store)
+        token, _ = create_key(keys, project="bench", scope="ingest")
+        if keys is not store:
+            keys.close()
+        store.close()
+        server = start_server(url, "--workers", str(args.workers), env={"PREFLOG_LOG_LEVEL": "warning"})
+        try:
+            warm = over_http(server.url, token, bodies[: args.clients * 2], args.clients, args.batch)
+            del warm
+            http_run = over_http(server.url, token, bodies[args.clients * 2 :], args.clients, args.batch)
+        finally:
+            server.stop()
     print(f"event size           {size} bytes of JSON")
     print(
         f"direct store.append  {direct_run.rate:10,.0f} events/s   p50 {direct_run.pct(0.5):6.1f} ms  "
@@ -176,25 +182,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="preflog-bench-") as tmp:
-        bench_backend("SQLite", lambda tag: str(Path(tmp) / f"{tag}.db"), args)
+        bench_backend("SQLite", lambda tag: nullcontext(str(Path(tmp) / f"{tag}.db")), args)
     pg = os.environ.get("PREFLOG_TEST_POSTGRES_URL")
     if pg:
-        bench_backend("PostgreSQL", lambda tag: _fresh_postgres(pg, tag), args)
+        bench_backend("PostgreSQL", lambda tag: fresh_database(pg, tag), args)
     else:
         print("\n(PostgreSQL skipped: set PREFLOG_TEST_POSTGRES_URL)")
-
-
-def _fresh_postgres(url: str, tag: str) -> str:
-    """A fresh database per measurement on the server of ``url``."""
-    import psycopg
-
-    name = f"preflog_bench_{tag}_{os.getpid()}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = url.rpartition("/")
-    query = "" if "?" not in url else "?" + url.split("?", 1)[1]
-    return f"{base}/{name}{query}"
 
 
 if __name__ == "__main__":

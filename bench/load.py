@@ -27,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.server.live import LiveServer, start_server  # noqa: E402
 
+from pgdb import fresh_database, is_postgres  # noqa: E402  (bench/pgdb.py, beside this script)
 from preflog.events import new_id  # noqa: E402
 from preflog.server.keys import create_key, open_key_store  # noqa: E402
 from preflog.store import open_store  # noqa: E402
@@ -88,6 +90,7 @@ class ClientResult:
     latencies: list[float] = field(default_factory=list)  # seconds, per acknowledged batch
     first_error: str | None = None
     finished: float = 0.0  # wall-clock time of the last answer
+    cpu_s: float = 0.0  # CPU time (user + system) this client process used
 
 
 def run_client(url: str, key: str, rate: float, batch: int, start: float, seconds: float, out: Any) -> None:
@@ -121,17 +124,34 @@ def run_client(url: str, key: str, rate: float, batch: int, start: float, second
                 result.first_error = result.first_error or error
             k += 1
     result.finished = time.time()
+    times = os.times()
+    result.cpu_s = times.user + times.system
     out.put(result)
+
+
+def _service_procs(server: LiveServer) -> list[psutil.Process]:
+    root = psutil.Process(server.process.pid)
+    return [root, *root.children(recursive=True)]
 
 
 def service_rss(server: LiveServer) -> int:
     """Resident memory of the service: the uvicorn process and its workers, in bytes."""
     try:
-        root = psutil.Process(server.process.pid)
-        procs = [root, *root.children(recursive=True)]
-        return sum(p.memory_info().rss for p in procs if p.is_running())
+        return sum(p.memory_info().rss for p in _service_procs(server) if p.is_running())
     except psutil.NoSuchProcess:
         return 0
+
+
+def service_cpu(server: LiveServer) -> float:
+    """CPU seconds (user + system) the service and its workers have used so far."""
+    total = 0.0
+    for p in _service_procs(server):
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -153,8 +173,10 @@ def main() -> int:
     parser.add_argument("--db", default=None, help="store URL (default: a fresh SQLite file)")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="preflog-load-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="preflog-load-") as tmp, ExitStack() as cleanup:
         db = args.db or str(Path(tmp) / "load.db")
+        if is_postgres(db):  # a fresh database: earlier runs must not have grown the table
+            db = cleanup.enter_context(fresh_database(db, "load"))
         project = "load-" + new_id()[:8]
         store = open_store(db)
         keys = open_key_store(store)
@@ -183,17 +205,19 @@ def _run(args: argparse.Namespace, server: LiveServer, key: str, db: str) -> int
     for p in procs:
         p.start()
     time.sleep(max(0.0, start - time.time()))
+    cpu_before = service_cpu(server)
     samples: list[tuple[float, int]] = []
     while time.time() < start + args.seconds:
         samples.append((time.time() - start, service_rss(server)))
         time.sleep(1.0)
     samples.append((time.time() - start, service_rss(server)))
     done = [results.get(timeout=args.seconds + 60) for _ in procs]
+    service_cpu_s = service_cpu(server) - cpu_before
     for p in procs:
         p.join(timeout=30)
     # Clients that fell behind finish late: the rate is over the time until the last answer.
     elapsed = max(max(r.finished for r in done) - start, args.seconds)
-    return _report(args, db, done, samples, elapsed)
+    return _report(args, db, done, samples, elapsed, service_cpu_s)
 
 
 def _report(
@@ -202,6 +226,7 @@ def _report(
     done: list[ClientResult],
     samples: list[tuple[float, int]],
     elapsed: float,
+    service_cpu_s: float,
 ) -> int:
     acked = sum(r.acked_events for r in done)
     failed = sum(r.failed_batches for r in done)
@@ -211,7 +236,7 @@ def _report(
     rss_start, rss_end = samples[0][1], samples[-1][1]
     half = [rss for t, rss in samples if t >= args.seconds / 2]
     growth = (half[-1] - half[0]) / half[0] if half and half[0] else 0.0
-    store = "PostgreSQL" if "://" in db and not db.startswith("sqlite") else "SQLite"
+    store = "PostgreSQL" if is_postgres(db) else "SQLite"
     print(
         f"load: {args.seconds:g} s at {args.rate:,.0f} events/s offered, {args.clients} client processes "
         f"(raw httpx, batches of {args.batch}), {args.workers} service worker(s), {store}"
@@ -230,6 +255,13 @@ def _report(
         f"  service RSS: start {rss_start / mib:.1f} MiB, end {rss_end / mib:.1f} MiB, "
         f"second half {growth * 100:+.1f}%"
     )
+    client_cpu_s = sum(r.cpu_s for r in done)
+    if acked:
+        print(
+            f"  CPU per acknowledged event: service {service_cpu_s / acked * 1e6:.0f} us "
+            f"({service_cpu_s / elapsed:.2f} cores), clients {client_cpu_s / acked * 1e6:.0f} us "
+            f"({client_cpu_s / elapsed:.2f} cores), on {os.cpu_count()} cores"
+        )
     problems = []
     if rate < 0.95 * args.rate:
         problems.append(f"sustained {rate:,.0f} events/s is under 95% of the {args.rate:,.0f} offered")

@@ -31,23 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests import factories as f
 
-from preflog.events import new_id, validate_event
+from pgdb import fresh_database
+from preflog.events import validate_event
 from preflog.store.common import PendingEvent, encode_body
 from preflog.store.postgres import _COLUMNS, PostgresStore
 
 Batches = list[list[dict[str, Any]]]
-
-
-def fresh_database(url: str) -> str:
-    name = "bench_" + new_id().replace("-", "")[:12]
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return url.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_database(url: str, db_url: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {db_url.rsplit('/', 1)[1]} WITH (FORCE)")
 
 
 def events(n: int) -> list[dict[str, Any]]:
@@ -120,11 +109,8 @@ def main() -> int:
     size = sum(len(encode_body(e)) for e in data[:1000]) / min(1000, len(data))
     batches = [data[i : i + args.batch] for i in range(0, len(data), args.batch)]
     print(f"{args.n} events of ~{size:.0f} bytes in batches of {args.batch}, COPY and append interleaved")
-    db = fresh_database(url)
-    try:
+    with fresh_database(url, "append") as db:
         plain, ours = interleaved(db, batches)
-    finally:
-        drop_database(url, db)
     plain_rate, our_rate = args.n / sum(plain), args.n / sum(ours)
     p50, p99 = percentile(ours, 0.5) * 1000, percentile(ours, 0.99) * 1000
     print(f"plain COPY:            {plain_rate:10,.0f} events/s")
