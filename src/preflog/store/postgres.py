@@ -64,43 +64,26 @@ def translate_error(exc: BaseException, what: str) -> StoreError:
     return StoreError(message)
 
 
-def _take_append_lock(conn: psycopg.Connection[Any], project: str) -> bool:
-    """Take the append lock, then read whether ``project`` has erasures.
+def _take_append_lock(conn: psycopg.Connection[Any], project: str) -> tuple[int, bool]:
+    """Take the append lock, then read the highest position and whether ``project`` has erasures.
 
     Pipelined: one round trip. The server still runs the ``SELECT`` only once the lock is
     granted, with a snapshot taken then, so it sees every append committed before ours."""
     with conn.pipeline():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
-        cur = conn.execute("SELECT EXISTS (SELECT 1 FROM erasures WHERE project = %s)", (project,))
+        cur = conn.execute(
+            "SELECT COALESCE(MAX(position), 0), EXISTS (SELECT 1 FROM erasures WHERE project = %s) "
+            "FROM events",
+            (project,),
+        )
     row = cur.fetchone()
-    return bool(row[0]) if row else False
+    return (int(row[0]), bool(row[1])) if row else (0, False)
 
 
-# One statement a chunk: the rows as one array per column, unnested in input order (so positions
-# follow it); an id already stored is skipped by the unique key, and the new rows' positions come
-# back. One round trip, no savepoint, no second query for the positions.
-_INSERT: Final = (
-    f"INSERT INTO events ({_COLUMNS}) "
-    "SELECT %b, event_id, type, request_id, occurred_at, received_at, schema_version, user_id, "
-    "source_kind, body, erased, content_hash FROM unnest("
-    "%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::int[], %b::text[], %b::text[], "
-    "%b::text[], %b::bool[], %b::text[]) WITH ORDINALITY AS rows(event_id, type, request_id, "
-    "occurred_at, received_at, schema_version, user_id, source_kind, body, erased, content_hash, n) "
-    "ORDER BY n ON CONFLICT (project, event_id) DO NOTHING RETURNING event_id, position"
-)
-_INSERT_CHUNK: Final = 2_000  # rows per statement: bounds the size of one message
-
-
-def _insert_rows(conn: psycopg.Connection[Any], project: str, items: list[PendingEvent]) -> dict[str, int]:
-    """Insert the events whose ids are new; return their positions by event id."""
-    stored: dict[str, int] = {}
-    for start in range(0, len(items), _INSERT_CHUNK):
-        rows = [item.row(project)[1:] for item in items[start : start + _INSERT_CHUNK]]
-        columns: list[list[Any]] = [list(column) for column in zip(*rows, strict=True)]
-        columns[9] = [bool(x) for x in columns[9]]  # erased: 0/1 in the row, a boolean here
-        for event_id, position in conn.execute(_INSERT, (project, *columns)):
-            stored[str(event_id)] = int(position)
-    return stored
+def _copy_rows(conn: psycopg.Connection[Any], project: str, items: list[PendingEvent]) -> None:
+    with conn.cursor() as cur, cur.copy(f"COPY events ({_COLUMNS}) FROM STDIN") as copy:
+        for item in items:
+            copy.write_row(item.row(project))
 
 
 def _check_connection(conn: psycopg.Connection[Any]) -> None:
@@ -207,14 +190,18 @@ class PostgresStore(Store):
         pending: list[PendingEvent],
         results: list[AppendResult | None],
     ) -> None:
-        if _take_append_lock(conn, project):
+        before, has_erasures = _take_append_lock(conn, project)
+        if has_erasures:
             erased = self._erased_targets(conn, project, pending)
             for item in pending:
                 if erased and hits_erasure(item.event, erased):
                     item.blank()
-        stored = _insert_rows(conn, project, pending)
-        missing = [item.event_id for item in pending if item.event_id not in stored]
-        existing = self._existing(conn, project, missing) if missing else {}
+        existing = self._copy_new(conn, project, pending)
+        stored: dict[str, int] = {}
+        if len(existing) < len(pending):
+            # Under the lock nobody else inserts: every position above ``before`` is one of ours.
+            rows = conn.execute("SELECT event_id, position FROM events WHERE position > %s", (before,))
+            stored = {str(k): int(v) for k, v in rows}
         for item in pending:
             position = stored.get(item.event_id)
             if position is not None:
@@ -225,6 +212,27 @@ class PostgresStore(Store):
             effect = erasure_effect(item) if item.event_id in stored else None
             if effect is not None:
                 self._erase(conn, project, effect)
+
+    def _copy_new(
+        self, conn: psycopg.Connection[Any], project: str, pending: list[PendingEvent]
+    ) -> dict[str, tuple[int, str, bool, str | None]]:
+        """Copy the events not stored yet; return the stored rows of those that were.
+
+        Usually none was, and the whole batch goes in at once. Otherwise the unique key stops the
+        copy, its savepoint is rolled back (its positions are skipped: gaps are harmless, order is
+        what readers rely on), and the new ones are copied after looking the ids up."""
+        try:
+            with conn.transaction():
+                _copy_rows(conn, project, pending)
+            return {}
+        except pg_errors.UniqueViolation as exc:
+            if exc.diag.constraint_name != _EVENT_ID_KEY:
+                raise
+        existing = self._existing(conn, project, [item.event_id for item in pending])
+        fresh = [item for item in pending if item.event_id not in existing]
+        if fresh:
+            _copy_rows(conn, project, fresh)
+        return existing
 
     def _existing(
         self, conn: psycopg.Connection[Any], project: str, ids: list[str]
