@@ -159,6 +159,8 @@ def _keys_revoke(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     """Serve the HTTP API on uvicorn. With --demo, load the demo project (once) and print a new
     admin key. With --workers N > 1, each worker process opens the store from PREFLOG_DB."""
+    from importlib.util import find_spec
+
     import uvicorn
 
     from preflog.server.app import create_app, tune_gc
@@ -177,8 +179,10 @@ def _serve(args: argparse.Namespace) -> int:
         "port": port,
         "log_level": args.log_level,
         "access_log": args.access_log,
-        "http": "httptools",  # the C parser (server extra); h11 halves what one worker ingests
-        "loop": "uvloop",
+        # The C HTTP parser and uvloop (both in the server extra); h11 and asyncio when a
+        # hand-made environment lacks them (h11 ingests far less: docs/reliability.md, Load).
+        "http": "httptools" if find_spec("httptools") else "h11",
+        "loop": "uvloop" if find_spec("uvloop") else "asyncio",
     }
     if args.workers > 1:
         os.environ["PREFLOG_DB"] = db
