@@ -1,10 +1,12 @@
 """Sustained load: a steady target rate over loopback for a fixed time, from several processes.
 
     python bench/load.py [--seconds 60] [--rate 10000] [--clients 4] [--batch 100]
-                         [--db postgresql://...] [--workers 1]
+                         [--db URL] [--workers 2]
 
-Starts the real ``preflog serve`` (uvicorn) on a free loopback port over a fresh SQLite file (or
-the ``--db`` given), then ``--clients`` client *processes* (multiprocessing). Each client sends raw
+Starts the real ``preflog serve`` (uvicorn, ``--workers 2``: one per core of the 2-core machine
+the target is set for) on a free loopback port over a fresh SQLite file, and then over a fresh
+database on the PostgreSQL server of ``PREFLOG_TEST_POSTGRES_URL`` when that is set (or over the
+one ``--db`` given), then ``--clients`` client *processes* (multiprocessing). Each client sends raw
 HTTP batches with httpx (JSON, keep-alive; not the SDK, so the figure is the service's, not the
 SDK batcher's) of ``--batch`` inference events of about 1 KB, paced so that together they offer
 ``--rate`` events/s: batch k of a client is due at ``start + k * interval``; a client that falls
@@ -14,7 +16,8 @@ as acknowledged only when the service answered 200 with every event stored.
 Reports the acknowledged throughput, p50/p99/max acknowledgement latency of a batch, and the
 service's resident memory (RSS, with its worker processes) after warm-up, at the end, and its
 growth over the second half of the run, so a leak shows. Exits 1 when the sustained rate is under
-95% of ``--rate``, any batch failed, or memory grew by more than 20% over the second half.
+95% of ``--rate``, any batch failed, or memory grew by more than 20% over the second half, on
+either store. Also reports the CPU time the service and the clients used per acknowledged event.
 Everything is bounded: loopback only, a fixed duration, and the service is stopped at the end.
 """
 
@@ -169,12 +172,31 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=10_000.0, help="offered events/s, all clients together")
     parser.add_argument("--clients", type=int, default=4, help="client processes")
     parser.add_argument("--batch", type=int, default=100, help="events per request")
-    parser.add_argument("--workers", type=int, default=1, help="service worker processes")
-    parser.add_argument("--db", default=None, help="store URL (default: a fresh SQLite file)")
+    parser.add_argument("--workers", type=int, default=2, help="service worker processes (default 2)")
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="one store URL (default: a fresh SQLite file, then PostgreSQL if PREFLOG_TEST_POSTGRES_URL)",
+    )
     args = parser.parse_args()
+    stores: list[str | None] = [args.db] if args.db else [None]
+    pg = os.environ.get("PREFLOG_TEST_POSTGRES_URL")
+    if not args.db:
+        if pg:
+            stores.append(pg)
+        else:
+            print("(PostgreSQL skipped: set PREFLOG_TEST_POSTGRES_URL to run it too)")
+    failed = 0
+    for db in stores:
+        failed |= run_once(args, db)
+    return failed
 
+
+def run_once(args: argparse.Namespace, url: str | None) -> int:
+    """One load run against ``url`` (a fresh SQLite file when None; a fresh database on the
+    PostgreSQL server of a PostgreSQL URL); 0 when it held the rate."""
     with tempfile.TemporaryDirectory(prefix="preflog-load-") as tmp, ExitStack() as cleanup:
-        db = args.db or str(Path(tmp) / "load.db")
+        db = url or str(Path(tmp) / "load.db")
         if is_postgres(db):  # a fresh database: earlier runs must not have grown the table
             db = cleanup.enter_context(fresh_database(db, "load"))
         project = "load-" + new_id()[:8]
