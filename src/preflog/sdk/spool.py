@@ -94,8 +94,10 @@ class DiskSpool:
         return total
 
     def pending(self) -> int:
-        """How many events are waiting in the spool."""
-        return sum(len(events) for path in self._segments() for _, events in _batches(path))
+        """How many events are waiting in the spool, counting those a replay has claimed and is
+        sending now: they leave only once delivered (a failed replay puts them back)."""
+        waiting = [p for p in self.directory.iterdir() if p.name.endswith(_SUFFIX) or _CLAIMED in p.name]
+        return sum(len(events) for path in waiting for _, events in _batches(path))
 
     def _segments(self) -> list[Path]:
         return sorted(p for p in self.directory.iterdir() if p.name.endswith(_SUFFIX))
