@@ -54,8 +54,12 @@ pytest: $(VENV)/.installed-test
 
 test: lint typecheck pytest
 
+# The PostgreSQL benchmarks use $PREFLOG_TEST_POSTGRES_URL, or else a throw-away cluster when
+# PostgreSQL is installed (scripts/pg-test-cluster.sh; left running, like the tests'); without
+# either they are skipped with a message.
 bench: $(VENV)/.installed-bench
-	$(BIN)/python bench/run_all.py
+	PREFLOG_TEST_POSTGRES_URL="$${PREFLOG_TEST_POSTGRES_URL:-$$(scripts/pg-test-cluster.sh start 2>/dev/null | tail -n 1)}" \
+	  $(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
