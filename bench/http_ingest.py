@@ -179,7 +179,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2, help="service worker processes (one per core)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="preflog-bench-") as tmp:
         bench_backend("SQLite", lambda tag: nullcontext(str(Path(tmp) / f"{tag}.db")), args)
