@@ -237,3 +237,27 @@ def _append_many(path: str, seed: int) -> None:
         assert all(r.status == "stored" for r in results), results
     store.close()
     os._exit(0)
+
+
+def test_without_a_lock_file_writers_still_take_turns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the sidecar cannot be created (a read-only directory, say), the thread lock and
+    SQLite's own lock still serialize writers: appends from several threads all land."""
+    real_open = os.open
+
+    def refuse_lock_file(path: Any, *args: Any, **kwargs: Any) -> int:
+        if str(path).endswith("-lock"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse_lock_file)
+    store = SQLiteStore(tmp_path / "events.db")
+    batches = [[[f.inference() for _ in range(10)] for _ in range(5)] for _ in range(4)]
+    answers = _hammer(store, "nolock", batches)
+    store.close()
+    assert not (tmp_path / "events.db-lock").exists()
+    assert all(r.status == "stored" for thread in answers for results in thread for r in results)
+    reopened = open_store(str(tmp_path / "events.db"))
+    assert len(reopened.read(project="nolock", limit=1000)) == 4 * 5 * 10
+    reopened.close()
