@@ -150,7 +150,7 @@ def new_id() -> str:
     (ids need to be unique, not secret). Ids made later sort later, so the store's indexes on
     ``event_id`` and ``request_id`` grow at their right edge instead of touching a random page per
     event: on SQLite that keeps an append at about half the cost it has with random (version 4)
-    ids once the log holds a few hundred thousand events (docs/performance.md)."""
+    ids once the log holds a few hundred thousand events (docs/store.md, "Ids and index locality")."""
     ns = time.time_ns()
     n = (ns // 1_000_000) << 80 | (ns % 1_000_000 * 4096 // 1_000_000) << 64 | _V7 | _id_bits(62)
     h = n.to_bytes(16).hex()
@@ -184,18 +184,15 @@ def parse_time(value: str) -> datetime:
     return dt
 
 
-_NORMALIZED_TIME: Final = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 _UTC_TIME: Final = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?Z$")
 
 
 def normalize_time(value: str) -> str:
-    if _NORMALIZED_TIME.match(value):  # already UTC with microseconds (what the SDK writes)
-        parse_time(value)  # still a real date
-        return value
     utc = _UTC_TIME.match(value)
-    if utc is not None:  # UTC already, fewer fractional digits ("...T10:00:00Z"): pad them
-        parse_time(value)
-        return f"{utc[1]}.{(utc[2] or '').ljust(6, '0')}Z"
+    if utc is not None:  # UTC already (what the SDK writes): only the fraction may need padding
+        parse_time(value)  # still a real date
+        fraction = utc[2] or ""
+        return value if len(fraction) == 6 else f"{utc[1]}.{fraction.ljust(6, '0')}Z"
     return format_datetime(parse_time(value))
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 from preflog.store.base import AppendResult
@@ -39,10 +39,10 @@ class Append:
     results: list[AppendResult | None]
     done: bool = False
     error: BaseException | None = None
-    size: int = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.size = len(self.pending)
+    @property
+    def size(self) -> int:
+        return len(self.pending)
 
 
 class GroupCommit:

@@ -26,6 +26,7 @@ from preflog.store.common import (
     classify_existing,
     erasure_effect,
     erasure_lookups,
+    finish,
     hits_erasure,
     prepare_batch,
     read_where,
@@ -187,9 +188,7 @@ class SQLiteStore(Store):
         )
         if pending:
             self._group.run(Append(project, pending, results))
-        return [
-            r if r is not None else AppendResult("rejected", reason="internal: no answer") for r in results
-        ]
+        return finish(results)
 
     def _write_group(self, group: list[Append]) -> None:
         """Appends queued together (:mod:`.group`), one after the other in one transaction."""

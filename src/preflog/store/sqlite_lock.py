@@ -3,8 +3,9 @@
 SQLite serializes writers itself, but a writer that finds the database locked waits in SQLite's
 busy handler, which sleeps and polls on a fixed schedule (1, 2, 5, 10, 15, 20, 25... ms). Under
 steady load from several threads (a server's request threads) or processes (``--workers 2``),
-writers then spend most of their time asleep while the database is free: measured with
-``bench/load.py``, two server workers got half the throughput of one. Here a writer first takes
+writers then spend much of their time asleep while the database is free: measured with
+``bench/load.py`` (one worker offered 10,000 events/s for 30 s), 8,200-9,300 events/s and a p99
+of 243-360 ms without this queue, 9,996 events/s and 89 ms with it. Here a writer first takes
 
 * a ``threading.Lock`` shared by the store's threads, which wakes the next thread the moment it is
   released, and
