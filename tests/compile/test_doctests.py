@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ("preflog.compile.records", "preflog.compile.judgments", "preflog.formats.trl")
+MODULES = ("preflog.records", "preflog.compile.judgments", "preflog.formats.trl")
 
 
 @pytest.mark.parametrize("name", MODULES)

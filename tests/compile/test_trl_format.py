@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from preflog.compile.records import Pair, Unpaired, normalized_prompt
 from preflog.errors import ValidationError
 from preflog.formats import available_formats, get_format
 from preflog.formats.base import read_rows_file, write_rows_file
+from preflog.records import Pair, Unpaired, normalized_prompt
 
 CHAT = [
     {"role": "user", "content": "Hi"},

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from preflog.compile import compile_dataset
-from preflog.compile.records import Pair
 from preflog.errors import ConfigError
 from preflog.formats import get_format
 from preflog.formats.base import DataFile, read_rows_file
 from preflog.importers import import_file
+from preflog.records import Pair
 from preflog.store import open_store
 
 SYSTEM = "You are terse."

@@ -6,7 +6,7 @@ from __future__ import annotations
 from preflog.compile.manifest import DROP_REASONS, Manifest, load_manifest
 from preflog.compile.options import CompileOptions
 from preflog.compile.pipeline import compile_dataset
-from preflog.compile.records import Pair, Unpaired
+from preflog.records import Pair, Unpaired
 
 __all__ = [
     "DROP_REASONS",

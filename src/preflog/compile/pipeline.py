@@ -25,13 +25,13 @@ from preflog.compile.manifest import (
     render_card,
 )
 from preflog.compile.options import CompileOptions, time_bounds
-from preflog.compile.records import Pair, Record
 from preflog.compile.resolve import JoinContext, join_request, judgment_count
 from preflog.compile.sample import deduplicate, sample, split_of
 from preflog.compile.spill import Draft, LazyRecords, TextSpill, is_chat
 from preflog.errors import ConfigError
 from preflog.formats import get_format
 from preflog.formats.base import DataFile, FormatSpec, data_file_name, sha256_file, write_rows_file
+from preflog.records import Pair, Record
 from preflog.store.base import Store
 
 NO_USER = "_no_user"

@@ -14,9 +14,9 @@ from typing import Any
 
 from preflog.compile.judgments import Label, Pending, Vote, Waiting, score_votes, to_pending
 from preflog.compile.options import CompileOptions
-from preflog.compile.records import Prompt, normalized_prompt
 from preflog.compile.spill import NO_TEXT, Draft, TextSpill
 from preflog.formats.base import ItemKind
+from preflog.records import Prompt, normalized_prompt
 
 
 @dataclass(slots=True)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
-from preflog.compile.records import Pair, Record, Unpaired
+from preflog.records import Pair, Record, Unpaired
 
 NO_TEXT = -1
 _SPAN_LIMIT = 1 << 16  # read an item's entries in one call when they lie within 64 KiB
@@ -186,12 +186,3 @@ class LazyRecords(Sequence[Record]):
             if seen is not None:
                 seen(record)
             yield record
-
-
-def any_conversational(items: Sequence[Pair] | Sequence[Unpaired] | Sequence[Record]) -> bool:
-    """Whether any item's prompt is chat messages or carries a system prompt (then a file-wide
-    conversational shape is needed). Cheap on :class:`LazyRecords`."""
-    hint = getattr(items, "conversational", None)
-    if isinstance(hint, bool):
-        return hint
-    return any(not isinstance(item.prompt, str) or item.system is not None for item in items)

@@ -12,7 +12,7 @@ import json
 import uuid
 from typing import Any, Final
 
-from preflog.compile.records import Message, Pair, Prompt
+from preflog.records import Message, Pair, Prompt
 
 READ_NAMESPACE: Final = uuid.UUID("0d9c1f3e-6b7a-5c4d-8e2f-7265616462ac")
 UNKNOWN_MODEL: Final = "unknown"

@@ -9,7 +9,7 @@ kinds that voted (``human``, ``ai_judge+human``...). Compile never makes pairs o
 file holds decisive battles only; ties and both-bad votes stay in the store for ``preflog
 leaderboard``.
 
->>> from preflog.compile.records import Pair
+>>> from preflog.records import Pair
 >>> p = Pair(prompt="Hi", system=None, chosen="Hello", rejected="Go", request_id="r1",
 ...          chosen_id="b", rejected_id="a", chosen_model="m2", rejected_model="m1",
 ...          sources=("human",), occurred_at="2023-11-14T22:13:20.000000Z")
@@ -23,10 +23,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 
-from preflog.compile.records import Pair, as_messages
 from preflog.events import format_time, parse_time
 from preflog.formats._readback import messages_of, read_pair, split_system
 from preflog.formats.base import FormatSpec, Row, register_format
+from preflog.records import Pair, as_messages
 
 
 def chosen_is_a(pair: Pair) -> bool:

@@ -8,7 +8,7 @@
   holds single-turn prompts only; a file with a multi-turn prompt is refused with a pointer to
   ``axolotl``.
 
->>> from preflog.compile.records import Pair
+>>> from preflog.records import Pair
 >>> p = Pair(prompt="2+2?", system="Be brief.", chosen="4", rejected="5", request_id="r1",
 ...          chosen_id="a", rejected_id="b", chosen_model="m1", rejected_model="m2")
 >>> chat_template_row(p)["messages"]
@@ -22,11 +22,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 
-from preflog.compile.records import Pair, Prompt, as_messages
-from preflog.compile.spill import any_conversational
 from preflog.errors import ConfigError
 from preflog.formats._readback import messages_of, read_pair, split_system
 from preflog.formats.base import FormatSpec, Row, register_format
+from preflog.records import Pair, Prompt, any_conversational, as_messages
 
 # ---------------------------------------------------------------------------------------------- chat_template
 

@@ -4,8 +4,8 @@ A format is a :class:`FormatSpec` registered in :data:`FORMATS` by its module at
 (``register_format(FormatSpec(...))``). It turns compile records into rows and, where the format
 allows, rows back into records:
 
-- ``kind``: ``"pairs"`` (consumes :class:`~preflog.compile.records.Pair`) or ``"unpaired"``
-  (consumes :class:`~preflog.compile.records.Unpaired`);
+- ``kind``: ``"pairs"`` (consumes :class:`~preflog.records.Pair`) or ``"unpaired"``
+  (consumes :class:`~preflog.records.Unpaired`);
 - ``write_rows(items)``: one row (a plain dict with explicit keys, one type per column across the
   file) per item, in the order given. It receives the whole sequence of one output file so that it
   may pick a file-wide shape first (e.g. TRL conversational vs standard) and then map each item

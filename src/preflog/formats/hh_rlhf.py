@@ -23,9 +23,9 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Final
 
-from preflog.compile.records import Message, Pair, Prompt
 from preflog.formats._readback import read_pair
 from preflog.formats.base import FormatSpec, Row, register_format
+from preflog.records import Message, Pair, Prompt
 
 ASSISTANT: Final = "\n\nAssistant:"
 HUMAN: Final = "\n\nHuman:"

@@ -14,7 +14,7 @@
 consecutive turns of one side are joined with a blank line, and ``tool`` turns are
 ``observation`` (sharegpt) or part of the user side (alpaca).
 
->>> from preflog.compile.records import Pair
+>>> from preflog.records import Pair
 >>> p = Pair(prompt="2+2?", system=None, chosen="4", rejected="5", request_id="r1",
 ...          chosen_id="a", rejected_id="b", chosen_model="m1", rejected_model="m2")
 >>> sharegpt_row(p)["conversations"], alpaca_row(p)["instruction"]
@@ -28,9 +28,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import PurePosixPath
 from typing import Any, Final
 
-from preflog.compile.records import Message, Pair, Prompt, as_messages
 from preflog.formats._readback import read_pair
 from preflog.formats.base import DataFile, FormatSpec, Row, register_format
+from preflog.records import Message, Pair, Prompt, as_messages
 
 _SHAREGPT_ROLE: Final = {"user": "human", "assistant": "gpt", "tool": "observation", "system": "human"}
 _ROLE_OF: Final = {"human": "user", "gpt": "assistant", "observation": "tool", "function_call": "assistant"}

@@ -9,7 +9,7 @@ then the messages (system first) and ``chosen``/``rejected`` are one-message lis
 ``prompt + chosen``. Otherwise all three are plain strings (use ``--input_template`` if the model
 needs one).
 
->>> from preflog.compile.records import Pair
+>>> from preflog.records import Pair
 >>> p = Pair(prompt="2+2?", system=None, chosen="4", rejected="5", request_id="r1",
 ...          chosen_id="a", rejected_id="b", chosen_model="m1", rejected_model="m2", margin=1.5)
 >>> openrlhf_row(p, conversational=False)
@@ -21,10 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 
-from preflog.compile.records import Message, Pair, Prompt, as_messages
-from preflog.compile.spill import any_conversational
 from preflog.formats._readback import messages_of, read_pair, split_system
 from preflog.formats.base import FormatSpec, Row, register_format
+from preflog.records import Message, Pair, Prompt, any_conversational, as_messages
 
 
 def _reply(text: str, conversational: bool) -> str | list[Message]:

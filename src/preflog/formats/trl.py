@@ -5,7 +5,7 @@ Every row has an explicit ``prompt``. A file is *conversational* (prompt: chat m
 one assistant message) when any of its prompts is chat messages or has a system prompt, else
 *standard* (plain strings); one file never mixes the two, so each column has one type.
 
->>> from preflog.compile.records import Pair
+>>> from preflog.records import Pair
 >>> p = Pair(prompt="2+2?", system=None, chosen="4", rejected="5", request_id="r1",
 ...          chosen_id="a", rejected_id="b", chosen_model="m1", rejected_model="m2")
 >>> preference_row(p, conversational=False)
@@ -21,10 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from preflog.compile.records import Message, Pair, Prompt, Unpaired, as_messages
-from preflog.compile.spill import any_conversational
 from preflog.errors import ValidationError
 from preflog.formats.base import FormatSpec, Row, register_format
+from preflog.records import Message, Pair, Prompt, Unpaired, any_conversational, as_messages
 
 PREFERENCE_KEYS = frozenset({"prompt", "chosen", "rejected"})
 

@@ -8,7 +8,7 @@ imported from UltraFeedback) writes them. A pair knows only the gap otherwise, s
 is 0.0 and ``score_chosen`` the margin (1.0 when the pair has none): the difference is right, the
 absolute values are not ratings.
 
->>> from preflog.compile.records import Pair
+>>> from preflog.records import Pair
 >>> p = Pair(prompt="2+2?", system=None, chosen="4", rejected="5", request_id="r1",
 ...          chosen_id="a", rejected_id="b", chosen_model="m1", rejected_model="m2", margin=2.0)
 >>> row = ultrafeedback_row(p)
@@ -22,9 +22,9 @@ import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 
-from preflog.compile.records import Pair, as_messages, last_user_text
 from preflog.formats._readback import messages_of, read_pair, split_system
 from preflog.formats.base import FormatSpec, Row, register_format
+from preflog.records import Pair, as_messages, last_user_text
 
 
 def prompt_id(prompt: str) -> str:
