@@ -8,7 +8,8 @@ log-likelihood of the Bradley-Terry model with ties counted as half a win to eac
 so it depends on the data only through three counts per pair: 1,000,000 battles among 130 models
 are at most 8,385 pairs. We maximise ℓ by Newton's method (the Hessian is a weighted graph
 Laplacian, solved densely with the gauge Σθ = 0) with a backtracking line search, to a step below
-1e-12 logits — the exact maximum-likelihood estimate, not an approximation.
+1e-12 logits — the exact maximum-likelihood estimate, not an approximation. The loop is
+:func:`preflog.analytics.newton.maximize`, shared with style control.
 
 The MLE exists when the "beat or tied" graph is strongly connected; when it is not (a model that
 never lost, or separate groups of models never compared), a weak Gaussian prior (ridge ``prior``
@@ -25,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from preflog.analytics.battles import Battles
+from preflog.analytics.newton import expit, maximize
 from preflog.errors import ValidationError
 
 ELO_PER_LOGIT: Final = 400.0 / math.log(10.0)  # 400·log10 odds: rating points per natural-log unit
@@ -144,16 +146,6 @@ def _system(pc: PairCounts, p: F64, prior: float) -> F64:
     return h
 
 
-def _solve(h: F64, g: F64) -> F64:
-    from scipy.linalg import LinAlgError, cho_factor, cho_solve
-
-    try:
-        out: F64 = cho_solve(cho_factor(h), g)
-    except LinAlgError:
-        out = np.linalg.lstsq(h, g, rcond=None)[0].astype(np.float64)
-    return out
-
-
 def fit_counts(
     pc: PairCounts,
     *,
@@ -164,33 +156,24 @@ def fit_counts(
 ) -> F64:
     """Maximum-likelihood log-strengths θ (natural logits; Σθ = 0 when ``prior`` is 0)."""
     m = pc.n_models
-    theta = np.zeros(m) if theta0 is None else theta0.astype(np.float64, copy=True)
     if m <= 1 or len(pc.i) == 0:
         return np.zeros(m)
-    ll = _log_likelihood(pc, theta, prior)
-    for _ in range(max_iter):
-        p = _expit(theta[pc.i] - theta[pc.j])
-        step = _solve(_system(pc, p, prior), _gradient(pc, p, theta, prior))
-        t = 1.0
-        while True:
-            candidate = theta + t * step
-            new_ll = _log_likelihood(pc, candidate, prior)
-            if new_ll >= ll - 1e-12 * abs(ll) or t < 1e-8:
-                break
-            t *= 0.5
-        theta, ll = candidate, new_ll
-        if prior == 0:
-            theta -= theta.mean()
-        if float(np.abs(t * step).max()) < tol:
-            break
-    return theta
 
+    def system(theta: F64) -> tuple[F64, F64]:
+        p = expit(theta[pc.i] - theta[pc.j])
+        return _system(pc, p, prior), _gradient(pc, p, theta, prior)
 
-def _expit(x: F64) -> F64:
-    from scipy.special import expit
+    def center(theta: F64) -> None:
+        theta -= theta.mean()
 
-    out: F64 = expit(x)
-    return out
+    return maximize(
+        np.zeros(m) if theta0 is None else theta0,
+        lambda theta: _log_likelihood(pc, theta, prior),
+        system,
+        tol=tol,
+        max_iter=max_iter,
+        recenter=center if prior == 0 else None,
+    )
 
 
 def choose_prior(pc: PairCounts, prior: float | None) -> float:
@@ -208,7 +191,7 @@ def sandwich_covariance(pc: PairCounts, theta: F64, prior: float) -> F64:
     The "meat" B = Σ_battles s sᵀ with s = (y − p)(e_i − e_j); per pair Σ(y − p)² needs only the
     three outcome counts, so it is exact without visiting the battles.
     """
-    p = _expit(theta[pc.i] - theta[pc.j])
+    p = expit(theta[pc.i] - theta[pc.j])
     resid2 = pc.wins_i * (1.0 - p) ** 2 + pc.ties * (0.5 - p) ** 2 + pc.wins_j * p**2
     meat = laplacian(pc, resid2)
     bread = np.linalg.inv(_system(pc, p, prior))

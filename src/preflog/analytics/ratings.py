@@ -11,13 +11,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from preflog.analytics.battles import Battles
+from preflog.analytics.board import (
+    CI,
+    ELO_START,
+    F64,
+    Leaderboard,
+    Method,
+    RatingRow,
+    StyleCoefficient,
+    build_rows,
+    model_position,
+    ranks,
+    rating_variance,
+    to_elo,
+    z_value,
+)
 from preflog.analytics.bt import (
     ELO_PER_LOGIT,
     PairCounts,
@@ -29,92 +43,27 @@ from preflog.analytics.bt import (
 )
 from preflog.errors import ValidationError
 
-Method = Literal["bt", "elo"]
-CI = Literal["sandwich", "bootstrap", "none"]
-F64 = NDArray[np.float64]
-
 ELO_K = 4.0
-ELO_START = 1000.0
 
-
-@dataclass(frozen=True)
-class RatingRow:
-    """One leaderboard row; ``ci_low``/``ci_high`` are None when no interval was computed."""
-
-    model: str
-    rating: float
-    ci_low: float | None
-    ci_high: float | None
-    rank: int
-    battles: int
-
-
-@dataclass(frozen=True)
-class StyleCoefficient:
-    """A style-control covariate: its effect in logits per standard deviation, with its interval."""
-
-    feature: str
-    coef: float
-    ci_low: float
-    ci_high: float
-    elo_points: float  # the same effect in rating points
-
-
-@dataclass(frozen=True)
-class Leaderboard:
-    rows: list[RatingRow]
-    method: str
-    ci: str
-    level: float
-    battles: int
-    anchor: dict[str, float] | None = None
-    rounds: int | None = None
-    seed: int | None = None
-    regularized: bool = False
-    style: list[StyleCoefficient] | None = None
-    skipped: dict[str, int] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def rating_of(self, model: str) -> float:
-        for row in self.rows:
-            if row.model == model:
-                return row.rating
-        raise ValidationError(f"unknown model {model!r}", "model")
-
-
-def z_value(level: float) -> float:
-    from scipy.stats import norm
-
-    if not 0 < level < 1:
-        raise ValidationError("must be between 0 and 1", "level")
-    return float(norm.ppf(0.5 + level / 2))
-
-
-def to_elo(theta: F64, models: tuple[str, ...], anchor: Mapping[str, float] | None) -> F64:
-    """Natural-log strengths (any shape, models on the last axis) to ratings: mean 1000 or anchored."""
-    centered = theta - theta.mean(axis=-1, keepdims=True)
-    ratings: F64 = ELO_START + ELO_PER_LOGIT * centered
-    if anchor:
-        ((name, value),) = anchor.items()
-        k = _index(models, name)
-        ratings = ratings + (value - ratings[..., [k]])
-    return ratings
-
-
-def _index(models: tuple[str, ...], name: str) -> int:
-    try:
-        return models.index(name)
-    except ValueError:
-        raise ValidationError(f"anchor model {name!r} has no battles", "anchor") from None
-
-
-def ranks(low: F64, high: F64) -> NDArray[np.int64]:
-    """1 + the number of models whose interval lies entirely above each model's interval."""
-    above = low[None, :] > high[:, None]
-    out: NDArray[np.int64] = 1 + above.sum(axis=1)
-    return out
+# Re-exported: the leaderboard types and helpers live in .board (style control needs them too).
+__all__ = [
+    "CI",
+    "ELO_K",
+    "ELO_START",
+    "Leaderboard",
+    "Matrix",
+    "Method",
+    "RatingRow",
+    "StyleCoefficient",
+    "build_rows",
+    "online_elo",
+    "predicted_matrix",
+    "ranks",
+    "rate",
+    "to_elo",
+    "win_rate_matrix",
+    "z_value",
+]
 
 
 def _sandwich_bounds(
@@ -126,13 +75,7 @@ def _sandwich_bounds(
     z: float,
 ) -> tuple[F64, F64]:
     cov = sandwich_covariance(pc, theta, prior)
-    m = len(theta)
-    if anchor:
-        k = _index(models, next(iter(anchor)))
-        var = np.diag(cov) + cov[k, k] - 2 * cov[:, k]
-    else:  # the variance of θ_i − mean(θ)
-        centering = np.eye(m) - 1.0 / m
-        var = np.diag(centering @ cov @ centering)
+    var = rating_variance(cov, model_position(models, next(iter(anchor))) if anchor else None)
     half = z * ELO_PER_LOGIT * np.sqrt(np.clip(var, 0.0, None))
     ratings = to_elo(theta, models, anchor)
     return ratings - half, ratings + half
@@ -217,23 +160,6 @@ def _bt_board(
     )
 
 
-def build_rows(battles: Battles, ratings: F64, low: F64 | None, high: F64 | None) -> list[RatingRow]:
-    counts = battles.battle_counts()
-    rank = ranks(low, high) if low is not None and high is not None else ranks(ratings, ratings)
-    order = np.lexsort((np.arange(len(ratings)), -ratings))
-    return [
-        RatingRow(
-            model=battles.models[k],
-            rating=float(ratings[k]),
-            ci_low=None if low is None else float(low[k]),
-            ci_high=None if high is None else float(high[k]),
-            rank=int(rank[k]),
-            battles=int(counts[k]),
-        )
-        for k in order
-    ]
-
-
 # ---------------------------------------------------------------------------------------------- online Elo
 
 
@@ -258,7 +184,7 @@ def _elo_board(battles: Battles, anchor: Mapping[str, float] | None) -> Leaderbo
     ratings = online_elo(battles)
     if anchor:
         ((name, value),) = anchor.items()
-        ratings = ratings + (value - ratings[_index(battles.models, name)])
+        ratings = ratings + (value - ratings[model_position(battles.models, name)])
     return Leaderboard(
         rows=build_rows(battles, ratings, None, None),
         method="elo",

@@ -21,8 +21,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from preflog.analytics.battles import Battles
+from preflog.analytics.board import (
+    CI,
+    Leaderboard,
+    StyleCoefficient,
+    build_rows,
+    rating_variance,
+    to_elo,
+    z_value,
+)
 from preflog.analytics.bt import ELO_PER_LOGIT
-from preflog.analytics.ratings import CI, Leaderboard, StyleCoefficient, build_rows, to_elo, z_value
+from preflog.analytics.newton import expit, maximize
 from preflog.errors import ValidationError
 
 F64 = NDArray[np.float64]
@@ -93,37 +102,31 @@ def _loglik(d: StyleDesign, params: F64, weight: F64) -> float:
 
 def fit_style(d: StyleDesign, weight: F64 | None = None, start: F64 | None = None, tol: float = 1e-10) -> F64:
     """Joint maximum-likelihood (θ with Σθ = 0, then β) by Newton's method with a line search."""
-    from preflog.analytics.bt import _expit, _solve
-
     wt = np.ones(len(d.y)) if weight is None else weight
-    params = np.zeros(d.m + d.features.shape[1]) if start is None else start.copy()
-    gauge = np.zeros_like(params)
+    gauge = np.zeros(d.m + d.features.shape[1])
     gauge[: d.m] = 1.0
-    ll = _loglik(d, params, wt)
-    for _ in range(100):
-        p = _expit(_logits(d, params))
+
+    def system(params: F64) -> tuple[F64, F64]:
+        p = expit(_logits(d, params))
         r = wt * (d.y - p)
         grad = np.concatenate([np.bincount(d.a, r, d.m) - np.bincount(d.b, r, d.m), d.features.T @ r])
-        h = _blocks(d, wt * p * (1 - p)) + np.outer(gauge, gauge)
-        step = _solve(h, grad)
-        t = 1.0
-        while True:
-            trial = params + t * step
-            new = _loglik(d, trial, wt)
-            if new >= ll - 1e-12 * abs(ll) or t < 1e-8:
-                break
-            t *= 0.5
-        params, ll = trial, new
+        return _blocks(d, wt * p * (1 - p)) + np.outer(gauge, gauge), grad
+
+    def center(params: F64) -> None:
         params[: d.m] -= params[: d.m].mean()
-        if float(np.abs(t * step).max()) < tol:
-            break
-    return params
+
+    return maximize(
+        np.zeros_like(gauge) if start is None else start,
+        lambda params: _loglik(d, params, wt),
+        system,
+        tol=tol,
+        max_iter=100,
+        recenter=center,
+    )
 
 
 def style_sandwich(d: StyleDesign, params: F64) -> F64:
-    from preflog.analytics.bt import _expit
-
-    p = _expit(_logits(d, params))
+    p = expit(_logits(d, params))
     gauge = np.zeros_like(params)
     gauge[: d.m] = 1.0
     bread = np.linalg.inv(_blocks(d, p * (1 - p)) + np.outer(gauge, gauge))
@@ -132,12 +135,7 @@ def style_sandwich(d: StyleDesign, params: F64) -> F64:
 
 
 def _bounds_from_cov(cov: F64, m: int, anchor_index: int | None, z: float) -> F64:
-    if anchor_index is not None:
-        k = anchor_index
-        var = np.diag(cov)[:m] + cov[k, k] - 2 * cov[:m, k]
-    else:
-        centering = np.eye(m) - 1.0 / m
-        var = np.diag(centering @ cov[:m, :m] @ centering)
+    var = rating_variance(cov[:m, :m], anchor_index)
     half: F64 = z * np.sqrt(np.clip(np.concatenate([var, np.diag(cov)[m:]]), 0, None))
     return half
 
