@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from preflog import __version__
+from preflog.compile.card import front_matter, load_hint
 from preflog.errors import ConfigError
 from preflog.formats.base import DataFile
 
@@ -133,11 +134,12 @@ def load_manifest(path: Path | str) -> Manifest:
 
 
 def render_card(m: Manifest) -> str:
-    """The dataset card: the manifest's figures in words."""
+    """The dataset card: Hugging Face front matter (see :mod:`preflog.compile.card`), then the
+    manifest's figures in words."""
     unit = "preference pairs" if m.kind == "pairs" else "unpaired (KTO) examples"
     out = m.counts_out
     lines = [
-        f"# {m.project}: {m.format} dataset",
+        front_matter(m.files) + f"# {m.project}: {m.format} dataset",
         "",
         f"Compiled by preflog {m.preflog_version} from project `{m.project}`, events up to position "
         f"{m.watermark}"
@@ -170,6 +172,7 @@ def render_card(m: Manifest) -> str:
     lines += ["", "## Options", "", "```json", json.dumps(m.options, indent=2, ensure_ascii=False), "```", ""]
     lines += ["## Files", "", "| file | rows | bytes | SHA-256 |", "|---|---:|---:|---|"]
     lines += [f"| {f.name} | {f.rows} | {f.bytes} | `{f.sha256}` |" for f in m.files]
+    lines += ["", load_hint(m.files)]
     lines += [
         "",
         "Every pair's texts are the exact outputs that were shown; no prompt is in both splits (the split "
