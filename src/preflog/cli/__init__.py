@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "server_cmds",  # serve, keys
     "import_cmds",  # import
     "privacy_cmds",  # erase, audit
+    "judge_cmds",  # score, judge
 )
 
 
