@@ -1,4 +1,4 @@
-"""``verify_dataset``: prove a compiled dataset is accepted by the real Hugging Face TRL trainers
+"""``verify_dataset``, the trainer steps: prove a compiled dataset is accepted by the real TRL trainers
 before anyone spends GPU hours on it.
 
 It loads the files with ``datasets``, trains a small byte-level BPE tokenizer on the data's own
