@@ -15,18 +15,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from preflog.events import (
-    _ID_MAX,
-    DEFAULT_LIMITS,
-    _check_candidate,
-    _check_candidate_fully,
-    _Checker,
-    _plain_candidate,
-    _plain_id,
-    _plain_text,
-    new_id,
-    normalize_time,
-)
+from preflog.events import DEFAULT_LIMITS, ID_MAX_BYTES, new_id, normalize_time
+from preflog.events.checker import Checker, plain_id, plain_text
+from preflog.events.inference import _check_candidate, _check_candidate_fully, _plain_candidate
 
 # Strings that stress the edges: blanks, NUL, tabs and line breaks, wide characters, lengths near
 # the limits (a limit of 40 bytes is 10 characters of up to 4 bytes).
@@ -42,7 +33,7 @@ LIMIT = 40
 @settings(max_examples=600, deadline=None)
 @given(edge_text)
 def test_plain_text_is_only_ever_valid_text(value: str) -> None:
-    if _plain_text(value, LIMIT):
+    if plain_text(value, LIMIT):
         assert value.strip() and "\x00" not in value
         assert len(value.encode("utf-8", "surrogatepass")) <= LIMIT
 
@@ -50,12 +41,12 @@ def test_plain_text_is_only_ever_valid_text(value: str) -> None:
 @settings(max_examples=600, deadline=None)
 @given(edge_text)
 def test_plain_id_is_only_ever_a_valid_id(value: str) -> None:
-    c = _Checker(DEFAULT_LIMITS)
+    c = Checker(DEFAULT_LIMITS)
     found = c.ident({"v": value}, "v", "v")
-    if _plain_id(value):
+    if plain_id(value):
         assert found == value and c.errors == []
         assert value.strip() and not any(ch in value for ch in "\x00\t\n\r")
-        assert len(value.encode("utf-8", "surrogatepass")) <= _ID_MAX
+        assert len(value.encode("utf-8", "surrogatepass")) <= ID_MAX_BYTES
 
 
 model_names = st.none() | edge_text | st.integers()
@@ -79,7 +70,7 @@ candidates = st.fixed_dictionaries(
 @settings(max_examples=800, deadline=None)
 @given(candidates)
 def test_a_plain_candidate_gets_the_same_answer_as_the_full_checks(cand: dict[str, Any]) -> None:
-    fast, full = _Checker(DEFAULT_LIMITS), _Checker(DEFAULT_LIMITS)
+    fast, full = Checker(DEFAULT_LIMITS), Checker(DEFAULT_LIMITS)
     fast_id = _check_candidate(fast, cand, "candidates[0]")
     full_id = _check_candidate_fully(full, cand, "candidates[0]")
     assert (fast_id, fast.errors) == (full_id, full.errors)

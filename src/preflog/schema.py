@@ -15,11 +15,16 @@ from typing import Any, Final
 from preflog.events import (
     DEFAULT_LIMITS,
     EVENT_TYPES,
+    ID_MAX_BYTES,
     MESSAGE_ROLES,
+    MODEL_FIELDS,
     OUTCOMES,
+    PROJECT_PATTERN,
     SCHEMA_VERSION,
+    SCORER_KINDS,
     SIGNAL_KINDS,
     SOURCE_KINDS,
+    UUID_PATTERN,
     Limits,
 )
 
@@ -27,10 +32,7 @@ __all__ = ["SCHEMA_ID", "event_json_schema"]
 
 SCHEMA_ID: Final = f"urn:preflog:event:v{SCHEMA_VERSION}"
 DRAFT: Final = "https://json-schema.org/draft/2020-12/schema"
-SCORER_KINDS: Final = ("reward_model", "ai_judge", "human")
-ID_MAX_BYTES: Final = 256
 _REQUIRED: Final = ("event_id", "type", "request_id", "occurred_at")
-_MODEL_FIELDS: Final = ("name", "version", "checkpoint", "provider")
 DESCRIPTION: Final = (
     "One preflog event. preflog.events.validate_event is the authority: where JSON Schema cannot "
     "express a rule (sizes in UTF-8 bytes, chosen differing from rejected, ids unique across ranking "
@@ -64,7 +66,7 @@ def _common_defs(limits: Limits) -> dict[str, Schema]:
     return {
         "uuid": {
             "type": "string",
-            "pattern": "^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$",
+            "pattern": UUID_PATTERN,
             "description": "A UUID (hyphens optional).",
         },
         "id": {
@@ -116,7 +118,7 @@ def _envelope(etype: str) -> Schema:
         "project": _nullable(
             {
                 "type": "string",
-                "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+                "pattern": PROJECT_PATTERN,
                 "description": "The tenant; filled in from the write's scope when left out. "
                 "An event naming another project is rejected.",
             }
@@ -167,7 +169,7 @@ def _inference_defs(limits: Limits) -> dict[str, Schema]:
     }
     model = {
         "type": "object",
-        "properties": {k: _ref("id") if k == "name" else _nullable(_ref("id")) for k in _MODEL_FIELDS},
+        "properties": {k: _ref("id") if k == "name" else _nullable(_ref("id")) for k in MODEL_FIELDS},
         "required": ["name"],
         "additionalProperties": False,
     }

@@ -15,13 +15,17 @@ from datetime import datetime
 from typing import Any, Final
 
 from preflog.errors import ValidationError
-from preflog.events import MESSAGE_ROLES, SOURCE_KINDS, format_datetime, format_time, normalize_time
-
-CANDIDATE_KEYS: Final = frozenset(
-    ("candidate_id", "output", "model", "params", "usage", "latency_ms", "metadata")
+from preflog.events import (
+    CANDIDATE_KEYS,
+    ID_MAX_BYTES,
+    MESSAGE_ROLES,
+    MODEL_KEYS,
+    SOURCE_KINDS,
+    format_datetime,
+    format_time,
+    normalize_time,
 )
-MODEL_KEYS: Final = frozenset(("name", "version", "checkpoint", "provider"))
-_ID_MAX: Final = 256
+
 _INF: Final = math.inf
 _CONTROL: Final = ("\r", "\n", "\t", "\x00")
 
@@ -40,13 +44,13 @@ def _type_name(value: Any) -> str:
 
 
 def check_ident(value: Any, path: str) -> str:
-    """A short identifier: non-empty string, at most 256 characters, no control characters."""
+    """A short identifier: non-empty string, at most 256 bytes, no control characters."""
     if type(value) is not str and not isinstance(value, str):
         raise bad(path, f"must be a string, got {_type_name(value)}")
     if not value or value.isspace():
         raise bad(path, "empty")
-    if len(value.encode("utf-8", "surrogatepass")) > _ID_MAX:
-        raise bad(path, f"too long: over {_ID_MAX} bytes")
+    if len(value.encode("utf-8", "surrogatepass")) > ID_MAX_BYTES:
+        raise bad(path, f"too long: over {ID_MAX_BYTES} bytes")
     for ch in _CONTROL:
         if ch in value:
             raise bad(path, "must not contain control characters")
@@ -276,8 +280,8 @@ def check_tags(tags: Any) -> list[str]:
     if isinstance(tags, str) or not isinstance(tags, Sequence):
         raise bad("tags", f"must be a list of strings, got {_type_name(tags)}")
     for i, tag in enumerate(tags):
-        if not isinstance(tag, str) or not tag or len(tag) > _ID_MAX:
-            raise bad(f"tags[{i}]", "must be a non-empty string of at most 256 characters")
+        if not isinstance(tag, str) or not tag or len(tag) > ID_MAX_BYTES:
+            raise bad(f"tags[{i}]", f"must be a non-empty string of at most {ID_MAX_BYTES} characters")
     return list(tags)
 
 

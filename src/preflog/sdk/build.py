@@ -16,13 +16,12 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from preflog.errors import FieldError
-from preflog.events import SCHEMA_VERSION, Limits, check_event, new_id
+from preflog.events import ID_MAX_BYTES, SCHEMA_VERSION, Limits, check_event, new_id
 
 Record = tuple[Any, ...]
 Builder = Callable[[Record, str, "Clock"], dict[str, Any]]
 
 _CIDS: Final = tuple(f"c{i}" for i in range(64))
-_ID_MAX: Final = 256
 _BASE_BYTES: Final = 300  # envelope and keys of one event, for the batch byte estimate
 
 
@@ -160,8 +159,8 @@ def _json_bytes(value: Any, path: str, limit: int) -> tuple[int, FieldError | No
 
 
 def _ident_problem(value: Any, path: str) -> FieldError | None:
-    if len(value) > _ID_MAX // 4 and _text_bytes(value) > _ID_MAX:
-        return FieldError(path, f"too long: over {_ID_MAX} bytes")
+    if len(value) > ID_MAX_BYTES // 4 and _text_bytes(value) > ID_MAX_BYTES:
+        return FieldError(path, f"too long: over {ID_MAX_BYTES} bytes")
     if "\n" in value or "\r" in value or "\t" in value or "\x00" in value:
         return FieldError(path, "must not contain control characters")
     return None

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from preflog.errors import ConfigError, FieldError, ValidationError
-from preflog.events import _PROJECT_RE, Limits, check_event, new_id
+from preflog.events import PROJECT_RE, PROJECT_RULE, Limits, check_event, new_id
 from preflog.sdk import args
 from preflog.sdk.args import _KNOWN_MODELS
 from preflog.sdk.batcher import Batcher, BatchOptions, ClientStats
@@ -92,8 +92,8 @@ class Client:
         spool: Spool | None = None,
     ) -> None:
         project = project or os.environ.get("PREFLOG_PROJECT") or "default"
-        if not isinstance(project, str) or not _PROJECT_RE.match(project):
-            raise ConfigError(f"project: {project!r} must be 1-64 letters, digits, '_', '.', '-'")
+        if not isinstance(project, str) or not PROJECT_RE.match(project):
+            raise ConfigError(f"project: {project!r} {PROJECT_RULE}")
         options = BatchOptions(
             batch_size=batch_size,
             max_batch_size=max_batch_size,

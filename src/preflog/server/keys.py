@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
 
 from preflog.errors import NotFound, StoreError, ValidationError
-from preflog.events import now
+from preflog.events import PROJECT_RE, PROJECT_RULE, now
 
 if TYPE_CHECKING:
     from preflog.store.base import Store
@@ -52,7 +52,6 @@ SCOPES: Final[tuple[Scope, ...]] = get_args(Scope)
 KEY_PREFIX: Final = "pfl_"
 _KEY_ID_RE: Final = re.compile(r"^[0-9a-f]{12}$")
 _TOKEN_RE: Final = re.compile(r"^pfl_([0-9a-f]{12})_([A-Za-z0-9_-]{20,128})$")
-_PROJECT_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _NAME_MAX: Final = 200
 
 
@@ -185,10 +184,8 @@ def check_scope(scope: str) -> Scope:
 
 
 def check_project(project: str) -> str:
-    if not _PROJECT_RE.match(project):
-        raise ValidationError(
-            "must be 1-64 letters, digits, '_', '.', '-', starting with a letter or digit", path="project"
-        )
+    if not PROJECT_RE.match(project):
+        raise ValidationError(PROJECT_RULE, path="project")
     return project
 
 
