@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 # name -> (full-size arguments, quick arguments)
 BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "hot_path": ([], ["--n", "20000"]),
+    "validation": ([], ["--n", "5000", "--repeat", "3"]),
     "embedded_ingest": ([], ["--n", "20000"]),
     "http_ingest": ([], ["--events", "5000"]),
     "pg_append": ([], ["--n", "20000"]),
