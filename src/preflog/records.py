@@ -5,9 +5,15 @@ formats and never the other way round (formats read and write records; compile m
 
 Both are frozen, JSON-able (:meth:`Pair.to_dict` / :meth:`Pair.from_dict` round-trip exactly) and
 carry everything a format needs: the prompt as logged (a string, or chat messages before the
-reply), the optional system prompt, the exact candidate outputs that were shown, and provenance
+reply), the optional system prompt, the exact candidate replies that were shown, and provenance
 (request and candidate ids, models, judge kinds, agreement). A format writer turns one record into
 one row and never looks anything up.
+
+A reply (:data:`Reply`) is the candidate's text when that is all it is — the common case, and the
+only one before event contract version 2 — and otherwise the assistant-side chat messages: one
+assistant message carrying ``tool_calls`` or a ``refusal``, or the messages of a multi-message
+continuation (assistant tool call → tool result → assistant answer, or several turns). What an
+item needs a format to carry beyond plain text is :func:`needs` (see :data:`FEATURES`).
 
 >>> p = Pair(prompt="2+2?", system=None, chosen="4", rejected="5", request_id="r1",
 ...          chosen_id="a", rejected_id="b", chosen_model="m1", rejected_model="m2")
@@ -19,12 +25,18 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Final, TypeAlias
 
-Message: TypeAlias = dict[str, str]
+#: A chat message: ``role`` and ``content`` (None or empty on an assistant turn that only calls
+#: tools), and where they were logged ``tool_calls`` (assistant turns, the OpenAI shape),
+#: ``tool_call_id`` and ``name`` (tool turns), ``refusal`` (assistant turns).
+Message: TypeAlias = dict[str, Any]
 Prompt: TypeAlias = str | list[Message]
+#: A candidate's reply: its text, or assistant-side messages when it is more than text.
+Reply: TypeAlias = str | list[Message]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +55,8 @@ class Pair:
 
     prompt: Prompt
     system: str | None
-    chosen: str
-    rejected: str
+    chosen: Reply
+    rejected: Reply
     request_id: str
     chosen_id: str
     rejected_id: str
@@ -60,7 +72,7 @@ class Pair:
     chosen_first: bool | None = None
     judgment_ids: tuple[str, ...] = ()
 
-    def with_texts(self, prompt: Prompt, system: str | None, chosen: str, rejected: str) -> Pair:
+    def with_texts(self, prompt: Prompt, system: str | None, chosen: Reply, rejected: Reply) -> Pair:
         """This pair with other texts (like ``dataclasses.replace``, several times faster)."""
         return Pair(
             prompt,
@@ -102,7 +114,7 @@ class Unpaired:
 
     prompt: Prompt
     system: str | None
-    completion: str
+    completion: Reply
     label: bool
     request_id: str
     candidate_id: str
@@ -114,7 +126,7 @@ class Unpaired:
     occurred_at: str | None = None
     judgment_ids: tuple[str, ...] = ()
 
-    def with_texts(self, prompt: Prompt, system: str | None, completion: str) -> Unpaired:
+    def with_texts(self, prompt: Prompt, system: str | None, completion: Reply) -> Unpaired:
         """This example with other texts (like ``dataclasses.replace``, several times faster)."""
         return Unpaired(
             prompt,
@@ -151,7 +163,7 @@ def _to_dict(record: Pair | Unpaired) -> dict[str, Any]:
         value = getattr(record, f.name)
         if isinstance(value, tuple):
             value = list(value)
-        elif f.name == "prompt" and isinstance(value, list):
+        elif isinstance(value, list):  # a chat prompt or a structured reply
             value = [dict(m) for m in value]
         out[f.name] = value
     return out
@@ -171,6 +183,25 @@ def _from_dict(cls: type[Pair] | type[Unpaired], data: dict[str, Any]) -> dict[s
 
 # ------------------------------------------------------------------------------------------ prompt helpers
 
+#: The keys a chat message may carry, in the order they are written.
+MESSAGE_KEYS: Final = ("role", "content", "tool_calls", "tool_call_id", "name", "refusal")
+
+
+def message(m: Mapping[str, Any]) -> Message:
+    """A copy of chat message ``m`` with its keys in :data:`MESSAGE_KEYS` order (others dropped,
+    and the optional ones when None: a columnar file pads every message with every key). ``name``
+    is kept on tool turns only (which tool answered); on other turns it was never written.
+
+    >>> message({"content": "Hi", "role": "user", "name": "ann", "refusal": None})
+    {'role': 'user', 'content': 'Hi'}
+    """
+    if len(m) == 2 and "role" in m and "content" in m:  # the common case: a plain turn
+        return {"role": m["role"], "content": m["content"]}
+    tool = m.get("role") == "tool"
+    out = {"role": m.get("role"), "content": m.get("content")}
+    out.update((k, m[k]) for k in MESSAGE_KEYS[2:] if m.get(k) is not None and (tool or k != "name"))
+    return out
+
 
 def as_messages(prompt: Prompt, system: str | None = None) -> list[Message]:
     """The prompt as chat messages, with ``system`` first when given (and not already there).
@@ -181,7 +212,7 @@ def as_messages(prompt: Prompt, system: str | None = None) -> list[Message]:
     if isinstance(prompt, str):
         messages: list[Message] = [{"role": "user", "content": prompt}]
     else:
-        messages = [{"role": m["role"], "content": m["content"]} for m in prompt]
+        messages = [message(m) for m in prompt]
     if system is not None and not (messages and messages[0]["role"] == "system"):
         messages.insert(0, {"role": "system", "content": system})
     return messages
@@ -192,13 +223,18 @@ def is_conversational(prompt: Prompt) -> bool:
 
 
 def any_conversational(items: Sequence[Pair] | Sequence[Unpaired] | Sequence[Record]) -> bool:
-    """Whether any item's prompt is chat messages or carries a system prompt (then a file-wide
-    conversational shape is needed). Cheap on compile's lazy record sequences, which answer
-    through their ``conversational`` attribute without reading texts."""
+    """Whether any item's prompt is chat messages or carries a system prompt, or any reply is
+    messages (then a file-wide conversational shape is needed). Cheap on compile's lazy record
+    sequences, which answer through their ``conversational`` attribute without reading texts."""
     hint = getattr(items, "conversational", None)
     if isinstance(hint, bool):
         return hint
-    return any(not isinstance(item.prompt, str) or item.system is not None for item in items)
+    return any(
+        not isinstance(item.prompt, str)
+        or item.system is not None
+        or any(not isinstance(r, str) for r in replies_of(item))
+        for item in items
+    )
 
 
 def last_user_text(prompt: Prompt) -> str:
@@ -210,15 +246,16 @@ def last_user_text(prompt: Prompt) -> str:
     """
     if isinstance(prompt, str):
         return prompt
-    for message in reversed(prompt):
-        if message["role"] == "user":
-            return message["content"]
-    return prompt[-1]["content"] if prompt else ""
+    for m in reversed(prompt):
+        if m["role"] == "user":
+            return str(m["content"] or "")
+    return str(prompt[-1]["content"] or "") if prompt else ""
 
 
 def normalized_prompt(prompt: Prompt, system: str | None = None) -> str:
     """The prompt reduced for comparison and splitting: every message's role and whitespace-
-    collapsed, lower-cased content. Two prompts differing only in case or spacing are the same.
+    collapsed, lower-cased content (plus, on tool turns and tool calls, those fields as JSON). Two
+    prompts differing only in case or spacing are the same.
 
     >>> a = normalized_prompt("  What is  2+2? ")
     >>> a == normalized_prompt([{"role": "user", "content": "what is 2+2?"}])
@@ -227,20 +264,140 @@ def normalized_prompt(prompt: Prompt, system: str | None = None) -> str:
     if isinstance(prompt, str) and system is None:
         return "user:" + " ".join(prompt.split()).lower()
     parts = []
-    for message in as_messages(prompt, system):
-        parts.append(message["role"] + ":" + " ".join(message["content"].split()).lower())
+    for m in as_messages(prompt, system):
+        part = m["role"] + ":" + " ".join((m["content"] or "").split()).lower()
+        if len(m) > 2:  # a tool turn or a tool call: which tool and what it said are the prompt too
+            part += " " + canonical({k: v for k, v in m.items() if k not in ("role", "content")})
+        parts.append(part)
     return "\n".join(parts)
 
 
+# ------------------------------------------------------------------------------------------ replies
+
+#: What an item may need a format to carry beyond plain text, in the order drops are reported:
+#: ``tool_calls`` (tool calls or tool turns in the prompt or a reply), ``continuation`` (a reply of
+#: several messages), ``refusal`` (a reply with a refusal).
+TOOL_CALLS: Final = "tool_calls"
+CONTINUATION: Final = "continuation"
+REFUSAL: Final = "refusal"
+FEATURES: Final = (TOOL_CALLS, CONTINUATION, REFUSAL)
+
+
+def canonical(value: Any) -> str:
+    """Sorted-key compact JSON: the text two equal values share (for digests and comparison)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def reply_of(candidate: Mapping[str, Any]) -> Reply:
+    """A candidate's reply: its ``output`` when that is all it carries, else its messages — the
+    continuation ``messages``, or one assistant message with the output and its ``tool_calls`` /
+    ``refusal``.
+
+    >>> reply_of({"candidate_id": "a", "output": "4", "finish_reason": "stop"})
+    '4'
+    >>> reply_of({"candidate_id": "a", "output": "", "refusal": "I can't help with that."})
+    [{'role': 'assistant', 'content': '', 'refusal': "I can't help with that."}]
+    """
+    continuation = candidate.get("messages")
+    if continuation is not None:
+        return [message(m) for m in continuation]
+    output = candidate.get("output")
+    text = output if isinstance(output, str) else ""
+    tool_calls, refusal = candidate.get("tool_calls"), candidate.get("refusal")
+    if not tool_calls and refusal is None:
+        return text
+    out: Message = {"role": "assistant", "content": text}
+    if tool_calls:
+        out["tool_calls"] = tool_calls
+    if refusal is not None:
+        out["refusal"] = refusal
+    return [out]
+
+
+def reply_messages(reply: Reply) -> list[Message]:
+    """The reply as assistant-side chat messages (a text is one assistant message)."""
+    if isinstance(reply, str):
+        return [{"role": "assistant", "content": reply}]
+    return [message(m) for m in reply]
+
+
+def reply_length(reply: Reply) -> int:
+    """Characters of the reply's text (contents, refusals, tool-call arguments): length balancing."""
+    if isinstance(reply, str):
+        return len(reply)
+    total = 0
+    for m in reply:
+        total += len(m.get("content") or "") + len(m.get("refusal") or "")
+        for call in m.get("tool_calls") or ():
+            function = call.get("function") or {}
+            total += len(str(function.get("name", ""))) + len(str(function.get("arguments", "")))
+    return total
+
+
+def is_empty(reply: Reply) -> bool:
+    """Whether the reply says nothing: no non-blank text, no tool call, no refusal.
+
+    >>> is_empty(" "), is_empty([{"role": "assistant", "content": "", "tool_calls": [{"id": "c"}]}])
+    (True, False)
+    """
+    if isinstance(reply, str):
+        return not reply.strip()
+    return not any((m.get("content") or "").strip() or m.get("tool_calls") or m.get("refusal") for m in reply)
+
+
+def needs(prompt: Prompt, replies: Iterable[Reply]) -> frozenset[str]:
+    """The :data:`FEATURES` an item with this prompt and these replies needs a format to carry.
+
+    >>> sorted(needs("Hi", ["Hello", [{"role": "assistant", "content": "", "refusal": "No."}]]))
+    ['refusal']
+    """
+    out: set[str] = set()
+    if not isinstance(prompt, str) and any(_has_tools(m) for m in prompt):
+        out.add(TOOL_CALLS)
+    for reply in replies:
+        if isinstance(reply, str):
+            continue
+        if len(reply) > 1:
+            out.add(CONTINUATION)
+        for m in reply:
+            if _has_tools(m):
+                out.add(TOOL_CALLS)
+            if m.get("refusal") is not None:
+                out.add(REFUSAL)
+    return frozenset(out)
+
+
+def _has_tools(m: Mapping[str, Any]) -> bool:
+    return bool(m.get("tool_calls")) or m.get("role") == "tool" or "tool_call_id" in m
+
+
+def replies_of(item: Pair | Unpaired) -> tuple[Reply, ...]:
+    return (item.chosen, item.rejected) if isinstance(item, Pair) else (item.completion,)
+
+
 __all__ = [
+    "CONTINUATION",
+    "FEATURES",
+    "MESSAGE_KEYS",
+    "REFUSAL",
+    "TOOL_CALLS",
     "Message",
     "Pair",
     "Prompt",
     "Record",
+    "Reply",
     "Unpaired",
     "any_conversational",
     "as_messages",
+    "canonical",
     "is_conversational",
+    "is_empty",
     "last_user_text",
+    "message",
+    "needs",
     "normalized_prompt",
+    "replies_of",
+    "reply_length",
+    "reply_messages",
+    "reply_of",
 ]

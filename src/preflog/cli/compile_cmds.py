@@ -60,6 +60,11 @@ def _register_compile(sub: _Subparsers) -> None:
         action="store_true",
         help="unpaired formats: also label each pair's chosen output good and its rejected output bad",
     )
+    g.add_argument(
+        "--drop-empty",
+        action="store_true",
+        help="drop items with an empty reply (by default an empty answer compiles like any other)",
+    )
     f = p.add_argument_group("filters (repeat a flag for several values)")
     f.add_argument("--source", action="append", default=[], choices=SOURCE_KINDS, help="judge kind")
     f.add_argument("--criterion", action="append", default=[], help="judgment criterion")
@@ -106,6 +111,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         balance_position=args.balance_position,
         balance_length=args.balance_length,
         unpaired_from_pairs=args.unpaired_from_pairs,
+        drop_empty=args.drop_empty,
         test_fraction=args.test_fraction,
         seed=args.seed,
         parquet=args.parquet,

@@ -33,6 +33,9 @@ class CompileOptions:
       was shown first as often as second / is longer as often as shorter.
     - ``unpaired_from_pairs`` [False]: for unpaired formats, also label each pair's chosen output
       good and its rejected output bad.
+    - ``drop_empty`` [False]: drop items with an empty reply (no text but blanks, no tool call, no
+      refusal), counted as ``empty_output``. Off, an empty answer is an answer like any other
+      (usually the rejected one).
     - ``test_fraction`` [0.0]: the share of prompts (by hash of the normalized prompt) in ``test``.
     - ``seed`` [0]: every random choice is a hash of the seed and the item, so order does not matter.
     - ``parquet`` [False]: write Parquet instead of JSONL.
@@ -54,6 +57,7 @@ class CompileOptions:
     balance_position: bool = False
     balance_length: bool = False
     unpaired_from_pairs: bool = False
+    drop_empty: bool = False
     test_fraction: float = 0.0
     seed: int = 0
     parquet: bool = False

@@ -31,7 +31,7 @@ from preflog.compile.spill import Draft, LazyRecords, TextSpill, is_chat
 from preflog.errors import ConfigError
 from preflog.formats import get_format
 from preflog.formats.base import DataFile, FormatSpec, data_file_name, sha256_file, write_rows_file
-from preflog.records import Pair, Record
+from preflog.records import TOOL_CALLS, Pair, Record
 from preflog.store.base import Store
 
 NO_USER = "_no_user"
@@ -115,7 +115,10 @@ def _join(
     flt = JudgmentFilter(frozenset(opts.sources), frozenset(opts.criteria), since, until)
     judgments = collect_judgments(iter_judgment_events(store, project=project, until_position=watermark), flt)
     drops.update(judgments.drops)
-    ctx = JoinContext(opts, spec.kind, judgments.retracted, judgments.erased_requests, spill, drops)
+    # Parquet gives a column one struct type: messages whose keys differ from row to row, and the
+    # arguments of different tools, would come back padded with nulls — not the calls logged.
+    carries = spec.carries - {TOOL_CALLS} if opts.parquet else spec.carries
+    ctx = JoinContext(opts, spec.kind, judgments.retracted, judgments.erased_requests, spill, drops, carries)
     pending = judgments.pending
     drafts: list[Draft] = []
     inferences = joined = 0

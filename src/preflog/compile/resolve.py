@@ -16,7 +16,17 @@ from preflog.compile.judgments import Label, Pending, Vote, Waiting, score_votes
 from preflog.compile.options import CompileOptions
 from preflog.compile.spill import NO_TEXT, Draft, TextSpill
 from preflog.formats.base import ItemKind
-from preflog.records import Prompt, normalized_prompt
+from preflog.records import (
+    FEATURES,
+    Prompt,
+    Reply,
+    canonical,
+    is_empty,
+    needs,
+    normalized_prompt,
+    reply_length,
+    reply_of,
+)
 
 
 @dataclass(slots=True)
@@ -42,6 +52,7 @@ class JoinContext:
     erased_requests: set[str]
     spill: TextSpill
     drops: Counter[str]
+    carries: frozenset[str] = frozenset()  # what the format writes beyond text (FormatSpec.carries)
 
 
 def digest(*parts: str) -> bytes:
@@ -245,7 +256,8 @@ class _Request:
         self.occurred_at = str(inference["occurred_at"])
         self.request_id = str(inference["request_id"])
         self._refs: dict[str, int] = {}
-        self._outputs: dict[str, str | None] = {}
+        self._replies: dict[str, Reply] = {}
+        self._prompt_needs: frozenset[str] | None = None
         self._prompt_key: bytes | None = None
         self._prompt_repr: str | None = None
 
@@ -254,15 +266,13 @@ class _Request:
             return bool(self.prompt.strip())
         return isinstance(self.prompt, list) and bool(self.prompt)
 
-    def _output(self, cid: str) -> str | None:
-        """The candidate's text, or None when it is empty or erased."""
+    def _reply(self, cid: str) -> Reply:
+        """The candidate's reply: its output, or its messages (see :func:`preflog.records.reply_of`)."""
         try:
-            return self._outputs[cid]
+            return self._replies[cid]
         except KeyError:
-            output = self.candidates[cid].get("output")
-            text = output if isinstance(output, str) and output.strip() else None
-            self._outputs[cid] = text
-            return text
+            reply = self._replies[cid] = reply_of(self.candidates[cid])
+            return reply
 
     def _model(self, cid: str) -> str:
         model = self.candidates[cid].get("model") or {}
@@ -288,18 +298,24 @@ class _Request:
         return self._prompt_key, self._prompt_repr
 
     def _check(self, cids: tuple[str, ...]) -> str | None:
-        """Why these candidates cannot make an item (validation), or None."""
+        """Why these candidates cannot make an item (validation, then what the format carries), or
+        None. An empty reply is a reply: only ``drop_empty`` drops it."""
         if not self._valid_prompt():
             return "missing_prompt"
-        outputs = [self._output(c) for c in cids]
-        if any(o is None for o in outputs):
+        replies = [self._reply(c) for c in cids]
+        if self.ctx.options.drop_empty and any(is_empty(r) for r in replies):
             return "empty_output"
-        if len(outputs) == 2 and outputs[0] == outputs[1]:
+        if len(replies) == 2 and replies[0] == replies[1]:
             return "identical_outputs"
         models = self.ctx.options.models
         if models and not any(self._model(c) in models for c in cids):
             return "filtered_model"
-        return None
+        if self._prompt_needs is None:
+            self._prompt_needs = needs(self.prompt, ())
+        if not self._prompt_needs and all(isinstance(r, str) for r in replies):
+            return None  # plain text: every format carries it
+        missing = (self._prompt_needs | needs("", replies)) - self.ctx.carries
+        return next((f"unsupported_{f}" for f in FEATURES if f in missing), None)
 
     def pair_draft(self, d: Decision) -> Draft | None:
         reason = self._check((d.winner, d.loser))
@@ -343,7 +359,7 @@ class _Request:
             chosen_first,
             ids,
         )
-        chosen, rejected = self._output(d.winner) or "", self._output(d.loser) or ""
+        chosen, rejected = self._reply(d.winner), self._reply(d.loser)
         prompt_key, prompt_repr = self._keys()
         spill = self.ctx.spill
         prompt_ref, system_ref = self._prompt_refs()
@@ -358,12 +374,12 @@ class _Request:
             key=f"{self.occurred_at}\x00{self.request_id}\x00{d.winner}\x00{d.loser}",
             refs=refs,
             prompt_key=prompt_key,
-            triple=digest(prompt_repr, chosen, rejected),
+            triple=digest(prompt_repr, _key(chosen), _key(rejected)),
             user_id=self.user_id,
             margin=margin,
             chosen_first=chosen_first,
             latest=max(self.position, d.latest),
-            length_sign=(len(chosen) > len(rejected)) - (len(chosen) < len(rejected)),
+            length_sign=_sign(reply_length(chosen) - reply_length(rejected)),
         )
 
     def unpaired_draft(self, cid: str, good: bool, agreeing: list[Label], latest: int) -> Draft | None:
@@ -372,7 +388,7 @@ class _Request:
             self.ctx.drops[reason] += 1
             return None
         last = max(agreeing, key=lambda x: (x.occurred_at, x.position))
-        completion = self._output(cid) or ""
+        completion = self._reply(cid)
         user_id = last.user_id or self.user_id
         # the fields of an Unpaired after its three texts, in order (see Unpaired)
         meta = (
@@ -397,10 +413,19 @@ class _Request:
             key=f"{self.occurred_at}\x00{self.request_id}\x00{cid}",
             refs=refs,
             prompt_key=prompt_key,
-            triple=digest(prompt_repr, completion, str(good)),
+            triple=digest(prompt_repr, _key(completion), str(good)),
             user_id=user_id,
             margin=None,
             chosen_first=None,
             latest=max(self.position, latest),
             length_sign=0,
         )
+
+
+def _key(reply: Reply) -> str:
+    """A reply as digest text; messages as canonical JSON behind a mark no text starts with."""
+    return reply if isinstance(reply, str) else "\x01" + canonical(reply)
+
+
+def _sign(n: int) -> int:
+    return (n > 0) - (n < 0)

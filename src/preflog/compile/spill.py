@@ -142,9 +142,12 @@ def materialize(draft: Draft, spill: TextSpill, kind: str) -> Record:
 
 
 def is_chat(draft: Draft, spill: TextSpill) -> bool:
-    """Whether the draft's prompt is chat messages or has a system prompt."""
+    """Whether the draft's prompt is chat messages or has a system prompt, or a reply is messages."""
     at = draft.refs
-    return spill.refs[at + 1] != NO_TEXT or spill.is_json(spill.refs[at])
+    prompt, system, first, second = spill.refs[at : at + 4]
+    if system != NO_TEXT or spill.is_json(prompt) or spill.is_json(first):
+        return True
+    return second != NO_TEXT and spill.is_json(second)
 
 
 class LazyRecords(Sequence[Record]):

@@ -12,7 +12,7 @@ import json
 import uuid
 from typing import Any, Final
 
-from preflog.records import Message, Pair, Prompt
+from preflog.records import Message, Pair, Prompt, Reply
 
 READ_NAMESPACE: Final = uuid.UUID("0d9c1f3e-6b7a-5c4d-8e2f-7265616462ac")
 UNKNOWN_MODEL: Final = "unknown"
@@ -26,8 +26,8 @@ def content_id(*parts: Any) -> str:
 def read_pair(
     prompt: Prompt,
     system: str | None,
-    chosen: str,
-    rejected: str,
+    chosen: Reply,
+    rejected: Reply,
     *,
     chosen_model: str | None = None,
     rejected_model: str | None = None,

@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from preflog.events import format_time, parse_time
 from preflog.formats._readback import messages_of, read_pair, split_system
-from preflog.formats.base import FormatSpec, Row, register_format
+from preflog.formats.base import FormatSpec, Row, register_format, text_reply
 from preflog.records import Pair, as_messages
 
 
@@ -37,8 +37,14 @@ def chosen_is_a(pair: Pair) -> bool:
 
 def arena_row(pair: Pair, *, with_time: bool) -> Row:
     messages = as_messages(pair.prompt, pair.system)
-    chosen = (pair.chosen_model, [*messages, {"role": "assistant", "content": pair.chosen}])
-    rejected = (pair.rejected_model, [*messages, {"role": "assistant", "content": pair.rejected}])
+    chosen = (
+        pair.chosen_model,
+        [*messages, {"role": "assistant", "content": text_reply(pair.chosen, "arena")}],
+    )
+    rejected = (
+        pair.rejected_model,
+        [*messages, {"role": "assistant", "content": text_reply(pair.rejected, "arena")}],
+    )
     a_wins = chosen_is_a(pair)
     (model_a, conv_a), (model_b, conv_b) = (chosen, rejected) if a_wins else (rejected, chosen)
     row: Row = {

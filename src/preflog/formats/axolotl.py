@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from preflog.errors import ConfigError
 from preflog.formats._readback import messages_of, read_pair, split_system
-from preflog.formats.base import FormatSpec, Row, register_format
+from preflog.formats.base import FormatSpec, Row, register_format, text_reply
 from preflog.records import Pair, Prompt, any_conversational, as_messages
 
 # ---------------------------------------------------------------------------------------------- chat_template
@@ -33,8 +33,8 @@ from preflog.records import Pair, Prompt, any_conversational, as_messages
 def chat_template_row(pair: Pair) -> Row:
     return {
         "messages": as_messages(pair.prompt, pair.system),
-        "chosen": {"role": "assistant", "content": pair.chosen},
-        "rejected": {"role": "assistant", "content": pair.rejected},
+        "chosen": {"role": "assistant", "content": text_reply(pair.chosen, "axolotl")},
+        "rejected": {"role": "assistant", "content": text_reply(pair.rejected, "axolotl")},
     }
 
 
@@ -84,7 +84,12 @@ def intel_row(pair: Pair) -> Row:
     if turn is None:
         raise ConfigError("axolotl-chatml-intel holds single-turn prompts only; use --format axolotl")
     system, question = turn
-    return {"system": system or "", "question": question, "chosen": pair.chosen, "rejected": pair.rejected}
+    return {
+        "system": system or "",
+        "question": question,
+        "chosen": text_reply(pair.chosen, "axolotl-chatml-intel"),
+        "rejected": text_reply(pair.rejected, "axolotl-chatml-intel"),
+    }
 
 
 def write_intel(pairs: Sequence[Pair]) -> Iterator[Row]:

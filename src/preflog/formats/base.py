@@ -12,7 +12,11 @@ allows, rows back into records:
   with a pure one-row function;
 - ``read_rows(rows)`` (optional): records back from rows, for import and round-trip tests;
 - ``extra_files(files)`` (optional): side files written next to the data, e.g. LLaMA-Factory's
-  ``dataset_info.json``; gets the data files written and returns ``{file name: text}``.
+  ``dataset_info.json``; gets the data files written and returns ``{file name: text}``;
+- ``carries``: which of :data:`preflog.records.FEATURES` (tool calls, continuations, refusals) the
+  format writes faithfully. Compile never hands a writer an item needing anything else: it drops
+  the item first, counted as ``unsupported_<feature>``. A writer of a format that carries nothing
+  only ever sees text replies and plain ``{role, content}`` prompts.
 
 Writing JSONL (the default) or Parquet is done once, here (:func:`write_rows_file`), never per
 format: JSONL is UTF-8, one compact JSON object per line in the writer's key order; Parquet goes
@@ -29,6 +33,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 from preflog.errors import ConfigError
+from preflog.records import FEATURES, Reply
 
 ItemKind: TypeAlias = Literal["pairs", "unpaired"]
 Row: TypeAlias = dict[str, Any]
@@ -57,6 +62,7 @@ class FormatSpec:
     read_rows: Callable[[Iterable[Row]], Iterator[Any]] | None = None
     description: str = ""
     extra_files: Callable[[Sequence[DataFile]], dict[str, str]] | None = None
+    carries: frozenset[str] = frozenset()
 
 
 #: Every format registered so far, by name. Use :func:`preflog.formats.get_format`, which imports
@@ -68,8 +74,18 @@ def register_format(spec: FormatSpec) -> FormatSpec:
     """Add ``spec`` to :data:`FORMATS` (a module calls this at import time)."""
     if spec.kind not in ("pairs", "unpaired"):
         raise ValueError(f"format {spec.name!r}: kind must be 'pairs' or 'unpaired', got {spec.kind!r}")
+    unknown = spec.carries - set(FEATURES)
+    if unknown:
+        raise ValueError(f"format {spec.name!r}: carries unknown features {sorted(unknown)}")
     FORMATS[spec.name] = spec
     return spec
+
+
+def text_reply(reply: Reply, fmt: str) -> str:
+    """A reply a text-only format can write; compile drops the others before they get here."""
+    if not isinstance(reply, str):
+        raise ValueError(f"{fmt}: holds text replies only, not chat messages (compile drops those)")
+    return reply
 
 
 # ---------------------------------------------------------------------------------------------- file I/O
@@ -192,5 +208,6 @@ __all__ = [
     "read_rows_file",
     "register_format",
     "sha256_file",
+    "text_reply",
     "write_rows_file",
 ]

@@ -29,7 +29,7 @@ from pathlib import PurePosixPath
 from typing import Any, Final
 
 from preflog.formats._readback import read_pair
-from preflog.formats.base import DataFile, FormatSpec, Row, register_format
+from preflog.formats.base import DataFile, FormatSpec, Row, register_format, text_reply
 from preflog.records import Message, Pair, Prompt, as_messages
 
 _SHAREGPT_ROLE: Final = {"user": "human", "assistant": "gpt", "tool": "observation", "system": "human"}
@@ -60,8 +60,8 @@ def sharegpt_row(pair: Pair) -> Row:
     return {
         "conversations": [{"from": _SHAREGPT_ROLE[m["role"]], "value": m["content"]} for m in messages],
         "system": system,
-        "chosen": {"from": "gpt", "value": pair.chosen},
-        "rejected": {"from": "gpt", "value": pair.rejected},
+        "chosen": {"from": "gpt", "value": text_reply(pair.chosen, "llamafactory")},
+        "rejected": {"from": "gpt", "value": text_reply(pair.rejected, "llamafactory")},
     }
 
 
@@ -124,8 +124,8 @@ def alpaca_row(pair: Pair) -> Row:
         "input": "",
         "system": system,
         "history": history,
-        "chosen": pair.chosen,
-        "rejected": pair.rejected,
+        "chosen": text_reply(pair.chosen, "llamafactory-alpaca"),
+        "rejected": text_reply(pair.rejected, "llamafactory-alpaca"),
     }
 
 

@@ -2,8 +2,11 @@
 for KTOTrainer) and ``trl-reward`` (preference with ``margin``, for RewardTrainer).
 
 Every row has an explicit ``prompt``. A file is *conversational* (prompt: chat messages, outputs:
-one assistant message) when any of its prompts is chat messages or has a system prompt, else
-*standard* (plain strings); one file never mixes the two, so each column has one type.
+assistant-side messages) when any of its prompts is chat messages or has a system prompt, or any
+reply is more than text, else *standard* (plain strings); one file never mixes the two, so each
+column has one type. Conversational rows carry tool calls, tool turns, multi-message continuations
+and refusals as TRL's chat-template helpers pass them to the tokenizer's chat template (see
+:mod:`preflog.formats._chat` for the shape of tool-call arguments and refusals).
 
 >>> from preflog.records import Pair
 >>> p = Pair(prompt="2+2?", system=None, chosen="4", rejected="5", request_id="r1",
@@ -22,26 +25,19 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from preflog.errors import ValidationError
+from preflog.formats._chat import chat_prompt, chat_reply, read_messages, read_reply
 from preflog.formats.base import FormatSpec, Row, register_format
-from preflog.records import Message, Pair, Prompt, Unpaired, any_conversational, as_messages
+from preflog.records import FEATURES, Pair, Prompt, Unpaired, any_conversational
 
 PREFERENCE_KEYS = frozenset({"prompt", "chosen", "rejected"})
-
-
-def _prompt(prompt: Prompt, system: str | None, conversational: bool) -> Prompt:
-    return as_messages(prompt, system) if conversational else prompt
-
-
-def _reply(text: str, conversational: bool) -> str | list[Message]:
-    return [{"role": "assistant", "content": text}] if conversational else text
 
 
 def preference_row(pair: Pair, *, conversational: bool) -> Row:
     """One ``trl`` row: explicit prompt, chosen, rejected."""
     return {
-        "prompt": _prompt(pair.prompt, pair.system, conversational),
-        "chosen": _reply(pair.chosen, conversational),
-        "rejected": _reply(pair.rejected, conversational),
+        "prompt": chat_prompt(pair.prompt, pair.system, conversational),
+        "chosen": chat_reply(pair.chosen, conversational),
+        "rejected": chat_reply(pair.rejected, conversational),
     }
 
 
@@ -56,8 +52,8 @@ def reward_row(pair: Pair, *, conversational: bool) -> Row:
 def kto_row(item: Unpaired, *, conversational: bool) -> Row:
     """One ``trl-kto`` row: prompt, completion, label (True: desirable)."""
     return {
-        "prompt": _prompt(item.prompt, item.system, conversational),
-        "completion": _reply(item.completion, conversational),
+        "prompt": chat_prompt(item.prompt, item.system, conversational),
+        "completion": chat_reply(item.completion, conversational),
         "label": bool(item.label),
     }
 
@@ -83,21 +79,10 @@ def write_kto(items: Sequence[Unpaired]) -> Iterator[Row]:
 def _split_system(prompt: Any) -> tuple[Prompt, str | None]:
     if isinstance(prompt, str):
         return prompt, None
-    if not isinstance(prompt, list) or not all(isinstance(m, dict) for m in prompt):
-        raise ValidationError("must be a string or a list of chat messages", path="prompt")
-    messages: list[Message] = [{"role": str(m["role"]), "content": str(m["content"])} for m in prompt]
+    messages = read_messages(prompt, "prompt")
     if messages and messages[0]["role"] == "system":
         return messages[1:], messages[0]["content"]
     return messages, None
-
-
-def _text(value: Any, path: str) -> str:
-    """A reply as text: a string, or the content of the assistant message(s)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list) and value and all(isinstance(m, dict) for m in value):
-        return "".join(str(m.get("content", "")) for m in value)
-    raise ValidationError("must be a string or a list of assistant messages", path=path)
 
 
 def split_implicit_prompt(row: Row) -> Row:
@@ -138,8 +123,8 @@ def pair_of_row(row: Row, index: int = 0) -> Pair:
     return Pair(
         prompt=prompt,
         system=system,
-        chosen=_text(row.get("chosen"), "chosen"),
-        rejected=_text(row.get("rejected"), "rejected"),
+        chosen=read_reply(row.get("chosen"), "chosen"),
+        rejected=read_reply(row.get("rejected"), "rejected"),
         request_id=f"row-{index}",
         chosen_id="chosen",
         rejected_id="rejected",
@@ -158,7 +143,7 @@ def unpaired_of_row(row: Row, index: int = 0) -> Unpaired:
     return Unpaired(
         prompt=prompt,
         system=system,
-        completion=_text(row.get("completion"), "completion"),
+        completion=read_reply(row.get("completion"), "completion"),
         label=label,
         request_id=f"row-{index}",
         candidate_id="completion",
@@ -183,6 +168,7 @@ TRL = register_format(
         write_preference,
         read_pairs,
         description="TRL preference (DPOTrainer): prompt, chosen, rejected; standard or conversational",
+        carries=frozenset(FEATURES),
     )
 )
 TRL_KTO = register_format(
@@ -192,6 +178,7 @@ TRL_KTO = register_format(
         write_kto,
         read_unpaired,
         description="TRL unpaired preference (KTOTrainer): prompt, completion, label",
+        carries=frozenset(FEATURES),
     )
 )
 TRL_REWARD = register_format(
@@ -201,5 +188,6 @@ TRL_REWARD = register_format(
         write_reward,
         read_pairs,
         description="TRL preference with margin (RewardTrainer): prompt, chosen, rejected, margin",
+        carries=frozenset(FEATURES),
     )
 )

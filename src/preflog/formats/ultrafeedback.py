@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 
 from preflog.formats._readback import messages_of, read_pair, split_system
-from preflog.formats.base import FormatSpec, Row, register_format
+from preflog.formats.base import FormatSpec, Row, register_format, text_reply
 from preflog.records import Pair, as_messages, last_user_text
 
 
@@ -41,13 +41,13 @@ def _scores(pair: Pair) -> tuple[float, float]:
 def ultrafeedback_row(pair: Pair) -> Row:
     messages = as_messages(pair.prompt, pair.system)
     text = last_user_text(pair.prompt)
-    chosen = [*messages, {"role": "assistant", "content": pair.chosen}]
+    chosen = [*messages, {"role": "assistant", "content": text_reply(pair.chosen, "ultrafeedback")}]
     score_chosen, score_rejected = _scores(pair)
     return {
         "prompt": text,
         "prompt_id": prompt_id(text),
         "chosen": chosen,
-        "rejected": [*messages, {"role": "assistant", "content": pair.rejected}],
+        "rejected": [*messages, {"role": "assistant", "content": text_reply(pair.rejected, "ultrafeedback")}],
         "messages": [dict(m) for m in chosen],
         "score_chosen": score_chosen,
         "score_rejected": score_rejected,
