@@ -15,7 +15,7 @@ import pytest
 from preflog.compile import compile_dataset
 from preflog.errors import ValidationError
 from preflog.formats.base import read_rows_file
-from preflog.formats.hh_rlhf import parse_transcript, render_transcript
+from preflog.formats.hh_rlhf import parse_pair, parse_transcript, render_transcript
 from preflog.importers import ImportOptions, import_file
 from preflog.importers.hh_rlhf import hh_rlhf_events
 from preflog.store import Store
@@ -47,6 +47,32 @@ def test_split_at_the_last_assistant_turn() -> None:
     assert (vote["chosen"], vote["rejected"], vote["criterion"]) == ("a", "b", "harmlessness")
 
 
+def test_an_empty_last_reply_is_an_empty_output() -> None:
+    row = {"chosen": transcript("Hi", reply=""), "rejected": transcript("Hi", reply="y")}
+    inference, _ = hh_rlhf_events(row, ImportOptions())
+    assert [c["output"] for c in inference["candidates"]] == ["", "y"]
+
+
+def test_transcripts_that_part_early_become_continuations() -> None:
+    row = {
+        "chosen": transcript("Hi", "Hello", "How are you?", reply="Fine."),
+        "rejected": transcript("Hi", reply="Go away."),
+    }
+    inference, vote = hh_rlhf_events(row, ImportOptions())
+    assert inference["prompt"] == [{"role": "user", "content": "Hi"}]
+    a, b = inference["candidates"]
+    assert a["messages"] == [
+        {"role": "assistant", "content": "Hello"},
+        {"role": "user", "content": "How are you?"},
+        {"role": "assistant", "content": "Fine."},
+    ]
+    assert "output" not in a and b["output"] == "Go away."
+    assert (vote["chosen"], vote["rejected"]) == ("a", "b")
+    system, prompt, chosen, rejected = parse_pair(row["chosen"], row["rejected"])
+    assert render_transcript(system, prompt, chosen) == row["chosen"]
+    assert render_transcript(system, prompt, rejected) == row["rejected"]
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -66,7 +92,6 @@ def test_parse_and_render_are_inverse(text: str) -> None:
     [
         ({"chosen": "no turns at all", "rejected": transcript("Hi", reply="x")}, "chosen"),
         ({"chosen": transcript("Hi", reply="x"), "rejected": transcript("Ho", reply="y")}, "rejected"),
-        ({"chosen": transcript("Hi", reply=""), "rejected": transcript("Hi", reply="y")}, "chosen"),
         ({"chosen": transcript("Hi", reply="x")}, "rejected"),
     ],
 )

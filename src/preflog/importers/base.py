@@ -24,7 +24,8 @@ from preflog.errors import ValidationError
 from preflog.events import MESSAGE_ROLES, SOURCE_KINDS, format_time, normalize_time
 
 Event: TypeAlias = dict[str, Any]
-Message: TypeAlias = dict[str, str]
+Message: TypeAlias = dict[str, Any]
+Reply: TypeAlias = str | list[Message]  # a candidate's text, or its continuation messages
 Row: TypeAlias = Mapping[str, Any]
 
 #: The namespace of every id an importer makes (uuid5). Never change it: ids would change with it.
@@ -174,8 +175,11 @@ def number_field(row: Row, key: str) -> float | None:
 # ---------------------------------------------------------------------------------------------- events
 
 
-def candidate(candidate_id: str, output: str, model: str | None = None) -> dict[str, Any]:
-    return {"candidate_id": candidate_id, "output": output, "model": {"name": model or UNKNOWN_MODEL}}
+def candidate(candidate_id: str, output: Reply, model: str | None = None) -> dict[str, Any]:
+    """A candidate with ``output`` (a text, possibly empty) or, for a reply of several turns, the
+    continuation ``messages``."""
+    key = "output" if isinstance(output, str) else "messages"
+    return {"candidate_id": candidate_id, key: output, "model": {"name": model or UNKNOWN_MODEL}}
 
 
 def pair_events(
@@ -184,8 +188,8 @@ def pair_events(
     *,
     prompt: str | list[Message],
     system: str | None,
-    chosen: str,
-    rejected: str,
+    chosen: Reply,
+    rejected: Reply,
     options: ImportOptions,
     source_kind: str,
     source_id: str | None = None,

@@ -67,7 +67,7 @@ def _completion(value: Any, prompt: list[Message], key: str) -> str:
         messages = messages[len(prompt) :]
     if len(messages) != 1 or messages[0]["role"] != "assistant":
         raise ValidationError("a completion must be one assistant message", path=key)
-    return messages[0]["content"]
+    return str(messages[0]["content"])
 
 
 def split_pair(row: Row) -> tuple[Prompt, str, str]:
