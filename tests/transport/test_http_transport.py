@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import preflog
+from preflog.errors import Unauthorized
 from preflog.sdk.http import HTTPTransport, RetryableError
 from preflog.sdk.spool import DiskSpool, SpoolFull
 from preflog.store import open_store
@@ -77,10 +78,11 @@ def test_events_spool_while_the_service_is_down_and_arrive_once_it_is_up(
     svc.start()
     try:
         # The next client on this spool replays it at start, in the background.
-        later = HTTPTransport(svc.url, api_key=key, spool_dir=spool_dir)
+        later = preflog.Client(transport=HTTPTransport(svc.url, api_key=key, spool_dir=spool_dir))
         deadline = time.monotonic() + 30
         while DiskSpool(spool_dir).pending() and time.monotonic() < deadline:
             time.sleep(0.1)
+        assert later.stats().replayed == 30
         later.close()
         ids = stored_ids(db)
         assert len(ids) == 30 and len(set(ids)) == 30
@@ -114,7 +116,8 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged_and_stores_nothing_twice(
     stop.set()
     producer.join()
     assert client.flush(timeout=60)
-    transport.send([], PROJECT)  # a send that succeeds replays whatever was spooled meanwhile
+    report = client.replay_spool()  # whatever was spooled meanwhile (the background would, later)
+    assert report.pending == 0 and report.error is None
     stats = client.stats()
     client.close()
     svc.stop()
@@ -126,11 +129,13 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged_and_stores_nothing_twice(
 
 
 def test_other_4xx_are_not_retried(service: Service, tmp_path: Path) -> None:
+    # A refused key is not a per-event rejection (the events would be lost): it raises, once.
     transport = HTTPTransport(service.url, api_key="pfl_000000000000_notavalidsecretatall", spool=False)
     started = time.monotonic()
-    results = transport.send([{"event_id": "x"}], PROJECT)
+    with pytest.raises(Unauthorized, match="HTTP 401") as refused:
+        transport.send([{"event_id": "x"}], PROJECT)
     assert time.monotonic() - started < 5
-    assert [r.status for r in results] == ["rejected"] and "HTTP 401" in (results[0].reason or "")
+    assert refused.value.status == 401
     transport.close()
 
 

@@ -1,15 +1,14 @@
 """The background batcher behind :class:`preflog.Client`: a bounded queue, one daemon worker thread,
-batches by count, interval and bytes, retries with backoff, counters, flush at exit, fork safety.
+batches by count, interval and bytes, the one retry policy, the spool, counters, flush at exit,
+fork safety.
 
 Nothing here raises into the host application once an event is queued. The queue is a
 ``collections.deque`` (an append is ~40 ns, ``queue.Queue.put`` ~600 ns); producers never take a lock
 on the common path, and wake the worker only when a batch is full. The worker takes records under
-a lock, builds and checks the events, and hands them to the transport.
-
-Counting: every accepted call is ``logged`` and ends in exactly one of ``queued`` (waiting),
-``in_flight`` (taken by the worker), ``sent`` (stored), ``duplicates``, ``conflicts``, ``rejected``
-(failed a size check, or rejected by the store), ``failed`` (delivery failed after the retries),
-``spooled`` (handed to the spool instead) or ``dropped`` (the queue was full, or the client closed).
+a lock, builds and checks the events, and hands them to the transport through the client's
+:class:`~preflog.sdk.retry.RetryPolicy` (only a ``RetryableError`` is retried). A batch that is not
+delivered goes to the spool when there is one, and its :class:`~preflog.sdk.replay.Replayer`
+takes over; what each counter means is in :mod:`preflog.sdk.stats`.
 """
 
 from __future__ import annotations
@@ -17,21 +16,26 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import random
 import threading
 import time
 import weakref
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
-from preflog.errors import ConfigError, FieldError, PreflogError
+from preflog.answers import AppendResult
+from preflog.errors import ConfigError, FieldError, RetryableError, Unauthorized
 from preflog.events import Limits
+from preflog.sdk.base import Spool, Transport
 from preflog.sdk.build import Clock, Record, deep_check
-from preflog.sdk.spool import SpoolFull
-from preflog.sdk.transport import AppendResult, Spool, Transport
+from preflog.sdk.replay import Replayer, ReplayReport, sort_answers
+from preflog.sdk.retry import RetryPolicy
+from preflog.sdk.spool import DiskSpool, SpoolFull
+from preflog.sdk.stats import COUNTED, ClientStats, Tally, Warner
 
 logger = logging.getLogger("preflog")
+
+__all__ = ["BatchOptions", "Batcher", "ClientStats"]
 
 ON_FULL: Final = ("drop_new", "drop_oldest", "block")
 
@@ -51,6 +55,8 @@ class BatchOptions:
     retry_backoff: float = 0.1
     exit_timeout: float = 5.0
     warn_every: int = 100
+    replay_backoff: float = 1.0
+    replay_max_backoff: float = 60.0
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "max_batch_bytes", "max_queue", "warn_every"):
@@ -61,7 +67,14 @@ class BatchOptions:
             not isinstance(self.max_batch_size, int) or self.max_batch_size < self.batch_size
         ):
             raise ConfigError(f"max_batch_size must be an integer >= batch_size, got {self.max_batch_size!r}")
-        for name in ("flush_interval", "block_timeout", "retry_backoff", "exit_timeout"):
+        for name in (
+            "flush_interval",
+            "block_timeout",
+            "retry_backoff",
+            "exit_timeout",
+            "replay_backoff",
+            "replay_max_backoff",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ConfigError(f"{name} must be a number of seconds >= 0, got {value!r}")
@@ -71,81 +84,6 @@ class BatchOptions:
             raise ConfigError(f"max_retries must be an integer >= 0, got {self.max_retries!r}")
         if self.on_full not in ON_FULL:
             raise ConfigError(f"on_full must be one of {', '.join(ON_FULL)}, got {self.on_full!r}")
-
-
-@dataclass(frozen=True)
-class ClientStats:
-    """A snapshot of a client's counters (events, except ``batches`` and ``retries``).
-
-    ``logged == queued + in_flight + sent + duplicates + conflicts + rejected + failed + spooled + dropped``.
-    """
-
-    logged: int
-    queued: int
-    in_flight: int
-    sent: int
-    duplicates: int
-    conflicts: int
-    rejected: int
-    failed: int
-    spooled: int
-    dropped: int
-    batches: int
-    retries: int
-    last_error: str | None
-
-    @property
-    def stored(self) -> int:
-        """Events the store took as new: the same count as ``sent``."""
-        return self.sent
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "stored": self.sent}
-
-
-@dataclass
-class _Tally:
-    """Counts of one batch, applied to the totals at once under the lock."""
-
-    sent: int = 0
-    duplicates: int = 0
-    conflicts: int = 0
-    rejected: int = 0
-    failed: int = 0
-    spooled: int = 0
-    dropped: int = 0
-    batches: int = 0
-    retries: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
-_COUNTED: Final = (
-    "sent",
-    "duplicates",
-    "conflicts",
-    "rejected",
-    "failed",
-    "spooled",
-    "dropped",
-    "batches",
-    "retries",
-)
-
-
-class _Warner:
-    """Logs the first occurrence of each kind of trouble and then one in every ``every``."""
-
-    def __init__(self, every: int) -> None:
-        self.every = every
-        self.counts: dict[str, int] = {}
-
-    def warn(self, kind: str, message: str, *args: Any) -> None:
-        n = self.counts.get(kind, 0) + 1
-        self.counts[kind] = n
-        if n == 1 or n % self.every == 0:
-            logger.warning(
-                "preflog: " + message + " (%s #%d; later ones logged 1 in %d)", *args, kind, n, self.every
-            )
 
 
 class Batcher:
@@ -164,6 +102,19 @@ class Batcher:
         self.options = options
         self.limits = limits
         self.spool = spool
+        self.retry = getattr(transport, "retry", None) or RetryPolicy(
+            options.max_retries, options.retry_backoff
+        )
+        self.replayer: Replayer | None = None
+        if isinstance(spool, DiskSpool):  # a spool that can be replayed: the replayer drains it
+            self.replayer = Replayer(
+                spool,
+                transport,
+                project,
+                backoff=options.replay_backoff,
+                max_backoff=options.replay_max_backoff,
+                warn_every=options.warn_every,
+            )
         hint = transport.backlog_batch_size or 0
         self._take_max = options.max_batch_size or max(options.batch_size, hint)
         self._bytes_max = options.max_batch_bytes or transport.batch_bytes
@@ -190,22 +141,27 @@ class Batcher:
         self._closed = False
         self._in_flight = 0
         self._done = 0  # records taken off the queue and finished (or dropped from it)
-        self._totals = dict.fromkeys(_COUNTED, 0)
+        self._totals = dict.fromkeys(COUNTED, 0)
         self._last_error: str | None = None
-        self._warner = _Warner(self.options.warn_every)
+        self._warner = Warner(self.options.warn_every)
         self._clock = Clock()
         self._thread: threading.Thread | None = None
 
     def _start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="preflog-sdk", daemon=True)
         self._thread.start()
+        if self.replayer is not None:
+            self.replayer.start()
 
     def after_fork_child(self) -> None:
         """In a forked child: the parent's queued events stay the parent's (never sent twice); the
-        child starts empty with its own worker and its own connection."""
+        child starts empty with its own worker, replayer and connection."""
         self._reset()
         self.transport.after_fork()
-        self._start()
+        if self.replayer is not None:
+            self.replayer.after_fork()
+        self._thread = threading.Thread(target=self._run, name="preflog-sdk", daemon=True)
+        self._thread.start()
 
     # ------------------------------------------------------------------------------------------ producers
 
@@ -301,6 +257,8 @@ class Batcher:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             thread.join(remaining if delivered else min(remaining or 1.0, 1.0))
         finished = thread is None or not thread.is_alive()
+        if self.replayer is not None:
+            self.replayer.stop(timeout=1.0)
         if finished:
             self._drop_leftovers()
             self.transport.close()
@@ -321,7 +279,22 @@ class Batcher:
             last_error = self._last_error
         events = ("sent", "duplicates", "conflicts", "rejected", "failed", "spooled", "dropped")
         logged = queued + in_flight + sum(t[k] for k in events)
-        return ClientStats(logged=logged, queued=queued, in_flight=in_flight, last_error=last_error, **t)
+        replay = self.replayer
+        extra = {}
+        if replay is not None:
+            last_error = last_error or replay.last_error
+            extra = {
+                "replayed": replay.replayed,
+                "replay_rejected": replay.rejected,
+                "spool_pending": replay.spool.pending(),
+            }
+        return ClientStats(
+            logged=logged, queued=queued, in_flight=in_flight, last_error=last_error, **t, **extra
+        )
+
+    def replay_spool(self) -> ReplayReport | None:
+        """Replay the spool now, in the calling thread; None when this client has no disk spool."""
+        return None if self.replayer is None else self.replayer.replay_now()
 
     # ------------------------------------------------------------------------------------------ worker
 
@@ -364,14 +337,14 @@ class Batcher:
         return records
 
     def _process(self, records: list[Record]) -> None:
-        tally = _Tally()
+        tally = Tally()
         try:
             for chunk in self._build(records, tally):
                 self._deliver(chunk, tally)
         finally:
             self._finish(len(records), tally)
 
-    def _build(self, records: list[Record], tally: _Tally) -> list[list[dict[str, Any]]]:
+    def _build(self, records: list[Record], tally: Tally) -> list[list[dict[str, Any]]]:
         """Events of ``records`` that pass the size checks, split into chunks of at most
         ``max_batch_bytes`` (estimated)."""
         chunks: list[list[dict[str, Any]]] = [[]]
@@ -393,53 +366,53 @@ class Batcher:
             size += nbytes
         return [chunk for chunk in chunks if chunk]
 
-    def _reject(self, why: str, tally: _Tally) -> None:
+    def _reject(self, why: str, tally: Tally) -> None:
         tally.rejected += 1
         tally.errors.append(f"rejected: {why}")
         self._warner.warn("rejected", "event rejected: %s", why)
 
-    def _deliver(self, events: list[dict[str, Any]], tally: _Tally) -> None:
-        attempt = 0
-        while True:
-            try:
-                results = self.transport.send(events, self.project)
-            except (PreflogError, OSError) as exc:
-                if attempt < self.options.max_retries and not self._abort.is_set():
-                    attempt += 1
-                    tally.retries += 1
-                    self._abort.wait(
-                        self.options.retry_backoff * 2 ** (attempt - 1) * (0.5 + random.random())
-                    )
-                    continue
-                self._on_failed_batch(events, exc, tally)
-                return
-            except Exception as exc:  # a transport bug: not retried, still never raised into the host
-                self._on_failed_batch(events, exc, tally)
-                return
-            tally.batches += 1
-            self._count_results(results, len(events), tally)
+    def _deliver(self, events: list[dict[str, Any]], tally: Tally) -> None:
+        replayer = self.replayer
+        if replayer is not None and replayer.holding is not None and replayer.hold_error is not None:
+            # The service is down or refused the key: straight to the spool, whose replayer probes.
+            self._on_failed_batch(events, replayer.hold_error, tally)
             return
 
-    def _count_results(self, results: list[AppendResult], expected: int, tally: _Tally) -> None:
-        for result in results:
-            if result.status == "stored":
-                tally.sent += 1
-            elif result.status == "duplicate":
-                tally.duplicates += 1
-            elif result.status == "conflict":
-                tally.conflicts += 1
-                tally.errors.append(f"conflict: event {result.event_id} was stored before with other content")
-            else:
-                self._reject(f"{result.field}: {result.reason}", tally)
-        if len(results) != expected:  # a transport that answered for fewer events than it was given
-            missing = expected - len(results)
-            tally.failed += max(0, missing)
-            tally.errors.append(f"transport answered {len(results)} of {expected} events")
+        def on_retry(_: RetryableError) -> None:
+            tally.retries += 1
 
-    def _on_failed_batch(self, events: list[dict[str, Any]], exc: BaseException, tally: _Tally) -> None:
-        """A batch whose delivery failed after every retry: to the spool if there is one (the
-        HTTP transport's disk spool plugs in here), else counted as failed."""
+        def attempt() -> list[AppendResult]:
+            return self.transport.send(events, self.project)
+
+        try:
+            results = self.retry.call(attempt, stop=self._abort, on_retry=on_retry)
+        except Exception as exc:  # a transport bug too: never raised into the host
+            self._on_failed_batch(events, exc, tally)
+            if replayer is not None and self.spool is not None:
+                replayer.hold(exc)
+            return
+        tally.batches += 1
+        self._count_results(events, results, tally)
+
+    def _count_results(self, events: list[dict[str, Any]], results: list[AppendResult], tally: Tally) -> None:
+        answers = sort_answers(events, results)
+        tally.sent += answers.stored
+        tally.duplicates += answers.duplicates
+        tally.conflicts += len(answers.conflicts)
+        tally.errors += answers.conflicts
+        for why in answers.rejected:
+            self._reject(why, tally)
+        if answers.keep:  # refused for the key, or not answered: kept, like a batch refused whole
+            refused = Unauthorized(answers.refused or "refused")
+            self._on_failed_batch(answers.keep, refused, tally)
+            if self.replayer is not None:
+                self.replayer.wake()
+
+    def _on_failed_batch(self, events: list[dict[str, Any]], exc: BaseException, tally: Tally) -> None:
+        """A batch not delivered (after the retries, if ``exc`` was retryable): to the spool if
+        there is one (the HTTP transport's disk spool plugs in here), else counted as failed."""
         why = f"{type(exc).__name__}: {exc}"
+        refused = isinstance(exc, Unauthorized)
         if self.spool is not None:
             try:
                 self.spool.save(events, self.project)
@@ -452,17 +425,21 @@ class Batcher:
                     return
             else:
                 tally.spooled += len(events)
+                tally.unauthorized += len(events) if refused else 0
                 tally.errors.append(f"spooled after delivery failed: {why}")
                 return
         tally.failed += len(events)
+        tally.unauthorized += len(events) if refused else 0
         tally.errors.append(f"delivery failed: {why}")
-        self._warner.warn("failed", "could not deliver %d events: %s", len(events), why)
+        self._warner.warn(
+            "unauthorized" if refused else "failed", "could not deliver %d events: %s", len(events), why
+        )
 
-    def _finish(self, n: int, tally: _Tally) -> None:
+    def _finish(self, n: int, tally: Tally) -> None:
         with self._lock:
             self._in_flight -= n
             self._done += n
-            for key in _COUNTED:
+            for key in COUNTED:
                 self._totals[key] += getattr(tally, key)
             if tally.errors:
                 self._last_error = tally.errors[-1]

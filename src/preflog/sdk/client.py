@@ -19,15 +19,22 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
 
+from preflog import config
 from preflog.errors import ConfigError, FieldError, ValidationError
 from preflog.events import PROJECT_RE, PROJECT_RULE, Limits, check_event, new_id
 from preflog.sdk import args
 from preflog.sdk.args import _KNOWN_MODELS
-from preflog.sdk.batcher import Batcher, BatchOptions, ClientStats
+from preflog.sdk.base import Spool, Transport
+from preflog.sdk.batcher import Batcher, BatchOptions
 from preflog.sdk.build import build_inference, build_prepared
-from preflog.sdk.transport import Spool, Transport, make_transport
+from preflog.sdk.replay import ReplayReport
+from preflog.sdk.retry import RetryPolicy
+from preflog.sdk.spool import default_spool_dir
+from preflog.sdk.stats import ClientStats
+from preflog.sdk.transport import make_transport
 
 Prompt = str | Sequence[Mapping[str, Any]]
 Output = str | Mapping[str, Any]
@@ -53,7 +60,9 @@ class Client:
     ``db``: the embedded store — a file path or ``sqlite:///path.db`` (env ``PREFLOG_DB``, default
     ``./preflog.db``). ``url``/``api_key``: the ingestion service instead (env ``PREFLOG_URL``,
     used when neither ``db`` nor ``url`` is given, and ``PREFLOG_API_KEY``). ``project``: env
-    ``PREFLOG_PROJECT``, default ``default``. ``transport`` passes any :class:`Transport`.
+    ``PREFLOG_PROJECT``, default ``default``. ``transport`` passes any :class:`Transport`. The
+    client is the SDK's edge: it reads these variables (through :func:`preflog.config.get`) and
+    hands what it found to the transport and the spool, which read no environment.
 
     Batching: a batch is sent when ``batch_size`` events are waiting, every ``flush_interval``
     seconds, and on :meth:`flush`; when more are waiting (a backlog) a batch takes up to
@@ -64,10 +73,21 @@ class Client:
     At most ``max_queue`` events wait in memory; when full, ``on_full`` says what happens:
     ``"drop_new"`` (default: the new event is dropped), ``"drop_oldest"``, or ``"block"`` (the call
     waits up to ``block_timeout`` seconds for room, then drops). Dropped events are counted.
-    A batch that fails to deliver is retried ``max_retries`` times with exponential backoff from
-    ``retry_backoff`` seconds, then counted as failed (or given to ``spool``). At interpreter exit
-    the client flushes for at most ``exit_timeout`` seconds. ``limits``: the size limits checked in
-    the worker (default :meth:`preflog.events.Limits.from_env`).
+    A batch whose delivery failed with a :class:`~preflog.errors.RetryableError` (service
+    unreachable, 5xx, 429, a busy store) is retried ``max_retries`` times with exponential backoff
+    from ``retry_backoff`` seconds, jittered (a transport given with its own ``retry`` policy keeps
+    it); other failures are not retried. A batch not delivered goes to the spool, else counts as
+    failed. At interpreter exit the client flushes for at most ``exit_timeout`` seconds.
+    ``limits``: the size limits checked in the worker (default
+    :meth:`preflog.events.Limits.from_env`).
+
+    Spool (with ``url=``): a :class:`~preflog.sdk.spool.DiskSpool` in ``spool_dir`` (env
+    ``PREFLOG_SPOOL_DIR_EXACT``; default one directory per service and project under
+    ``PREFLOG_SPOOL_DIR`` or the user cache), at most ``spool_max_bytes`` (env
+    ``PREFLOG_SPOOL_MAX_BYTES``, 256 MiB). ``spool=`` passes another, ``spool=False`` turns it off.
+    It is replayed in the background: at start, and after an outage by probes from
+    ``replay_backoff`` seconds doubling up to ``replay_max_backoff`` (also the interval of the slow
+    retries of a refused key); see docs/sdk.md.
     """
 
     def __init__(
@@ -89,9 +109,13 @@ class Client:
         retry_backoff: float = 0.1,
         exit_timeout: float = 5.0,
         limits: Limits | None = None,
-        spool: Spool | None = None,
+        spool: Spool | bool | None = None,
+        spool_dir: str | os.PathLike[str] | None = None,
+        spool_max_bytes: int | None = None,
+        replay_backoff: float = 1.0,
+        replay_max_backoff: float = 60.0,
     ) -> None:
-        project = project or os.environ.get("PREFLOG_PROJECT") or "default"
+        project = project or config.get("PREFLOG_PROJECT")
         if not isinstance(project, str) or not PROJECT_RE.match(project):
             raise ConfigError(f"project: {project!r} {PROJECT_RULE}")
         options = BatchOptions(
@@ -105,22 +129,24 @@ class Client:
             max_retries=max_retries,
             retry_backoff=retry_backoff,
             exit_timeout=exit_timeout,
+            replay_backoff=replay_backoff,
+            replay_max_backoff=replay_max_backoff,
         )
         limits = limits or Limits.from_env()
+        if spool is True:
+            spool = None  # the default: a disk spool when there is a service to deliver to
         if transport is None:
-            db_url = os.fspath(db) if db is not None else None
-            if url is None and db_url is None:
-                url = os.environ.get("PREFLOG_URL") or None
-            if url is None:
-                db_url = db_url or os.environ.get("PREFLOG_DB") or "./preflog.db"
-            transport = make_transport(db=db_url, url=url, api_key=api_key, project=project, limits=limits)
+            spool_options = (spool is None, spool_dir, spool_max_bytes)
+            transport = _transport_from_options(
+                db, url, api_key, project, limits, RetryPolicy(max_retries, retry_backoff), spool_options
+            )
         elif db is not None or url is not None:
             raise ConfigError("give transport= or db=/url=, not both")
         if spool is None:  # a transport that keeps a spool (HTTP) wants its failed batches there
             spool = getattr(transport, "spool", None)
         self.project = project
         self.transport = transport
-        self._batcher = Batcher(transport, project, options, limits, spool)
+        self._batcher = Batcher(transport, project, options, limits, None if spool is False else spool)
         self._put = self._batcher.put
 
     # ------------------------------------------------------------------------------------------ inference
@@ -357,8 +383,16 @@ class Client:
     def stats(self) -> ClientStats:
         """Counters: ``logged``, ``queued``, ``in_flight``, ``sent`` (= ``stored``), ``duplicates``,
         ``conflicts``, ``rejected``, ``failed``, ``spooled``, ``dropped``, ``batches``, ``retries``,
-        ``last_error``."""
+        ``last_error``; ``unauthorized``, ``replayed``, ``replay_rejected``, ``spool_pending``
+        (see :mod:`preflog.sdk.stats`)."""
         return self._batcher.stats()
+
+    def replay_spool(self) -> ReplayReport:
+        """Replay the spool now, in this thread (the background replay does the same on its own),
+        and report what this client's replays did so far and what is still pending. A client
+        without a disk spool reports nothing pending."""
+        report = self._batcher.replay_spool()
+        return report if report is not None else ReplayReport(0, 0, 0, "", None)
 
     def __enter__(self) -> Client:
         return self
@@ -368,6 +402,44 @@ class Client:
 
     def __repr__(self) -> str:
         return f"Client(project={self.project!r}, transport={self.transport!r})"
+
+
+def _transport_from_options(
+    db: str | os.PathLike[str] | None,
+    url: str | None,
+    api_key: str | None,
+    project: str,
+    limits: Limits,
+    retry: RetryPolicy,
+    spool: tuple[bool, str | os.PathLike[str] | None, int | None],
+) -> Transport:
+    """The transport for ``db=``/``url=`` and the environment: explicit options first, then
+    ``PREFLOG_URL`` (when neither is given), ``PREFLOG_DB``, ``PREFLOG_API_KEY``, ``PREFLOG_SPOOL_*``."""
+    if url is None and db is None:
+        url = config.get("PREFLOG_URL")
+    if url is None:
+        local = os.fspath(db) if db is not None else config.get("PREFLOG_DB")
+        return make_transport(db=local, api_key=api_key, project=project, limits=limits)
+    if db is not None:
+        raise ConfigError("give db= (embedded store) or url= (ingestion service), not both")
+    want_spool, spool_dir, spool_max_bytes = spool
+    return make_transport(
+        url=url,
+        api_key=api_key if api_key is not None else config.get("PREFLOG_API_KEY"),
+        project=project,
+        retry=retry,
+        spool=want_spool,
+        spool_dir=spool_dir or spool_location(url, project),
+        spool_max_bytes=spool_max_bytes or config.get("PREFLOG_SPOOL_MAX_BYTES"),
+    )
+
+
+def spool_location(url: str, project: str) -> Path:
+    """Where a client for ``url`` and ``project`` keeps its spool: ``$PREFLOG_SPOOL_DIR_EXACT``,
+    else one directory per service and project under ``$PREFLOG_SPOOL_DIR`` (default: the user's
+    cache, ``~/.cache/preflog/spool``)."""
+    exact = config.get("PREFLOG_SPOOL_DIR_EXACT")
+    return Path(exact) if exact else default_spool_dir(url, project, config.get("PREFLOG_SPOOL_DIR"))
 
 
 def _inference_extras(

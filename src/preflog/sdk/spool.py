@@ -1,90 +1,154 @@
 """A durable local spool: where the SDK keeps batches it could not deliver, to replay them later.
 
-Layout: a directory of append-only segment files ``<pid>-<n>.spool``, one JSON line per batch
-``{"project": ..., "events": [...]}``. Each ``save`` appends a line and fsyncs it, so a batch the
-spool accepted survives a crash of the host. Replay claims a whole segment by renaming it (so two
-processes sharing the directory never replay the same file), sends its batches in order, and
-deletes it when all were delivered; a segment that fails half-way is put back and sent again
-later — event ids make the repeats harmless duplicates. A torn last line (a crash mid-write) is
-skipped. The total size is capped: a batch that would pass ``max_bytes`` is refused with
-:class:`SpoolFull` and the client counts its events as dropped.
+Layout: a directory of append-only segment files ``<time>-<pid>-<random>.spool``, one JSON line per
+batch ``{"project": ..., "events": [...]}``. Each :meth:`DiskSpool.save` appends a line and fsyncs
+it, so a batch the spool accepted survives a crash of the host.
+
+Replay (:meth:`DiskSpool.replay`) claims a whole segment by renaming it (two processes sharing the
+directory never replay the same file), hands its batches to a ``deliver`` function in order, and
+deletes it only once every batch was answered; what ``deliver`` keeps (events it could not get
+answered) and the batches after a failure are written to a new segment first. A replay that dies
+with its process leaves its claim, which the next spool on the directory puts back: at worst some
+events are sent twice, and the service answers ``duplicate``. A torn last line (a crash mid-write)
+is skipped. Every change of the directory's names (a new segment, a claim, a put-back) and every
+append happens under an exclusive ``flock`` of ``<directory>/.lock``, and counting takes it shared,
+so that several processes (and threads) sharing a spool see it whole: a directory listing taken
+while a file is renamed may otherwise miss it.
+
+The total size is capped: a batch that would pass ``max_bytes`` is refused with :class:`SpoolFull`
+and the client counts its events as dropped.
+
+>>> default_spool_dir("http://127.0.0.1:8000", "demo", parent="/tmp/spools").parent
+PosixPath('/tmp/spools')
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
 from preflog.errors import PreflogError
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows: one process per spool directory there
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["DEFAULT_MAX_BYTES", "DiskSpool", "SpoolFull", "default_spool_dir", "user_cache_dir"]
+
 DEFAULT_MAX_BYTES: Final = 256 * 1024 * 1024
-_SEGMENT_BYTES: Final = 4 * 1024 * 1024
+_SEGMENT_BYTES: Final = 4 * 1024 * 1024  # a replay claims a segment whole: keep each one short
 _SUFFIX: Final = ".spool"
 _CLAIMED: Final = ".replaying"
+_TEMP: Final = ".writing"
+_LOCK: Final = ".lock"
+
+Batch = tuple[str, list[dict[str, Any]]]
+Deliver = Callable[[list[dict[str, Any]], str], list[dict[str, Any]]]
 
 
 class SpoolFull(PreflogError):
     """The spool is at its size cap; the batch was not kept."""
 
 
-def default_spool_dir(url: str, project: str) -> Path:
-    """``$PREFLOG_SPOOL_DIR`` or ``~/.cache/preflog/spool``, one folder per service and project."""
-    import hashlib
+def user_cache_dir() -> Path:
+    """The platform's per-user cache directory: ``$XDG_CACHE_HOME``, else ``~/.cache``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"))
 
-    base = os.environ.get("PREFLOG_SPOOL_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "preflog", "spool"
-    )
-    digest = hashlib.sha256(f"{url}\n{project}".encode()).hexdigest()[:16]
-    return Path(base) / digest
+
+def default_spool_dir(url: str, project: str, parent: str | os.PathLike[str] | None = None) -> Path:
+    """One directory per service and project under ``parent`` (default
+    ``<user cache>/preflog/spool``), so that the next client for the same service and project —
+    whatever its key — finds what an earlier one left."""
+    base = Path(parent) if parent else user_cache_dir() / "preflog" / "spool"
+    digest = hashlib.sha256(f"{url.rstrip('/')}\n{project}".encode()).hexdigest()[:16]
+    return base / digest
 
 
 class DiskSpool:
-    """Batches on disk in ``directory``, at most ``max_bytes`` in all. Thread-safe."""
+    """Batches on disk in ``directory``, at most ``max_bytes`` in all. Thread-safe, and safe to
+    share between processes. Reads no environment."""
 
     def __init__(self, directory: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.directory = Path(directory)
         self.max_bytes = max_bytes
         self.dropped = 0  # events refused because the spool was full
         self._lock = threading.Lock()
-        self._counter = 0
         self._segment: Path | None = None
-        self._pid = os.getpid()
+        self._counts: dict[str, tuple[int, int, int]] = {}  # file name -> (size, mtime_ns, events)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._recover_claims()
+        self.recover()
+
+    def __repr__(self) -> str:
+        return f"DiskSpool({str(self.directory)!r})"
 
     # ------------------------------------------------------------------------------------ writing
 
     def save(self, events: list[dict[str, Any]], project: str) -> None:
+        """Append one batch durably (written and fsynced before this returns)."""
         line = (json.dumps({"project": project, "events": events}, ensure_ascii=False) + "\n").encode()
-        with self._lock:
-            if self.size() + len(line) > self.max_bytes:
+        with self._lock, self._locked(exclusive=True):
+            if self._size() + len(line) > self.max_bytes:
                 self.dropped += len(events)
                 raise SpoolFull(f"spool {self.directory} is full ({self.max_bytes} bytes); batch dropped")
             path = self._current_segment(len(line))
+            new = not path.exists()
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             try:
-                os.write(fd, line)
+                view = memoryview(line)
+                while view:
+                    view = view[os.write(fd, view) :]
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            if new:
+                _sync_dir(self.directory)  # the new segment's name must survive a crash too
+
+    @contextmanager
+    def _locked(self, *, exclusive: bool) -> Iterator[None]:
+        """The directory lock, across processes (see the module's docstring)."""
+        if fcntl is None:
+            yield
+            return
+        fd = os.open(self.directory / _LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # also releases the lock
 
     def _current_segment(self, incoming: int) -> Path:
-        if self._pid != os.getpid():  # a forked child writes its own segments
-            self._pid, self._segment, self._counter = os.getpid(), None, 0
         segment = self._segment
-        if segment is None or not segment.exists() or segment.stat().st_size + incoming > _SEGMENT_BYTES:
-            self._counter += 1
-            segment = self.directory / f"{self._pid}-{self._counter:06d}-{os.urandom(4).hex()}{_SUFFIX}"
+        if segment is not None and segment.name.split("-")[1] != str(os.getpid()):
+            segment = None  # a forked child writes its own segments
+        try:
+            fits = segment is not None and segment.stat().st_size + incoming <= _SEGMENT_BYTES
+        except FileNotFoundError:
+            fits = False
+        if segment is None or not fits:
+            segment = self._new_name(_SUFFIX)
             self._segment = segment
         return segment
+
+    def _new_name(self, suffix: str) -> Path:
+        # Names sort by creation time, so a replay sends the oldest batches first.
+        return self.directory / f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(4).hex()}{suffix}"
 
     # ------------------------------------------------------------------------------------ reading
 
     def size(self) -> int:
+        """Bytes on disk, segments being replayed included."""
+        with self._locked(exclusive=False):
+            return self._size()
+
+    def _size(self) -> int:
         total = 0
         for path in self.directory.iterdir():
             try:
@@ -95,47 +159,112 @@ class DiskSpool:
 
     def pending(self) -> int:
         """How many events are waiting in the spool, counting those a replay has claimed and is
-        sending now: they leave only once delivered (a failed replay puts them back)."""
-        waiting = [p for p in self.directory.iterdir() if p.name.endswith(_SUFFIX) or _CLAIMED in p.name]
-        return sum(len(events) for path in waiting for _, events in _batches(path))
+        sending now: they leave only once answered. Each file is read once per change."""
+        seen: dict[str, tuple[int, int, int]] = {}
+        with self._locked(exclusive=False):
+            names = list(self.directory.iterdir())
+        for path in names:
+            if not (path.name.endswith(_SUFFIX) or _CLAIMED in path.name):  # not .lock, .writing
+                continue
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue
+            known = self._counts.get(path.name)
+            if known is not None and known[:2] == (st.st_size, st.st_mtime_ns):
+                seen[path.name] = known
+            else:
+                seen[path.name] = (st.st_size, st.st_mtime_ns, sum(len(e) for _, e in _batches(path)))
+        self._counts = seen
+        return sum(count for _, _, count in seen.values())
 
     def _segments(self) -> list[Path]:
-        return sorted(p for p in self.directory.iterdir() if p.name.endswith(_SUFFIX))
+        with self._locked(exclusive=False):
+            return sorted(p for p in self.directory.iterdir() if p.name.endswith(_SUFFIX))
 
-    def replay(self, send: Callable[[list[dict[str, Any]], str], object]) -> int:
-        """Send every spooled batch with ``send(events, project)``, oldest first; return how many
-        events were sent. Stops at the first failure (the segment stays for the next replay)."""
-        sent = 0
+    # ------------------------------------------------------------------------------------ replay
+
+    def replay(self, deliver: Deliver) -> None:
+        """Hand every spooled batch to ``deliver(events, project)``, oldest first. ``deliver``
+        returns the events it could not get answered (kept for a later replay) or raises, which
+        stops the replay: that batch and the rest of its segment stay in the spool."""
+        self.recover()
         for path in self._segments():
-            with self._lock:
-                if path == self._segment:
-                    self._segment = None  # start a new segment; this one is being replayed
-            claimed = path.with_name(path.name + _CLAIMED + f"-{os.getpid()}")
+            claimed = self._claim(path)
+            if claimed is not None:
+                self._replay_segment(claimed, deliver)
+
+    def _claim(self, path: Path) -> Path | None:
+        with self._lock:
+            if path == self._segment:
+                self._segment = None  # this process writes on in a new segment
+        claimed = path.with_name(f"{path.name}{_CLAIMED}-{os.getpid()}")
+        with self._locked(exclusive=True):  # no writer is in the middle of a line of it
             try:
                 path.rename(claimed)
             except FileNotFoundError:
-                continue  # another process claimed it
-            try:
-                for project, events in _batches(claimed):
-                    send(events, project)
-                    sent += len(events)
-            except BaseException:
-                claimed.rename(path)
-                raise
+                return None  # another process claimed it first
+        return claimed
+
+    def _replay_segment(self, claimed: Path, deliver: Deliver) -> None:
+        batches = list(_batches(claimed))
+        keep: list[Batch] = []
+        done = 0
+        try:
+            for project, events in batches:
+                kept = deliver(events, project)
+                done += 1
+                if kept:
+                    keep.append((project, kept))
+        except BaseException:
+            self._put_back(claimed, keep + batches[done:])
+            raise
+        self._put_back(claimed, keep)
+
+    def _put_back(self, claimed: Path, batches: list[Batch]) -> None:
+        """Write what is left of a claimed segment to a new segment, then delete the claim."""
+        temp = self._new_name(_TEMP)
+        try:
+            if batches:
+                with open(temp, "wb") as fh:
+                    for project, events in batches:
+                        record = {"project": project, "events": events}
+                        fh.write((json.dumps(record, ensure_ascii=False) + "\n").encode())
+                    fh.flush()
+                    os.fsync(fh.fileno())
+        except OSError:  # e.g. the disk is full: keep the whole claimed segment instead
+            temp.unlink(missing_ok=True)
+            with self._locked(exclusive=True):
+                claimed.rename(self._new_name(_SUFFIX))
+            return
+        with self._locked(exclusive=True):
+            if batches:
+                temp.rename(self._new_name(_SUFFIX))
             claimed.unlink()
-        return sent
+        _sync_dir(self.directory)
 
-    def _recover_claims(self) -> None:
-        """Segments claimed by a replay that died with its process go back in the queue."""
+    def recover(self) -> None:
+        """Put back segments claimed by replays that died with their process, and remove their
+        half-written files."""
+        with self._locked(exclusive=True):
+            self._recover()
+
+    def _recover(self) -> None:
         for path in self.directory.iterdir():
-            if _CLAIMED not in path.name:
-                continue
-            owner = path.name.rsplit("-", 1)[-1]
-            if owner.isdigit() and not _alive(int(owner)):
-                path.rename(path.with_name(path.name.split(_CLAIMED)[0]))
+            if _CLAIMED in path.name:
+                owner = path.name.rsplit("-", 1)[-1]
+                if owner.isdigit() and not _alive(int(owner)):
+                    try:
+                        path.rename(path.with_name(path.name.split(_CLAIMED)[0]))
+                    except FileNotFoundError:
+                        continue  # another process put it back first
+            elif path.name.endswith(_TEMP):
+                parts = path.name.split("-")
+                if len(parts) > 2 and parts[1].isdigit() and not _alive(int(parts[1])):
+                    path.unlink(missing_ok=True)
 
 
-def _batches(path: Path) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def _batches(path: Path) -> Iterator[Batch]:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -146,6 +275,21 @@ def _batches(path: Path) -> Iterator[tuple[str, list[dict[str, Any]]]]:
             yield str(record["project"]), list(record["events"])
         except (ValueError, KeyError, TypeError):
             continue  # a torn last line from a crash mid-write
+
+
+def _sync_dir(directory: Path) -> None:
+    """Make renames and deletions in ``directory`` durable (a crash must not bring a claim back
+    after its events were answered, nor lose a new segment's name)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _alive(pid: int) -> bool:

@@ -10,31 +10,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
+# The answer type is the SDK's too; it lives in preflog.answers so the SDK needs no store code.
+from preflog.answers import AppendResult as AppendResult
+from preflog.answers import AppendStatus as AppendStatus
 from preflog.events import DEFAULT_LIMITS, Limits
 from preflog.redact import Redactor
-
-AppendStatus = Literal["stored", "duplicate", "conflict", "rejected"]
-
-
-@dataclass(frozen=True)
-class AppendResult:
-    """The store's answer for one event of an ``append`` call, in input order.
-
-    ``stored``: new, with its ``position``. ``duplicate``: the same event id with the same content
-    was stored before (``position`` is the original's). ``conflict``: the same id with other
-    content; nothing overwritten. ``rejected``: invalid; ``field`` and ``reason`` say why.
-    """
-
-    status: AppendStatus
-    event_id: str | None = None
-    position: int | None = None
-    field: str | None = None
-    reason: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
 @dataclass(frozen=True)
