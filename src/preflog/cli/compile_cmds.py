@@ -12,7 +12,6 @@ from preflog.events import SOURCE_KINDS, Limits
 
 if TYPE_CHECKING:
     from preflog.compile import Manifest
-    from preflog.verify import VerifyReport
 
     _Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
@@ -146,10 +145,12 @@ def _summary(m: Manifest, out: str) -> str:
 def _register_verify(sub: _Subparsers) -> None:
     p = sub.add_parser(
         "verify",
-        help="prove a compiled dataset trains: two CPU steps of TRL's DPO, reward and KTO trainers",
-        description="Load a compiled dataset with `datasets`, build a tiny random causal LM and a tokenizer "
-        "trained on the data's own text, and run two optimizer steps of each TRL trainer that fits the "
-        "format (DPOTrainer, RewardTrainer, KTOTrainer) on the CPU. Needs the verify extra.",
+        help="prove a compiled dataset trains: every row checked against its trainers, TRL steps run",
+        description="Check every row of a compiled dataset against the keys its trainers read; with "
+        "--tokenizer, render every row with that tokenizer's chat template the way each target trainer "
+        "does and report the rows that would break or mistrain; for the TRL formats, run two optimizer "
+        "steps of each TRL trainer (DPOTrainer, RewardTrainer, KTOTrainer) on a tiny model on the CPU. "
+        "Exit 1 when a check or a trainer fails. Needs the verify extra; nothing is downloaded.",
     )
     p.add_argument("dir", metavar="DIR", help="a directory written by preflog compile")
     p.add_argument(
@@ -157,14 +158,35 @@ def _register_verify(sub: _Subparsers) -> None:
         default=None,
         help="comma-separated trainers to run: dpo,reward,kto (default: those the format fits)",
     )
-    p.add_argument("--steps", type=int, default=2, help="optimizer steps per trainer (default 2)")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--steps", type=int, default=2, help="optimizer steps per trainer (default 2; 0: the checks only)"
+    )
+    p.add_argument(
+        "--tokenizer",
+        metavar="DIR",
+        help="a local tokenizer directory with a chat template: render every row with it",
+    )
+    p.add_argument(
+        "--max-length",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the trainers' max_length the length check counts against (default 1024, TRL's)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        dest="output",
+        help="report as text (default) or JSON",
+    )
+    p.add_argument("--json", action="store_true", help="the same as --format json")
     p.set_defaults(handler=cmd_verify)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from preflog.errors import ConfigError
-    from preflog.verify import verify_dataset
+    from preflog.verify import DEFAULT_MAX_LENGTH, render_text, verify_dataset
 
     trainers = None
     if args.trainer:
@@ -172,20 +194,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
         unknown = [t for t in trainers if t not in TRAINERS]
         if unknown:
             raise ConfigError(f"--trainer: unknown {', '.join(unknown)}; choose from {', '.join(TRAINERS)}")
-    report = verify_dataset(args.dir, trainers=trainers, steps=args.steps)
-    if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+    max_length = DEFAULT_MAX_LENGTH if args.max_length is None else args.max_length
+    if max_length < 1 or args.steps < 0:
+        raise ConfigError("--max-length must be at least 1 and --steps at least 0")
+    report = verify_dataset(
+        args.dir, trainers=trainers, steps=args.steps, tokenizer=args.tokenizer, max_length=max_length
+    )
+    if args.json or args.output == "json":
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
-        print(_verify_summary(report))
+        print(render_text(report))
     return 0 if report.ok else 1
-
-
-def _verify_summary(report: VerifyReport) -> str:
-    lines = []
-    for r in report.results:
-        status = "pass" if r.ok else "FAIL"
-        loss = f"loss {r.loss:.4f}" if r.loss is not None else ""
-        lines.append(
-            f"{r.trainer:7s} {status}  {r.steps} steps  {loss}  {r.seconds:.1f}s  {r.error or ''}".rstrip()
-        )
-    return "\n".join(lines)

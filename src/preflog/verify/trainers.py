@@ -12,20 +12,18 @@ nothing is downloaded (``HF_HUB_OFFLINE=1``) and nothing is saved.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
-import os
 import sys
 import tempfile
 import time
 import traceback
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from preflog.errors import ConfigError
+from preflog.verify.report import TrainerResult
 
 TRAINERS: Final = ("dpo", "reward", "kto")
 DEFAULT_TRAINERS: Final[dict[str, tuple[str, ...]]] = {
@@ -44,71 +42,11 @@ MAX_LENGTH: Final = 128  # DPOTrainer and KTOTrainer truncate to this many token
 REWARD_MAX_LENGTH: Final = 2048
 
 
-@dataclass
-class TrainerResult:
-    trainer: str
-    ok: bool
-    steps: int = 0
-    loss: float | None = None
-    seconds: float = 0.0
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass
-class VerifyReport:
-    path: str
-    format: str
-    rows: int
-    results: list[TrainerResult] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.results) and all(r.ok for r in self.results)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "format": self.format,
-            "rows": self.rows,
-            "ok": self.ok,
-            "results": [r.to_dict() for r in self.results],
-        }
-
-
-def _data_file(directory: Path) -> tuple[Path, str]:
-    """The training file and the format, from the manifest (or the files) in ``directory``."""
-    manifest = directory / "manifest.json"
-    if manifest.is_file():
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-        names = [f["name"] for f in data.get("files", [])]
-        train = [n for n in names if Path(n).stem == "train" and "/" not in n] or names
-        if not train:
-            raise ConfigError(f"{directory}: the manifest lists no data files")
-        return directory / train[0], str(data.get("format", ""))
-    files = sorted(p for p in directory.iterdir() if p.suffix in (".jsonl", ".parquet"))
-    if not files:
-        raise ConfigError(f"{directory}: no manifest.json and no .jsonl or .parquet file")
-    return files[0], ""
-
-
 def _load(path: Path, cache: Path) -> Any:
     from datasets import load_dataset
 
     builder = "parquet" if path.suffix == ".parquet" else "json"
     return load_dataset(builder, data_files={"train": str(path)}, split="train", cache_dir=str(cache))
-
-
-def _guess_format(columns: list[str]) -> str:
-    if "label" in columns and "completion" in columns:
-        return "trl-kto"
-    if "margin" in columns:
-        return "trl-reward"
-    if "chosen" in columns and "rejected" in columns:
-        return "trl"
-    raise ConfigError(f"not a TRL dataset: columns {columns} (verify reads trl, trl-kto, trl-reward)")
 
 
 def _texts(value: Any) -> Iterator[str]:
@@ -253,17 +191,11 @@ def _dataset_for(trainer_name: str, fmt: str, dataset: Any) -> Any:
     return dataset
 
 
-def verify_dataset(
-    directory: Path | str, *, trainers: tuple[str, ...] | None = None, steps: int = 2
-) -> VerifyReport:
-    """Run ``steps`` optimizer steps of each trainer on the dataset in ``directory``."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise ConfigError(f"{directory}: not a directory")
+def run_trainers(
+    path: Path, fmt: str, names: tuple[str, ...], steps: int, *, tokenizer: Any = None
+) -> list[TrainerResult]:
+    """``steps`` optimizer steps of each TRL trainer in ``names`` on the first rows of ``path``, with
+    ``tokenizer`` (and its chat template) when given, else one trained on the rows."""
     try:
         import datasets  # noqa: F401
         import trl  # noqa: F401
@@ -272,24 +204,30 @@ def verify_dataset(
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]  # load reports of the random model are expected noise
-    path, fmt = _data_file(directory)
+    for name in names:
+        if name not in TRAINERS:
+            raise ConfigError(f"unknown trainer {name!r}; choose from {', '.join(TRAINERS)}")
     if path.stat().st_size == 0:  # `datasets` cannot even infer the columns of an empty file
         raise ConfigError(f"{path}: 0 rows; verify needs at least 2")
     with tempfile.TemporaryDirectory(prefix="preflog-verify-") as tmp:
         work = Path(tmp)
         full = _load(path, work / "cache")
-        fmt = fmt if fmt in DEFAULT_TRAINERS else _guess_format(full.column_names)
-        report = VerifyReport(str(path), fmt, len(full))
         if len(full) < 2:
             raise ConfigError(f"{path}: {len(full)} rows; verify needs at least 2")
         sample = full.select(range(min(MAX_ROWS, len(full))))
-        tokenizer = build_tokenizer(sample.to_list())
+        tokenizer = _own(tokenizer) if tokenizer is not None else build_tokenizer(sample.to_list())
         model_path = build_model(tokenizer, work / "model")
-        for name in trainers or DEFAULT_TRAINERS[fmt]:
-            if name not in TRAINERS:
-                raise ConfigError(f"unknown trainer {name!r}; choose from {', '.join(TRAINERS)}")
-            report.results.append(_attempt(name, fmt, model_path, tokenizer, sample, work, steps))
-    return report
+        return [_attempt(name, fmt, model_path, tokenizer, sample, work, steps) for name in names]
+
+
+def _own(tokenizer: Any) -> Any:
+    """A copy of a user's tokenizer that pads (TRL pads with the EOS when there is no pad token)."""
+    import copy
+
+    tokenizer = copy.deepcopy(tokenizer)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
 
 
 def _attempt(
