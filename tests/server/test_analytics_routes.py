@@ -53,3 +53,27 @@ def test_another_projects_key_sees_no_battles(client: TestClient, store: Store, 
     _battles(store)
     stranger = auth(make_key("admin", project=OTHER))
     assert client.get("/v1/analytics/leaderboard", headers=stranger).json()["rows"] == []
+
+
+def test_judges_route_shows_each_reward_model_version(
+    client: TestClient, store: Store, make_key: KeyMaker
+) -> None:
+    _battles(store)
+    events = []
+    for k in range(6):
+        inf = f.inference(models=("alpha", "beta"))
+        rid = inf["request_id"]
+        events += [inf, f.preference(rid, "c0", "c1")]  # the humans prefer alpha
+        events += [f.score(rid, "c0", 0.9), f.score(rid, "c1", 0.1 if k < 4 else 0.95)]  # rm agrees 4 of 6
+    store.append(events, project=PROJECT)
+    reader = auth(make_key("read"))
+    got = client.get("/v1/analytics/judges", headers=reader)
+    assert got.status_code == 200
+    assert got.json() == analytics.judges(store, PROJECT).to_dict()
+    (rm,) = got.json()["judges"]
+    assert rm["judge"] == "reward_model:rm-small@3" and rm["from_scores"]
+    assert (rm["agreement"]["successes"], rm["units"]) == (4, 6)
+    board = client.get("/v1/analytics/leaderboard?source=reward_model", headers=reader).json()
+    assert board["battles"] == 6
+    report = client.get("/v1/analytics/report", headers=reader).json()
+    assert "reward_model:rm-small@3" in [j["judge"] for j in report["agreement"]["judges"]]

@@ -19,6 +19,7 @@ from typing import Any
 
 from preflog.analytics.ab import ABResult, Segment, compare
 from preflog.analytics.battles import Battles, BothBad, By, battles_from_arena, extract_battles, select
+from preflog.analytics.judges import JudgesReport, judges_report
 from preflog.analytics.ratings import CI, Leaderboard, Matrix, Method, predicted_matrix, rate, win_rate_matrix
 from preflog.analytics.report import Report, Window, build_report
 from preflog.store.base import Store
@@ -26,6 +27,7 @@ from preflog.store.base import Store
 __all__ = [
     "ABResult",
     "Battles",
+    "JudgesReport",
     "Leaderboard",
     "Matrix",
     "Report",
@@ -34,6 +36,8 @@ __all__ = [
     "compare",
     "extract_battles",
     "head_to_head",
+    "judges",
+    "judges_report",
     "leaderboard",
     "matrix",
     "rate",
@@ -110,6 +114,14 @@ def report(
     both_bad: BothBad = "tie",
     **filters: Any,
 ) -> Report:
-    """The monitoring report (position/length bias, agreement, latency, volume) of ``project``."""
-    battles = extract_battles(store, project, both_bad=both_bad, **filters)
+    """The monitoring report (position/length bias, agreement, latency, volume) of ``project``; the
+    reward models' scores count for agreement with humans and length bias (per scorer)."""
+    battles = extract_battles(store, project, both_bad=both_bad, scores=True, **filters)
     return build_report(battles, manifests=manifests, window=window)
+
+
+def judges(store: Store, project: str, *, both_bad: BothBad = "tie", **filters: Any) -> JudgesReport:
+    """Each reward model and AI judge of ``project`` (its preferences and its scores), by name and
+    version: agreement with the human majority and length bias, beside the humans' length bias."""
+    battles = extract_battles(store, project, both_bad=both_bad, scores=True, **filters)
+    return judges_report(battles)

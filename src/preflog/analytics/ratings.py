@@ -146,8 +146,9 @@ def _bt_board(
         boot = to_elo(bootstrap_thetas(pc, theta, prior, rounds=rounds, seed=seed), battles.models, anchor)
         tail = (1 - level) / 2
         low, high = np.quantile(boot, tail, axis=0), np.quantile(boot, 1 - tail, axis=0)
+    pinned = model_position(battles.models, next(iter(anchor))) if anchor else None
     return Leaderboard(
-        rows=build_rows(battles, ratings, low, high),
+        rows=build_rows(battles, ratings, low, high, anchor=pinned),
         method="bt",
         ci=ci,
         level=level,

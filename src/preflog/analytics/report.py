@@ -49,10 +49,32 @@ class PositionBias:
 
 
 def _by_source(battles: Battles) -> list[tuple[str, NDArray[np.bool_]]]:
-    groups = [("all", np.ones(len(battles), bool))]
+    """ "all" and each source kind, over the judgments (battles from scores are apart)."""
+    judged = ~battles.scored
+    groups = [("all", judged)]
     for code, label in enumerate(battles.source_kind.labels):
-        groups.append((f"source={label or '(none)'}", battles.source_kind.codes == code))
+        groups.append((f"source={label or '(none)'}", judged & (battles.source_kind.codes == code)))
     return [(name, mask) for name, mask in groups if mask.any()]
+
+
+def _by_scorer(battles: Battles) -> list[tuple[str, NDArray[np.bool_]]]:
+    """One group per scorer (``scorer=name@version``) of the battles derived from scores."""
+    if not battles.scored.any():
+        return []
+    labels = np.array(judge_labels(battles), dtype=object)
+    names = sorted(set(labels[battles.scored].tolist()))
+    return [(f"scorer={name.split(':', 1)[1]}", battles.scored & (labels == name)) for name in names]
+
+
+def judge_labels(battles: Battles) -> list[str]:
+    """Who gave each battle's verdict: ``kind:id``, and ``@version`` for reward models and AI judges
+    (a new version of a judge is another judge; an annotator's guideline version is not)."""
+    kinds, ids = battles.source_kind.values(), battles.source_id.values()
+    versions = battles.source_version.values()
+    return [
+        f"{k}:{i}@{v}" if v and (k in JUDGE_KINDS or scored) else f"{k}:{i}"
+        for k, i, v, scored in zip(kinds, ids, versions, battles.scored.tolist(), strict=True)
+    ]
 
 
 def position_bias(battles: Battles, *, level: float = 0.95) -> list[PositionBias]:
@@ -91,7 +113,7 @@ class LengthBias:
 
 
 def _length_fit(battles: Battles, level: float) -> tuple[float | None, float | None, float | None]:
-    from preflog.analytics.ratings import z_value
+    from preflog.analytics.board import interval, z_value
     from preflog.analytics.style import fit_style, style_design, style_sandwich
 
     sub = battles.compact()
@@ -114,10 +136,10 @@ def _length_fit(battles: Battles, level: float) -> tuple[float | None, float | N
         # two groups of models that never met): the estimate stands, its interval does not.
         return coef, None, None
     half = z_value(level) * math.sqrt(max(float(cov[-1, -1]), 0.0))
-    return coef, coef - half, coef + half
+    return (coef, *interval(coef - half, coef + half, coef))  # no width: a fit without variance
 
 
-def _length_row(
+def length_row(
     battles: Battles, mask: NDArray[np.bool_], group: str, window: str | None, level: float
 ) -> LengthBias:
     la, lb = battles.style_a[:, 0], battles.style_b[:, 0]
@@ -146,12 +168,14 @@ def window_labels(times: NDArray[np.float64], window: Window) -> list[str]:
 
 
 def length_bias(battles: Battles, *, window: Window = "week", level: float = 0.95) -> list[LengthBias]:
-    """Length bias overall, per source kind, and per time window for each source kind."""
-    rows = [_length_row(battles, mask, name, None, level) for name, mask in _by_source(battles)]
+    """Length bias overall, per source kind, per scorer (battles from scores), and per time window
+    for each source kind and scorer."""
+    sources, scorers = _by_source(battles), _by_scorer(battles)
+    rows = [length_row(battles, mask, name, None, level) for name, mask in sources + scorers]
     labels = np.array(window_labels(battles.time, window))
-    for name, mask in _by_source(battles)[1:] or _by_source(battles):
+    for name, mask in (sources[1:] or sources) + scorers:
         for label in sorted(set(labels[mask].tolist())):
-            rows.append(_length_row(battles, mask & (labels == label), name, label, level))
+            rows.append(length_row(battles, mask & (labels == label), name, label, level))
     return rows
 
 
@@ -180,21 +204,23 @@ class Agreement:
 
 
 def _verdicts(battles: Battles, mask: NDArray[np.bool_], key: Sequence[str]) -> dict[int, dict[str, str]]:
-    """pair code → {rater: verdict}; a rater's later verdict on the same item replaces the earlier."""
+    """pair code → {rater: verdict}; a rater's later verdict on the same item replaces the earlier.
+    A verdict names the winning model (or ``tie``), never a side: two annotators shown the pair
+    in different orders still agree when they pick the same output."""
     out: dict[int, dict[str, str]] = defaultdict(dict)
     order = np.argsort(battles.judgment, kind="stable")
-    verdict = {1.0: "a", 0.0: "b", 0.5: "tie"}
     for k in order[mask[order]].tolist():
-        out[int(battles.pair.codes[k])][key[k]] = verdict[float(battles.outcome[k])]
+        y = float(battles.outcome[k])
+        winner = "tie" if y == 0.5 else battles.models[int(battles.a[k] if y == 1.0 else battles.b[k])]
+        out[int(battles.pair.codes[k])][key[k]] = winner
     return out
 
 
 def agreement(battles: Battles, *, level: float = 0.95) -> Agreement:
-    """Krippendorff's alpha and Fleiss' kappa among humans, and each judge against the human majority."""
-    ids = battles.source_id.values()
-    kinds = battles.source_kind.values()
-    raters = [f"{k}:{i}" for k, i in zip(kinds, ids, strict=True)]
-    human = battles.source_kind.mask("human")
+    """Krippendorff's alpha and Fleiss' kappa among humans, and each judge (AI judges, reward models
+    and the scorers of score events, by name and version) against the human majority."""
+    raters = judge_labels(battles)
+    human = battles.source_kind.mask("human") & ~battles.scored
     humans = _verdicts(battles, human, raters)
     units = [list(v.values()) for v in humans.values() if len(v) >= 2]
     annotators = {r for v in humans.values() if len(v) >= 2 for r in v}
@@ -204,7 +230,8 @@ def agreement(battles: Battles, *, level: float = 0.95) -> Agreement:
         if len(top) == 1 or top[0][1] > top[1][1]:
             majority[code] = top[0][0]
     judges: dict[str, list[bool]] = defaultdict(list)
-    for code, votes in _verdicts(battles, battles.source_kind.mask(JUDGE_KINDS), raters).items():
+    judged_by = (battles.source_kind.mask(JUDGE_KINDS) & ~battles.scored) | battles.scored
+    for code, votes in _verdicts(battles, judged_by, raters).items():
         if code in majority:
             for judge, verdict in votes.items():
                 judges[judge].append(verdict == majority[code])
@@ -377,12 +404,15 @@ def build_report(
     window: Window = "week",
     level: float = 0.95,
 ) -> Report:
-    """Every monitor over ``battles`` (compiled-dataset latency only when ``manifests`` are given)."""
+    """Every monitor over ``battles`` (compiled-dataset latency only when ``manifests`` are given).
+    Battles from score events (``scored``) count for agreement and length bias, per scorer; the
+    other sections are about judgments."""
+    judged = battles.subset(~battles.scored) if battles.scored.any() else battles
     return Report(
-        position_bias=position_bias(battles, level=level),
+        position_bias=position_bias(judged, level=level),
         length_bias=length_bias(battles, window=window, level=level),
         agreement=agreement(battles, level=level),
-        latency=latency(battles, manifests),
-        volume=volume(battles),
+        latency=latency(judged, manifests),
+        volume=volume(judged),
         skipped=battles.skipped,
     )

@@ -127,3 +127,48 @@ def quantiles(values: Sequence[float], qs: Sequence[float] = (0.5, 0.9, 0.99)) -
         return dict.fromkeys(keys)
     out = np.quantile(np.asarray(values, dtype=float), qs)
     return {k: float(v) for k, v in zip(keys, out, strict=True)}
+
+
+@dataclass(frozen=True)
+class DurationUnit:
+    """A unit to show durations in: ``name`` (for labels), ``seconds`` per unit, ``symbol``."""
+
+    name: str
+    seconds: float
+    symbol: str
+
+
+DURATION_UNITS: tuple[DurationUnit, ...] = (
+    DurationUnit("seconds", 1.0, "s"),
+    DurationUnit("minutes", 60.0, "min"),
+    DurationUnit("hours", 3600.0, "h"),
+    DurationUnit("days", 86400.0, "d"),
+)
+
+
+def duration_unit(seconds: float | None) -> DurationUnit:
+    """The largest unit in which ``seconds`` is at least 1.5 (seconds below 90 s): 42 s stay
+    seconds, 91,629 s are 25.5 hours, 135,792 s are 1.6 days. The one rule for the CLI, the
+    charts and the dashboards; a chart takes the unit of its largest value.
+
+    >>> [duration_unit(s).symbol for s in (42.4, 600, 91628.9, 135791.6, -7200, None)]
+    ['s', 'min', 'h', 'd', 'h', 's']
+    """
+    size = abs(seconds) if seconds is not None and math.isfinite(seconds) else 0.0
+    chosen = DURATION_UNITS[0]
+    for unit in DURATION_UNITS[1:]:
+        if size >= 1.5 * unit.seconds:
+            chosen = unit
+    return chosen
+
+
+def format_duration(seconds: float | None) -> str:
+    """A duration in its own unit with one decimal, "—" when unknown.
+
+    >>> format_duration(42.44), format_duration(91628.9), format_duration(None)
+    ('42.4 s', '25.5 h', '—')
+    """
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    unit = duration_unit(seconds)
+    return f"{seconds / unit.seconds:.1f} {unit.symbol}"

@@ -26,6 +26,7 @@ from preflog.analytics.board import (
     Leaderboard,
     StyleCoefficient,
     build_rows,
+    interval,
     rating_variance,
     to_elo,
     z_value,
@@ -176,16 +177,15 @@ def rate_with_style(
         raise ValidationError("style control needs ci sandwich or bootstrap", "ci")
     coefs = [
         StyleCoefficient(
-            feature=name,
-            coef=float(params[m + c]),
-            ci_low=float(low_all[m + c]),
-            ci_high=float(high_all[m + c]),
+            name,
+            float(params[m + c]),
+            *interval(low_all[m + c], high_all[m + c], params[m + c]),
             elo_points=float(params[m + c] * ELO_PER_LOGIT),
         )
         for c, name in enumerate(d.names)
     ]
     return Leaderboard(
-        rows=build_rows(battles, ratings, low_all[:m], high_all[:m]),
+        rows=build_rows(battles, ratings, low_all[:m], high_all[:m], anchor=anchor_index),
         method="bt+style",
         ci=ci,
         level=level,

@@ -153,13 +153,20 @@ def _num(value: Any, fmt: str = ".1f") -> str:
     return "-" if value is None else format(value, fmt)
 
 
+def _interval(low: Any, high: Any, fmt: str, sep: str = " – ") -> str:
+    """An interval, or "—" when there is none (a fit without variance has no interval)."""
+    if low is None or high is None:
+        return "—"
+    return f"{format(low, fmt)}{sep}{format(high, fmt)}"
+
+
 def _print_board(data: dict[str, Any]) -> None:
     rows = data["rows"]
     width = max([len("model"), *(len(r["model"]) for r in rows)])
     level = f"{data['level']:.0%}"
     print(f"{'rank':>4}  {'model':<{width}}  {'rating':>7}  {level + ' interval':>17}  {'battles':>7}")
     for r in rows:
-        interval = f"{_num(r['ci_low'])} – {_num(r['ci_high'])}" if r["ci_low"] is not None else "-"
+        interval = _interval(r["ci_low"], r["ci_high"], ".1f")
         print(
             f"{r['rank']:>4}  {r['model']:<{width}}  {r['rating']:>7.1f}  {interval:>17}  {r['battles']:>7}"
         )
@@ -172,7 +179,8 @@ def _print_board(data: dict[str, Any]) -> None:
     for coef in data.get("style") or []:
         print(
             f"style {coef['feature']:<8} {coef['coef']:+.3f} logits/sd "
-            f"[{coef['ci_low']:+.3f}, {coef['ci_high']:+.3f}] ({coef['elo_points']:+.1f} rating points)"
+            f"[{_interval(coef['ci_low'], coef['ci_high'], '+.3f', ', ')}] "
+            f"({coef['elo_points']:+.1f} rating points)"
         )
     if data.get("skipped"):
         print("skipped: " + ", ".join(f"{k} {v}" for k, v in data["skipped"].items()))
@@ -275,28 +283,37 @@ def _prop(p: dict[str, Any]) -> str:
 
 
 def _print_report(data: dict[str, Any]) -> None:
+    from preflog.analytics.stats import format_duration
+
+    groups = [r["group"] for r in data["position_bias"] + data["length_bias"]]
+    width = max([24, *map(len, groups)])
     print("Position bias (first-shown output wins, decisive battles)")
     for r in data["position_bias"]:
-        print(f"  {r['group']:<24} {_prop(r['first_wins'])}  ties {r['ties']}  p={_num(r['p_value'], '.3g')}")
+        p_value = _num(r["p_value"], ".3g")
+        print(f"  {r['group']:<{width}} {_prop(r['first_wins'])}  ties {r['ties']}  p={p_value}")
     print("Length bias (longer output chosen; length coefficient, logits per sd)")
     for r in data["length_bias"]:
-        coef = "-" if r["coef"] is None else f"{r['coef']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
-        print(f"  {r['group']:<24} {r['window'] or 'all time':<11} {_prop(r['chosen_longer'])}  coef {coef}")
+        coef = (
+            "-"
+            if r["coef"] is None
+            else f"{r['coef']:+.3f} [{_interval(r['ci_low'], r['ci_high'], '+.3f', ', ')}]"
+        )
+        window = r["window"] or "all time"
+        print(f"  {r['group']:<{width}} {window:<11} {_prop(r['chosen_longer'])}  coef {coef}")
     ag = data["agreement"]
     print(f"Agreement among humans: {ag['units']} items, {ag['annotators']} annotators")
     print(
         f"  Krippendorff alpha {_num(ag['krippendorff_alpha'], '.3f')}  "
         f"Fleiss kappa {_num(ag['fleiss_kappa'], '.3f')}"
     )
+    judges = max([30, *(len(j["judge"]) for j in ag["judges"])])
     for j in ag["judges"]:
-        print(f"  {j['judge']:<30} agrees with human majority {_prop(j['agreement'])}")
-    print("Feedback latency (seconds)")
+        print(f"  {j['judge']:<{judges}} agrees with human majority {_prop(j['agreement'])}")
+    print("Feedback latency (p50, p90, p99; each in the unit that fits it)")
     for r in data["latency"]:
         pending = f"  pending {r['pending']}" if r["stage"] == "compiled" else ""
-        print(
-            f"  {r['stage']:<9} {r['group']:<22} n={r['n']:<7} p50 {_num(r['p50'])}  p90 {_num(r['p90'])}  "
-            f"p99 {_num(r['p99'])}{pending}"
-        )
+        quantiles = "  ".join(f"{q} {format_duration(r[q]):>8}" for q in ("p50", "p90", "p99"))
+        print(f"  {r['stage']:<9} {r['group']:<22} n={r['n']:<7} {quantiles}{pending}")
     vol = data["volume"]
     print(f"Volume: {vol['judgments']} judgments, {vol['battles']} battles")
     for key in ("per_source", "per_day", "per_model", "per_user"):

@@ -78,6 +78,23 @@ REPORT_EXAMPLE: dict[str, Any] = {
     "volume": {"judgments": 2100, "battles": 1500},
 }
 
+JUDGES_EXAMPLE: dict[str, Any] = {
+    "humans": {"group": "human", "chosen_longer": {"successes": 216, "n": 320, "rate": 0.675}, "coef": 0.56},
+    "judges": [
+        {
+            "judge": "reward_model:rm-deberta-v3-large@2026.10",
+            "kind": "reward_model",
+            "name": "rm-deberta-v3-large",
+            "version": "2026.10",
+            "from_scores": True,
+            "battles": 531,
+            "units": 153,
+            "agreement": {"successes": 124, "n": 153, "rate": 0.81, "ci_low": 0.741, "ci_high": 0.865},
+            "length": {"chosen_longer": {"successes": 296, "n": 462, "rate": 0.641}, "coef": 0.453},
+        }
+    ],
+}
+
 Filters = Annotated[dict[str, Any], Depends(_filters)]
 Reader = Annotated[Principal, Depends(require("read"))]
 
@@ -197,3 +214,17 @@ async def get_report(
     from preflog import analytics
 
     return await _run(request, principal, analytics.report, window=window, **filters)
+
+
+@router.get(
+    "/judges",
+    summary="Reward models and AI judges against the human majority, with their length bias",
+    description="One row per reward model and AI judge (by name and version; its preference events "
+    "and the battles of its score events): the share of human-majority items on which it agrees, "
+    "and the share of its decisive battles won by the longer output, beside the humans' share.",
+    responses=_responses("The judges", JUDGES_EXAMPLE),
+)
+async def get_judges(request: Request, principal: Reader, filters: Filters) -> Response:
+    from preflog import analytics
+
+    return await _run(request, principal, analytics.judges, **filters)

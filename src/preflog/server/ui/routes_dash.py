@@ -2,7 +2,8 @@
 
 Calls the :mod:`preflog.analytics` library (the same functions as ``/v1/analytics`` and ``preflog
 report``): :func:`~preflog.analytics.rate` (Bradley-Terry with sandwich intervals),
-:func:`~preflog.analytics.ratings.win_rate_matrix`, the report's ``agreement`` and ``volume``, plus
+:func:`~preflog.analytics.ratings.win_rate_matrix`, the report's ``agreement`` and ``volume``, the
+judges against humans (:func:`~preflog.analytics.judges_report`, reward-model scores included), plus
 the per-window series of :mod:`preflog.server.ui.trends` (position and length bias, latency, volume).
 numpy and scipy load on the first call.
 """
@@ -29,7 +30,7 @@ Source = Literal["", "human", "end_user", "reward_model", "ai_judge", "implicit"
 
 def _dashboard(request: Request, session: Session, window: str, filters: dict[str, Any]) -> dict[str, Any]:
     try:
-        from preflog.analytics import extract_battles, rate
+        from preflog.analytics import extract_battles, judges_report, rate
         from preflog.analytics.ratings import win_rate_matrix
         from preflog.analytics.report import agreement, volume
         from preflog.server.ui.trends import trends
@@ -37,14 +38,18 @@ def _dashboard(request: Request, session: Session, window: str, filters: dict[st
         raise ApiError(501, "not_installed", f"dashboards need preflog[analytics]: {exc}") from exc
     store = get_state(request).store
     try:
-        battles = extract_battles(store, session.project, **filters)
+        every = extract_battles(store, session.project, scores=True, **filters)
+        # Reward-model scores rate the models only when the source filter asks for them (as
+        # `preflog leaderboard --source`); they always count for agreement and the judges panel.
+        battles = every if "source" in filters else every.subset(~every.scored)
         board = rate(battles, ci="sandwich")
         return {
             "project": session.project,
             "filters": filters,
             "leaderboard": board.to_dict(),
             "matrix": win_rate_matrix(battles).to_dict(),
-            "agreement": asdict(agreement(battles)),
+            "agreement": asdict(agreement(every)),
+            "judges": judges_report(every).to_dict(),
             "volume": asdict(volume(battles)),
             "skipped": battles.skipped,
             "trends": trends(battles, window=window).to_dict(),  # type: ignore[arg-type]

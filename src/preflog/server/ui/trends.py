@@ -6,7 +6,9 @@ position bias is the share of decisive battles won by the candidate shown first 
 length bias is the share of decisive battles (outputs of different known length) won by the longer
 output — the report's ``chosen_longer``, without its regression coefficient, which needs more
 battles than one window of one source often has. Feedback latency is judgment time minus
-inference time per judgment; volume counts judgments.
+inference time per judgment, drawn in the unit of the largest 90th percentile
+(:func:`~preflog.analytics.stats.duration_unit`, the rule of the report's table); volume counts
+judgments.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 
 from preflog.analytics.battles import Battles
 from preflog.analytics.report import Window, window_labels
-from preflog.analytics.stats import Proportion, quantiles, wilson
+from preflog.analytics.stats import DurationUnit, Proportion, duration_unit, quantiles, wilson
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Trends:
     length: list[LengthPoint]
     latency: list[LatencyPoint]
     volume: dict[str, dict[str, int]]  # source kind -> window -> judgments
+    latency_unit: DurationUnit  # the unit the latency chart is drawn in (of its largest value)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,4 +89,5 @@ def trends(battles: Battles, *, window: Window = "week") -> Trends:
                 length.append(LengthPoint(group, w, wilson(int(longer_won[sel].sum()), int(sel.sum()))))
         for kind in sorted(set(kinds[in_w & one].tolist())):
             volume.setdefault(kind, {})[w] = int((in_w & one & (kinds == kind)).sum())
-    return Trends(window, windows, position, length, latency, volume)
+    largest = max((p.p90_s for p in latency if p.p90_s is not None), default=None)
+    return Trends(window, windows, position, length, latency, volume, duration_unit(largest))

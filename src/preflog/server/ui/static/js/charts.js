@@ -83,7 +83,8 @@ export function intervalChart(rows, label) {
     if (r.ci_low != null && r.ci_high != null) {
       g.append(el("rect", { x: x(r.ci_low), y: y - 6, width: Math.max(1, x(r.ci_high) - x(r.ci_low)), height: 12, rx: 3, class: "interval" }));
     }
-    g.append(el("circle", { cx: x(r.rating), cy: y, r: 5, class: "point" }, el("title", { text: `${r.model}: ${r.rating.toFixed(0)} [${(r.ci_low ?? NaN).toFixed(0)}, ${(r.ci_high ?? NaN).toFixed(0)}], ${r.battles} battles` })));
+    const interval = r.ci_low != null && r.ci_high != null ? `[${r.ci_low.toFixed(0)}, ${r.ci_high.toFixed(0)}]` : "(no interval)";
+    g.append(el("circle", { cx: x(r.rating), cy: y, r: 5, class: "point" }, el("title", { text: `${r.model}: ${r.rating.toFixed(0)} ${interval}, ${r.battles} battles` })));
     root.append(g);
   });
   return root;
@@ -225,7 +226,11 @@ export function hbars(rows, label, { lo = 0, hi = 1, fmt = (v) => v.toFixed(2) }
     const from = x(Math.max(lo, Math.min(0, r.value)));
     const to = x(Math.max(lo, r.value));
     const g = el("g", { class: "hbar", "data-name": r.name, "data-value": r.value.toFixed(4) });
-    g.append(el("text", { x: left - 8, y: yc + 4, "text-anchor": "end", class: "label", text: r.name }));
+    // A name longer than the label column keeps its end (a judge's version) behind an ellipsis;
+    // the whole name is in the tooltip.
+    const room = Math.floor((left - 8) / 7.5); // about 7.5 px per character of the bold labels
+    const label = r.name.length > room ? "…" + r.name.slice(r.name.length - room + 1) : r.name;
+    g.append(el("text", { x: left - 8, y: yc + 4, "text-anchor": "end", class: "label", text: label }, el("title", { text: r.name })));
     g.append(el("rect", { x: Math.min(from, to), y: yc - 8, width: Math.max(1, Math.abs(to - from)), height: 16, class: "bar s0" }));
     if (r.lo != null && r.hi != null) g.append(el("line", { x1: x(r.lo), x2: x(r.hi), y1: yc, y2: yc, class: "whisker" }));
     g.append(el("text", { x: Math.max(to, r.hi != null ? x(r.hi) : to) + 6, y: yc + 4, class: "tick", text: fmt(r.value) + (r.note ? ` ${r.note}` : "") }));

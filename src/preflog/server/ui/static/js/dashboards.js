@@ -59,13 +59,18 @@ function length(t) {
 
 function latency(t) {
   widthOf("latency");
-  const hours = (s) => (s == null ? null : s / 3600);
+  // One unit for the chart, chosen by the server from the largest value (the rule of `preflog report`).
+  const unit = t.latency_unit;
+  const inUnit = (s) => (s == null ? null : s / unit.seconds);
+  document.querySelector("#latency figcaption").textContent = `Feedback latency — inference to judgment (${unit.name})`;
   const series = [
-    { name: "median", points: t.latency.map((p, i) => ({ x: i, y: hours(p.p50_s), n: p.n })) },
-    { name: "90th percentile", points: t.latency.map((p, i) => ({ x: i, y: hours(p.p90_s), n: p.n })) },
+    { name: "median", points: t.latency.map((p, i) => ({ x: i, y: inUnit(p.p50_s), n: p.n })) },
+    { name: "90th percentile", points: t.latency.map((p, i) => ({ x: i, y: inUnit(p.p90_s), n: p.n })) },
   ];
-  panel("latency", lineChart(t.windows, series, "Feedback latency over time", { yMin: 0, fmt: (v) => v.toFixed(1) }),
-    dataTable("Latency", ["Window", "Judgments", "Median h", "p90 h"], t.latency.map((p) => [p.window, p.n, fmtNumber(hours(p.p50_s), 1), fmtNumber(hours(p.p90_s), 1)])));
+  const chart = lineChart(t.windows, series, `Feedback latency over time, in ${unit.name}`, { yMin: 0, fmt: (v) => `${v.toFixed(1)} ${unit.symbol}` });
+  chart.dataset.unit = unit.symbol;
+  panel("latency", chart,
+    dataTable("Latency", ["Window", "Judgments", `Median (${unit.symbol})`, `p90 (${unit.symbol})`], t.latency.map((p) => [p.window, p.n, fmtNumber(inUnit(p.p50_s), 1), fmtNumber(inUnit(p.p90_s), 1)])));
 }
 
 function volume(t, total) {
@@ -84,6 +89,33 @@ function agreement(a) {
   ];
   panel("agreement", hbars(rows, "Agreement", { lo: Math.min(0, ...rows.map((r) => r.value ?? 0)), hi: 1 }),
     el("p", { class: "small muted", text: `${a.units} items judged by 2+ annotators (${a.annotators} annotators)` }));
+}
+
+function judges(report) {
+  widthOf("judges");
+  const rows = report.judges;
+  const short = (j) => `${j.name}${j.version ? "@" + j.version : ""}${j.from_scores ? " (scores)" : ""}`;
+  const agreeing = rows.map((j) => ({ name: short(j), value: j.agreement.rate, lo: j.agreement.ci_low, hi: j.agreement.ci_high, note: `(n=${j.units})` }));
+  const humans = report.humans.chosen_longer;
+  const longer = [
+    { name: "humans", value: humans.rate, lo: humans.ci_low, hi: humans.ci_high, note: `(n=${humans.n})` },
+    ...rows.map((j) => ({ name: short(j), value: j.length.chosen_longer.rate, lo: j.length.chosen_longer.ci_low, hi: j.length.chosen_longer.ci_high, note: `(n=${j.length.chosen_longer.n})` })),
+  ];
+  if (!rows.length) {
+    panel("judges", empty("No reward model or AI judge has judged or scored these requests."));
+    return;
+  }
+  const agreement = hbars(agreeing, "Agreement with the human majority", { lo: 0, hi: 1, fmt: pct });
+  agreement.classList.add("judges-agreement");
+  const length = hbars(longer, "Share of decisive battles won by the longer output", { lo: 0, hi: 1, fmt: pct });
+  length.classList.add("judges-length");
+  panel("judges",
+    el("p", { class: "small", text: "Agreement with the human majority" }), agreement,
+    el("p", { class: "small", text: "Longer output preferred (humans first, for reference)" }), length,
+    dataTable("Judges", ["Judge", "Kind", "Battles", "Agrees", "Items", "Longer wins", "Length coef"], rows.map((j) => [
+      short(j), j.kind, j.battles, fmtNumber(j.agreement.rate), j.units, fmtNumber(j.length.chosen_longer.rate), fmtNumber(j.length.coef, 3),
+    ])),
+  );
 }
 
 function params() {
@@ -107,10 +139,11 @@ async function load(event) {
     length(data.trends);
     latency(data.trends);
     agreement(data.agreement);
+    judges(data.judges);
     status(data.leaderboard.battles ? "" : "No judgments match these filters.");
   } catch (error) {
     status(error.message, "error");
-    for (const id of ["leaderboard", "matrix", "volume", "position", "length", "latency", "agreement"]) panel(id, empty("Could not load."));
+    for (const id of ["leaderboard", "matrix", "volume", "position", "length", "latency", "agreement", "judges"]) panel(id, empty("Could not load."));
   }
   document.body.setAttribute("data-ready", "1");
 }
