@@ -15,7 +15,7 @@ import math
 import random
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -33,6 +33,7 @@ from preflog.demo_texts import (
     Topic,
 )
 from preflog.events import EVENT_TYPES, format_time
+from preflog.progress import ProgressCallback, report
 from preflog.store.base import AppendResult, Store
 
 __all__ = ["DEFAULT_REQUESTS", "DEFAULT_SEED", "MODELS", "DemoReport", "demo_events", "load_demo"]
@@ -476,15 +477,15 @@ def load_demo(
     seed: int = DEFAULT_SEED,
     requests: int = DEFAULT_REQUESTS,
     batch_size: int = 1000,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> DemoReport:
-    """Append the demo project to ``store`` under ``project``; running it twice stores nothing new."""
+    """Append the demo project to ``store`` under ``project``; running it twice stores nothing new.
+    ``progress`` hears of every batch appended (:mod:`preflog.progress`)."""
     events = demo_events(seed, requests)
     results: list[AppendResult] = []
     for start in range(0, len(events), batch_size):
         results += store.append(events[start : start + batch_size], project=project)
-        if progress is not None:
-            progress(min(start + batch_size, len(events)), len(events))
+        report(progress, "appending", min(start + batch_size, len(events)), len(events), unit="events")
     models = sorted(
         {
             f"{c['model']['name']} {c['model']['version']}"

@@ -12,12 +12,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from preflog.cli.common import open_store_for, output_dir
 from preflog.errors import ValidationError
 
 
 def register(sub: Any) -> None:
     lb = sub.add_parser(
-        "leaderboard", help="model ratings (Bradley-Terry on the Elo scale) with 95% intervals"
+        "leaderboard", help="model ratings (Bradley-Terry on the Elo scale) with 95%% intervals"
     )
     lb.add_argument("--format", choices=("table", "json", "csv"), default="table")
     lb.add_argument(
@@ -99,9 +100,7 @@ def parse_anchor(text: str | None) -> dict[str, float] | None:
 
 
 def _open(args: argparse.Namespace) -> Any:
-    from preflog.store import open_store
-
-    return open_store(args.db)
+    return open_store_for(args, create=False)
 
 
 # ---------------------------------------------------------------------------------------------- leaderboard
@@ -110,6 +109,8 @@ def _open(args: argparse.Namespace) -> Any:
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     import preflog.analytics as analytics
 
+    if args.plot:
+        output_dir(args.plot, "--plot")  # before the work: a bad path fails at once
     with _open(args) as store:
         if args.matrix:
             result = analytics.matrix(store, args.project, kind=args.matrix, by=args.by, **_filters(args))
@@ -258,6 +259,8 @@ def cmd_ab(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     import preflog.analytics as analytics
 
+    if args.plot:
+        output_dir(args.plot, "--plot")
     with _open(args) as store:
         rep = analytics.report(
             store, args.project, manifests=args.manifest, window=args.window, **_filters(args)

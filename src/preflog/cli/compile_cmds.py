@@ -8,14 +8,19 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from preflog.events import SOURCE_KINDS, Limits
+from preflog.cli.common import open_store_for, require_events
+from preflog.cli.progress import TerminalProgress
+from preflog.compile.manifest import MANIFEST_NAME
+from preflog.compile.options import AGGREGATES, CompileOptions
+from preflog.events import SOURCE_KINDS
+from preflog.verify import TRAINERS
 
 if TYPE_CHECKING:
     from preflog.compile import Manifest
 
     _Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
-TRAINERS = ("dpo", "reward", "kto")
+DEFAULTS = CompileOptions()  # the library's defaults are the flags' defaults
 
 
 def register(sub: _Subparsers) -> None:
@@ -35,24 +40,39 @@ def _register_compile(sub: _Subparsers) -> None:
         "manifest.json and a README.md card. The same events and options give the same bytes.",
     )
     p.add_argument("--format", "-f", required=True, choices=formats, help=", ".join(formats))
-    p.add_argument("--out", "-o", required=True, metavar="DIR", help="output directory")
+    p.add_argument(
+        "--out",
+        "-o",
+        required=True,
+        metavar="DIR",
+        help="output directory: new, empty, or an earlier compile's (it holds manifest.json)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a non-empty directory that is not an earlier compile's",
+    )
     p.add_argument("--parquet", action="store_true", help="write Parquet instead of JSONL")
     g = p.add_argument_group("resolve and aggregate")
     g.add_argument(
         "--aggregate",
-        choices=("majority", "unanimous", "latest"),
-        default="majority",
-        help="how several judgments of one pair decide (default majority)",
+        choices=AGGREGATES,
+        default=DEFAULTS.aggregate,
+        help=f"how several judgments of one pair decide (default {DEFAULTS.aggregate})",
     )
     g.add_argument(
         "--min-agreement",
         type=float,
-        default=0.5,
+        default=DEFAULTS.min_agreement,
         metavar="F",
-        help="share of votes the majority needs (default 0.5)",
+        help=f"share of votes the majority needs (default {DEFAULTS.min_agreement})",
     )
     g.add_argument(
-        "--min-margin", type=float, default=0.0, metavar="F", help="score gap a reward-score pair needs"
+        "--min-margin",
+        type=float,
+        default=DEFAULTS.min_margin,
+        metavar="F",
+        help=f"score gap a reward-score pair needs (default {DEFAULTS.min_margin})",
     )
     g.add_argument(
         "--unpaired-from-pairs",
@@ -78,8 +98,19 @@ def _register_compile(sub: _Subparsers) -> None:
     s.add_argument("--prefer-low-margin", action="store_true", help="caps keep the smallest margins first")
     s.add_argument("--balance-position", action="store_true", help="chosen shown first as often as second")
     s.add_argument("--balance-length", action="store_true", help="chosen longer as often as shorter")
-    s.add_argument("--test-fraction", type=float, default=0.0, metavar="F", help="share of prompts in test")
-    s.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
+    s.add_argument(
+        "--test-fraction",
+        type=float,
+        default=DEFAULTS.test_fraction,
+        metavar="F",
+        help=f"share of prompts in test (default {DEFAULTS.test_fraction})",
+    )
+    s.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULTS.seed,
+        help=f"seed of every random choice (default {DEFAULTS.seed})",
+    )
     p.add_argument(
         "--since-manifest",
         metavar="PATH",
@@ -90,8 +121,7 @@ def _register_compile(sub: _Subparsers) -> None:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from preflog.compile import CompileOptions, compile_dataset
-    from preflog.store import open_store
+    from preflog.compile import compile_dataset
 
     options = CompileOptions(
         aggregate=args.aggregate,
@@ -115,7 +145,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
         seed=args.seed,
         parquet=args.parquet,
     )
-    with open_store(args.db, limits=Limits.from_env()) as store:
+    with open_store_for(args, create=False) as store, TerminalProgress("compile") as progress:
+        require_events(store, args.project)
         manifest = compile_dataset(
             store,
             project=args.project,
@@ -123,12 +154,27 @@ def cmd_compile(args: argparse.Namespace) -> int:
             format=args.format,
             options=options,
             since_manifest=args.since_manifest,
+            force=args.force,
+            progress=progress,
         )
     if args.json:
         sys.stdout.write(manifest.dumps())
     else:
         print(_summary(manifest, args.out))
+    if not manifest.counts_out.get("items"):
+        print(f"preflog: note: {_why_empty(manifest)}", file=sys.stderr)
     return 0
+
+
+def _why_empty(m: Manifest) -> str:
+    """Why a compile wrote nothing, in one line: what was read and the largest drop reasons."""
+    events = m.counts_in.get("events")
+    read = sum(events.values()) if isinstance(events, dict) else 0
+    if m.previous_watermark is not None and m.drops.get("compiled_before"):
+        return f"nothing new since position {m.previous_watermark}"
+    top = sorted(m.drops.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    dropped = f"; dropped: {', '.join(f'{r} {n}' for r, n in top)}" if top else ""
+    return f"0 items from {read} events of project {m.project!r}{dropped} (see {MANIFEST_NAME} drops)"
 
 
 def _summary(m: Manifest, out: str) -> str:
@@ -156,7 +202,7 @@ def _register_verify(sub: _Subparsers) -> None:
     p.add_argument(
         "--trainer",
         default=None,
-        help="comma-separated trainers to run: dpo,reward,kto (default: those the format fits)",
+        help=f"comma-separated trainers to run: {','.join(TRAINERS)} (default: those the format fits)",
     )
     p.add_argument(
         "--steps", type=int, default=2, help="optimizer steps per trainer (default 2; 0: the checks only)"
@@ -197,9 +243,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     max_length = DEFAULT_MAX_LENGTH if args.max_length is None else args.max_length
     if max_length < 1 or args.steps < 0:
         raise ConfigError("--max-length must be at least 1 and --steps at least 0")
-    report = verify_dataset(
-        args.dir, trainers=trainers, steps=args.steps, tokenizer=args.tokenizer, max_length=max_length
-    )
+    with TerminalProgress("verify") as progress:
+        report = verify_dataset(
+            args.dir,
+            trainers=trainers,
+            steps=args.steps,
+            tokenizer=args.tokenizer,
+            max_length=max_length,
+            progress=progress,
+        )
     if args.json or args.output == "json":
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:

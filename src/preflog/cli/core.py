@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from typing import IO, TYPE_CHECKING
 
+from preflog.cli.common import no_events, open_store_for
+from preflog.cli.progress import TerminalProgress, progress_wanted
 from preflog.demo import DEFAULT_REQUESTS, DEFAULT_SEED, DemoReport, load_demo
 from preflog.errors import ConfigError, NotFound
 from preflog.events import EVENT_TYPES, Limits
-from preflog.ndjson import LineResult, LogSummary, append_ndjson
+from preflog.ndjson import DEFAULT_BATCH, LineResult, LogSummary, append_ndjson
+from preflog.progress import ProgressUpdate
 from preflog.schema import event_json_schema
-from preflog.store import Store, StoreStats, open_store
+from preflog.store import Store, StoreStats
 
 if TYPE_CHECKING:
     _Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -34,44 +35,26 @@ def register(sub: _Subparsers) -> None:
     _register_demo(sub)
 
 
-def _open(args: argparse.Namespace) -> Store:
-    return open_store(args.db, limits=Limits.from_env())
-
-
-# ---------------------------------------------------------------------------------------------- progress
+def _open(args: argparse.Namespace, *, create: bool = False) -> Store:
+    return open_store_for(args, create=create)
 
 
 class Progress:
-    """A one-line progress counter on stderr, redrawn at most every 0.2 s; silent when disabled."""
+    """One bar on stderr for a call of one stage (kept for callers of the first CLI's counter);
+    the commands use :class:`~preflog.cli.progress.TerminalProgress` directly."""
 
     def __init__(self, label: str, *, enabled: bool, total_bytes: int | None = None) -> None:
         self.label = label
         self.enabled = enabled
-        self.total_bytes = total_bytes
-        self.bytes = 0
-        self._drawn = 0.0
+        self._terminal = TerminalProgress(label, enabled=enabled)
 
     def update(self, done: int, total: int | None = None, *, force: bool = False) -> None:
-        if not self.enabled or (not force and time.monotonic() - self._drawn < 0.2):
-            return
-        self._drawn = time.monotonic()
-        text = f"{self.label}: {done:,}"
-        if total:
-            text += f" of {total:,} ({100 * done // total}%)"
-        elif self.total_bytes:
-            text += f" lines ({100 * self.bytes // self.total_bytes}%)"
-        sys.stderr.write("\r" + text + "\x1b[K")
-        sys.stderr.flush()
+        self._terminal(ProgressUpdate("", done, total, "events"))
+        if force:
+            self._terminal.refresh()
 
     def close(self) -> None:
-        if self.enabled and self._drawn:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
-
-    def counting(self, lines: Iterable[bytes]) -> Iterator[bytes]:
-        for raw in lines:
-            self.bytes += len(raw)
-            yield raw
+        self._terminal.close()
 
 
 # ---------------------------------------------------------------------------------------------- log
@@ -87,7 +70,12 @@ def _register_log(sub: _Subparsers) -> None:
     )
     p.add_argument("file", metavar="FILE", help="an NDJSON file, or - for stdin")
     p.add_argument("--quiet", "-q", action="store_true", help="print only problems and the summary")
-    p.add_argument("--batch-size", type=int, default=500, help="events per append call (default 500)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH,
+        help=f"events per append call (default {DEFAULT_BATCH})",
+    )
     p.set_defaults(handler=cmd_log)
 
 
@@ -100,17 +88,11 @@ def _input(path: str) -> AbstractContextManager[IO[bytes]]:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-def _input_size(stream: IO[bytes]) -> int | None:
-    try:
-        size = os.fstat(stream.fileno()).st_size
-    except (OSError, ValueError):
-        return None
-    return size or None
-
-
 def format_line(result: LineResult) -> str:
-    """``line 3: rejected  candidates[1].output: empty`` and the like."""
-    head = f"line {result.line}: {result.status}"
+    """``line 3: rejected  candidates[1].output: empty`` and the like; ``item 2 (line 5): ...``
+    for an event of a JSON array."""
+    where = f"item {result.item} (line {result.line})" if result.item else f"line {result.line}"
+    head = f"{where}: {result.status}"
     if result.status in ("stored", "duplicate"):
         return f"{head}  event {result.event_id} at position {result.position}"
     where = f"{result.field}: " if result.field else ""
@@ -122,24 +104,26 @@ def cmd_log(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ConfigError("--batch-size must be at least 1")
     summary = LogSummary()
-    out_is_tty = sys.stdout.isatty()
-    with _input(args.file) as stream, _open(args) as store:
-        progress = Progress(
-            "log",
-            enabled=sys.stderr.isatty() and (args.quiet or not out_is_tty),
-            total_bytes=_input_size(stream),
+    items = False
+    # A bar only when the per-line answers do not go to the same terminal.
+    bar = progress_wanted() and (args.quiet or not sys.stdout.isatty())
+    with (
+        _input(args.file) as stream,
+        _open(args, create=True) as store,
+        TerminalProgress("log", enabled=bar) as progress,
+    ):
+        results = append_ndjson(
+            store, stream, project=args.project, batch_size=args.batch_size, progress=progress
         )
-        lines = progress.counting(stream)
-        for result in append_ndjson(store, lines, project=args.project, batch_size=args.batch_size):
+        for result in results:
             summary.add(result)
+            items = items or result.item is not None
             if not args.quiet or not result.ok:
                 print(format_line(result))
-            progress.update(summary.lines)
-        progress.close()
     c = summary.counts
     print(
-        f"{summary.lines} lines: {c['stored']} stored, {c['duplicate']} duplicate, "
-        f"{c['conflict']} conflict, {c['rejected']} rejected"
+        f"{summary.lines} {'events' if items else 'lines'}: {c['stored']} stored, "
+        f"{c['duplicate']} duplicate, {c['conflict']} conflict, {c['rejected']} rejected"
     )
     return 0 if summary.ok else 1
 
@@ -211,6 +195,8 @@ def format_stats(stats: StoreStats, project: str, db: str) -> str:
 def cmd_stats(args: argparse.Namespace) -> int:
     with _open(args) as store:
         stats = store.stats(project=args.project)
+        if stats.events == 0:
+            print(f"preflog: note: {no_events(store, args.project)}", file=sys.stderr)
     if args.format == "json":
         print(json.dumps(stats.to_dict(), indent=2, sort_keys=True))
     else:
@@ -275,15 +261,7 @@ def format_demo(report: DemoReport, db: str) -> str:
 def cmd_demo(args: argparse.Namespace) -> int:
     if args.requests < 1:
         raise ConfigError("--requests must be at least 1")
-    progress = Progress("demo", enabled=sys.stderr.isatty())
-    with _open(args) as store:
-        report = load_demo(
-            store,
-            args.project,
-            seed=args.seed,
-            requests=args.requests,
-            progress=lambda done, total: progress.update(done, total, force=True),
-        )
-    progress.close()
+    with _open(args, create=True) as store, TerminalProgress("demo") as progress:
+        report = load_demo(store, args.project, seed=args.seed, requests=args.requests, progress=progress)
     print(format_demo(report, args.db))
     return 1 if report.problems else 0

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-import time
 from typing import TYPE_CHECKING
 
-from preflog.events import SOURCE_KINDS, Limits
+from preflog.cli.common import open_store_for
+from preflog.cli.progress import TerminalProgress
+from preflog.events import SOURCE_KINDS
+from preflog.importers import DEFAULT_OCCURRED_AT, IMPORTERS
+from preflog.importers.run import DEFAULT_BATCH
 
 if TYPE_CHECKING:
-    from preflog.importers import ImportReport
-
     _Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
-IMPORT_FORMATS = ("arena", "hh-rlhf", "trl", "ultrafeedback")
+IMPORT_FORMATS = tuple(sorted(IMPORTERS))  # the library's registry: one list of formats
 
 
 def register(sub: _Subparsers) -> None:
@@ -44,38 +44,22 @@ def register(sub: _Subparsers) -> None:
     p.add_argument(
         "--occurred-at",
         metavar="TIME",
-        help="RFC 3339 time of rows that carry none (default 1970-01-01T00:00:00Z, fixed so that a "
+        help=f"RFC 3339 time of rows that carry none (default {DEFAULT_OCCURRED_AT}, fixed so that a "
         "second import is a no-op)",
     )
-    p.add_argument("--batch-size", type=int, default=1000, help="events per append call (default 1000)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH,
+        help=f"events per append call (default {DEFAULT_BATCH})",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
     p.set_defaults(handler=cmd_import)
 
 
-class _Progress:
-    """``import: 120,000 rows`` on stderr, redrawn at most every 0.2 s."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.drawn = 0.0
-
-    def __call__(self, report: ImportReport) -> None:
-        if not self.enabled or time.monotonic() - self.drawn < 0.2:
-            return
-        self.drawn = time.monotonic()
-        sys.stderr.write(f"\rimport: {report.rows:,} rows, {report.stored:,} events stored\x1b[K")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled and self.drawn:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
-
-
 def cmd_import(args: argparse.Namespace) -> int:
-    from preflog.importers import DEFAULT_OCCURRED_AT, ImportOptions, import_file
-    from preflog.store import open_store
+    from preflog.importers import ImportOptions, import_file
 
     options = ImportOptions(
         source_kind=args.source_kind,
@@ -83,20 +67,16 @@ def cmd_import(args: argparse.Namespace) -> int:
         criterion=args.criterion,
         occurred_at=args.occurred_at or DEFAULT_OCCURRED_AT,
     )
-    progress = _Progress(sys.stderr.isatty())
-    with open_store(args.db, limits=Limits.from_env()) as store:
-        try:
-            report = import_file(
-                store,
-                args.format,
-                args.file,
-                project=args.project,
-                options=options,
-                batch_size=args.batch_size,
-                progress=progress,
-            )
-        finally:
-            progress.close()
+    with open_store_for(args, create=True) as store, TerminalProgress("import") as progress:
+        report = import_file(
+            store,
+            args.format,
+            args.file,
+            project=args.project,
+            options=options,
+            batch_size=args.batch_size,
+            progress=progress,
+        )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:

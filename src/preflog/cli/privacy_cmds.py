@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from preflog.cli.common import open_store_for
+
 if TYPE_CHECKING:
     _Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
@@ -40,7 +42,7 @@ def register(sub: _Subparsers) -> None:
     audit_sub.required = True
     listing = audit_sub.add_parser("list", help="list admin actions, oldest first")
     listing.add_argument(
-        "--project", dest="sub_project", metavar="PROJECT", default=None, help="only this project"
+        "--project", metavar="NAME", default=argparse.SUPPRESS, help="only this project (default: every one)"
     )
     listing.add_argument("--action", default=None, help="only this action (key.create, erase.user...)")
     listing.add_argument("--after", type=int, default=0, help="only entries with a larger id")
@@ -56,9 +58,8 @@ def _erase(args: argparse.Namespace) -> int:
     manifest.json files of earlier compiles that contain the erased requests: rebuild those."""
     from preflog.erasure import erase, manifests_holding
     from preflog.server.audit import cli_actor, open_audit_log, record_erasure
-    from preflog.store import open_store
 
-    store = open_store(args.db)
+    store = open_store_for(args, create=False)
     audit = open_audit_log(store)
     try:
         report = erase(
@@ -97,12 +98,12 @@ def _why(hit: Any) -> str:
 
 def _audit_list(args: argparse.Namespace) -> int:
     from preflog.server.audit import open_audit_log
-    from preflog.store import open_store
 
-    store = open_store(args.db)
+    store = open_store_for(args, create=False)
     audit = open_audit_log(store)
     try:
-        rows = audit.entries(args.sub_project, after=args.after, limit=args.limit, action=args.action)
+        project = args.project if args.project_given else None
+        rows = audit.entries(project, after=args.after, limit=args.limit, action=args.action)
     finally:
         audit.close()
         store.close()

@@ -8,18 +8,11 @@ import os
 import sys
 from typing import Any
 
+from preflog import config
+from preflog.cli.common import open_store_for
 from preflog.errors import ConfigError
 
 DEMO_PROJECT = "demo"
-
-
-def _add_db_and_project(parser: argparse.ArgumentParser, *, project_help: str) -> None:
-    # Also accepted after the sub-command (`preflog serve --db X`), where it wins over the global
-    # option (`preflog --db X serve`). A sub-command's own --project may mean a filter (keys list).
-    parser.add_argument(
-        "--db", dest="sub_db", metavar="DB", default=None, help="store URL or path (as the global --db)"
-    )
-    parser.add_argument("--project", dest="sub_project", metavar="PROJECT", default=None, help=project_help)
 
 
 def _env_port() -> int:
@@ -32,58 +25,61 @@ def _env_port() -> int:
 
 def register(sub: Any) -> None:
     serve = sub.add_parser("serve", help="serve the HTTP API (uvicorn)", description=_serve.__doc__)
-    _add_db_and_project(serve, project_help=f"project of the --demo data and key (default {DEMO_PROJECT!r})")
-    host = os.environ.get("HOST", "127.0.0.1")
-    workers = int(os.environ.get("PREFLOG_WORKERS", "1"))
-    serve.add_argument("--host", default=host, help="env HOST; default 127.0.0.1")
+    _project_option(serve, f"project of the --demo data and key (default {DEMO_PROJECT!r})")
+    serve.add_argument("--host", default=None, help="interface to bind (env HOST; default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="env PORT; default 8000")
+    serve.add_argument("--workers", type=int, default=None, help="processes (env PREFLOG_WORKERS; default 1)")
     serve.add_argument(
-        "--workers", type=int, default=workers, help="processes (env PREFLOG_WORKERS; default 1)"
+        "--demo", action="store_true", help="load the demo project (once) and print its admin key"
     )
-    serve.add_argument("--demo", action="store_true", help="load the demo project and print a new admin key")
     serve.add_argument("--access-log", action="store_true", help="log every request (off by default)")
-    serve.add_argument("--log-level", default=os.environ.get("PREFLOG_LOG_LEVEL", "info"))
+    serve.add_argument(
+        "--log-level", default=None, help="uvicorn log level (env PREFLOG_LOG_LEVEL; default info)"
+    )
     serve.set_defaults(handler=_serve)
 
     keys = sub.add_parser("keys", help="create, list and revoke API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION")
     keys_sub.required = True
     create = keys_sub.add_parser("create", help="create a key and print it (shown only this once)")
-    _add_db_and_project(create, project_help="the key's project (as the global --project)")
+    _project_option(create, "the key's project (as the global --project)")
     create.add_argument("--scope", required=True, choices=["ingest", "read", "annotate", "admin"])
     create.add_argument("--name", default=None, help="a label, e.g. the service that uses the key")
     create.add_argument("--format", choices=["text", "json"], default="text")
     create.set_defaults(handler=_keys_create)
     listing = keys_sub.add_parser("list", help="list keys (every project, or --project)")
-    _add_db_and_project(listing, project_help="only this project's keys")
+    _project_option(listing, "only this project's keys")
     listing.add_argument("--format", choices=["table", "json"], default="table")
     listing.set_defaults(handler=_keys_list)
     revoke = keys_sub.add_parser("revoke", help="revoke a key at once")
     revoke.add_argument("key", help="the key id (or the whole key)")
-    _add_db_and_project(revoke, project_help="refuse unless the key belongs to this project")
+    _project_option(revoke, "refuse unless the key belongs to this project")
     revoke.set_defaults(handler=_keys_revoke)
 
 
-def _db(args: argparse.Namespace) -> str:
-    return str(args.sub_db or args.db)
+def _project_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--project`` after the command, with this command's meaning; it fills the same ``project``
+    as the global option (a filter like ``keys list --project`` applies only when a flag gave it)."""
+    parser.add_argument("--project", metavar="NAME", default=argparse.SUPPRESS, help=help)
 
 
-def _open(db: str) -> tuple[Any, Any]:
+def _filter(args: argparse.Namespace) -> str | None:
+    return str(args.project) if args.project_given else None
+
+
+def _open(args: argparse.Namespace, *, create: bool) -> tuple[Any, Any]:
     from preflog.server.keys import open_key_store
-    from preflog.store import open_store
 
-    store = open_store(db)
+    store = open_store_for(args, create=create)
     return store, open_key_store(store)
 
 
 def _keys_create(args: argparse.Namespace) -> int:
     from preflog.server.keys import create_key
 
-    store, keys = _open(_db(args))
+    store, keys = _open(args, create=True)
     try:
-        token, key = create_key(
-            keys, project=args.sub_project or args.project, scope=args.scope, name=args.name
-        )
+        token, key = create_key(keys, project=args.project, scope=args.scope, name=args.name)
         _audit(store, "key.create", key)
     finally:
         keys.close()
@@ -120,9 +116,9 @@ def _audit(store: Any, action: Any, key: Any) -> None:
 def _keys_list(args: argparse.Namespace) -> int:
     from preflog.server.keys import list_keys
 
-    store, keys = _open(_db(args))
+    store, keys = _open(args, create=False)
     try:
-        rows = list_keys(keys, project=args.sub_project)
+        rows = list_keys(keys, project=_filter(args))
     finally:
         keys.close()
         store.close()
@@ -145,9 +141,9 @@ def _keys_revoke(args: argparse.Namespace) -> int:
 
     parsed = parse_token(args.key)
     key_id = parsed[0] if parsed else args.key
-    store, keys = _open(_db(args))
+    store, keys = _open(args, create=False)
     try:
-        key = revoke_key(keys, key_id, project=args.sub_project)
+        key = revoke_key(keys, key_id, project=_filter(args))
         _audit(store, "key.revoke", key)
     finally:
         keys.close()
@@ -166,27 +162,29 @@ def _serve(args: argparse.Namespace) -> int:
     from preflog.server.app import create_app, tune_gc
     from preflog.server.settings import ServerSettings
 
-    db = _db(args)
+    db = str(args.db)
+    host = args.host or os.environ.get("HOST") or "127.0.0.1"
     port = args.port if args.port is not None else _env_port()
+    workers = args.workers if args.workers is not None else config.get("PREFLOG_WORKERS")
     settings = ServerSettings.from_env()
-    banner = f"preflog is serving http://{args.host}:{port}"
+    banner = f"preflog is serving http://{host}:{port}"
     if args.demo:
-        banner += "  key: " + _prepare_demo(db, args.sub_project or DEMO_PROJECT)
+        banner += "  key: " + _prepare_demo(args, args.project if args.project_given else DEMO_PROJECT)
     print(banner, flush=True)
-    print(f"  API docs: http://{args.host}:{port}/docs   store: {db}", flush=True)
+    print(f"  API docs: http://{host}:{port}/docs   store: {db}", flush=True)
     common: dict[str, Any] = {
-        "host": args.host,
+        "host": host,
         "port": port,
-        "log_level": args.log_level,
+        "log_level": args.log_level or config.get("PREFLOG_LOG_LEVEL"),
         "access_log": args.access_log,
         # The C HTTP parser and uvloop (both in the server extra); h11 and asyncio when a
         # hand-made environment lacks them (h11 ingests far less: docs/reliability.md, Load).
         "http": "httptools" if find_spec("httptools") else "h11",
         "loop": "uvloop" if find_spec("uvloop") else "asyncio",
     }
-    if args.workers > 1:
+    if workers > 1:
         os.environ["PREFLOG_DB"] = db
-        uvicorn.run("preflog.server.app:create_app_from_env", factory=True, workers=args.workers, **common)
+        uvicorn.run("preflog.server.app:create_app_from_env", factory=True, workers=workers, **common)
     else:
         app = create_app(db, settings=settings)
         tune_gc()
@@ -194,11 +192,11 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _prepare_demo(db: str, project: str) -> str:
+def _prepare_demo(args: argparse.Namespace, project: str) -> str:
     """Load the demo events into ``project`` unless it has some already; return a new admin key."""
     from preflog.server.keys import create_key
 
-    store, keys = _open(db)
+    store, keys = _open(args, create=True)
     try:
         if store.last_position(project=project) == 0:
             try:

@@ -82,29 +82,29 @@ class CompileOptions:
 
 
 def check_options(o: CompileOptions) -> None:
-    """Raise :class:`ConfigError` naming the first bad option."""
+    """Raise :class:`ConfigError` naming the first bad option (by its field name: the CLI says its flag)."""
     if o.aggregate not in AGGREGATES:
-        raise ConfigError(f"--aggregate: must be one of {', '.join(AGGREGATES)}, got {o.aggregate!r}")
+        raise ConfigError(f"aggregate: must be one of {', '.join(AGGREGATES)}, got {o.aggregate!r}")
     if not (0.0 <= o.min_agreement <= 1.0):
-        raise ConfigError(f"--min-agreement: must be between 0 and 1, got {o.min_agreement}")
+        raise ConfigError(f"min_agreement: must be between 0 and 1, got {o.min_agreement}")
     if not math.isfinite(o.min_margin) or o.min_margin < 0:
-        raise ConfigError(f"--min-margin: must be a finite number >= 0, got {o.min_margin}")
+        raise ConfigError(f"min_margin: must be a finite number >= 0, got {o.min_margin}")
     if not (0.0 <= o.test_fraction < 1.0):
-        raise ConfigError(f"--test-fraction: must be in [0, 1), got {o.test_fraction}")
+        raise ConfigError(f"test_fraction: must be in [0, 1), got {o.test_fraction}")
     for kind in o.sources:
         if kind not in SOURCE_KINDS:
-            raise ConfigError(f"--source: must be one of {', '.join(SOURCE_KINDS)}, got {kind!r}")
+            raise ConfigError(f"sources: must be one of {', '.join(SOURCE_KINDS)}, got {kind!r}")
     for name, value in (("max_per_prompt", o.max_per_prompt), ("max_per_user", o.max_per_user)):
         if value is not None and value < 1:
-            raise ConfigError(f"--{name.replace('_', '-')}: must be at least 1, got {value}")
+            raise ConfigError(f"{name}: must be at least 1, got {value}")
     if o.group_by not in (None, "user"):
-        raise ConfigError(f"--group-by: only 'user' is supported, got {o.group_by!r}")
+        raise ConfigError(f"group_by: only 'user' is supported, got {o.group_by!r}")
     for flag, when in (("since", o.since), ("until", o.until)):
         if when is not None:
             try:
                 normalize_time(when)
             except ValueError as exc:
-                raise ConfigError(f"--{flag}: not an RFC 3339 timestamp with offset: {when!r}") from exc
+                raise ConfigError(f"{flag}: not an RFC 3339 timestamp with offset: {when!r}") from exc
 
 
 def time_bounds(o: CompileOptions) -> tuple[str | None, str | None]:

@@ -31,6 +31,7 @@ from preflog.compile.spill import Draft, LazyRecords, TextSpill, is_chat
 from preflog.errors import ConfigError
 from preflog.formats import get_format
 from preflog.formats.base import DataFile, FormatSpec, data_file_name, sha256_file, write_rows_file
+from preflog.progress import ProgressCallback, counting, report
 from preflog.records import TOOL_CALLS, Pair, Record
 from preflog.store.base import Store
 
@@ -45,6 +46,8 @@ def compile_dataset(
     format: str = "trl",
     options: CompileOptions | None = None,
     since_manifest: Path | str | None = None,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> Manifest:
     """Compile ``project``'s events into ``out_dir`` in ``format``; answer the manifest written.
 
@@ -52,6 +55,10 @@ def compile_dataset(
     incremental: only items whose join became possible or changed after that manifest's
     watermark are written — a new judgment, a judgment that arrived late for an old inference,
     an old orphan judgment whose inference has now arrived, or a late retraction.
+
+    ``out_dir`` must be empty, new, or an earlier compile's (it holds ``manifest.json``): other
+    files are never overwritten unless ``force``. ``progress`` gets the stages as they advance
+    (:mod:`preflog.progress`).
     """
     opts = options or CompileOptions()
     spec = get_format(format)
@@ -61,17 +68,18 @@ def compile_dataset(
         before = load_manifest(since_manifest)
         if before.project != project:
             raise ConfigError(
-                f"--since-manifest: that manifest is for project {before.project!r}, not {project!r}"
+                f"since_manifest: that manifest is for project {before.project!r}, not {project!r}"
             )
         previous = before.watermark
     stamp = created_at()  # first: a bad SOURCE_DATE_EPOCH fails before any work
     watermark = store.last_position(project=project)
+    _prepare_out_dir(out, force=force)
     drops: Counter[str] = Counter()
     spill = TextSpill()
     collecting = gc.isenabled()
     gc.disable()  # millions of long-lived small objects, no cycles: the cyclic GC only rescans them
     try:
-        drafts, counts_in = _join(store, project, watermark, spec, opts, spill, drops)
+        drafts, counts_in = _join(store, project, watermark, spec, opts, spill, drops, progress)
         drafts = deduplicate(drafts, drops)
         if previous is not None:
             fresh = [d for d in drafts if d.latest > previous]
@@ -79,7 +87,7 @@ def compile_dataset(
             drafts = fresh
         drafts = sample(drafts, opts, drops)
         counts_out: dict[str, object] = {"items": len(drafts)}
-        files = _write(out, spec, opts, drafts, spill, counts_out)
+        files = _write(out, spec, opts, drafts, spill, counts_out, progress)
     finally:
         spill.close()
         if collecting:
@@ -102,6 +110,22 @@ def compile_dataset(
     return manifest
 
 
+def _prepare_out_dir(out: Path, *, force: bool) -> None:
+    """Make ``out``, refusing (before any work) a file, a directory that cannot be made, and one
+    holding someone's files: only an earlier compile's directory (with its manifest) is reused."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"out_dir: {str(out)!r} is a file, not a directory")
+    if not force and out.is_dir() and not (out / MANIFEST_NAME).is_file() and any(out.iterdir()):
+        raise ConfigError(
+            f"out_dir: {str(out)!r} is not empty and holds no {MANIFEST_NAME} of an earlier compile; "
+            "nothing was written (`force` writes into it anyway)"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"out_dir: cannot create {str(out)!r}: {exc.strerror}") from exc
+
+
 def _join(
     store: Store,
     project: str,
@@ -110,10 +134,12 @@ def _join(
     opts: CompileOptions,
     spill: TextSpill,
     drops: Counter[str],
+    progress: ProgressCallback | None = None,
 ) -> tuple[list[Draft], dict[str, object]]:
     since, until = time_bounds(opts)
     flt = JudgmentFilter(frozenset(opts.sources), frozenset(opts.criteria), since, until)
-    judgments = collect_judgments(iter_judgment_events(store, project=project, until_position=watermark), flt)
+    judged = iter_judgment_events(store, project=project, until_position=watermark)
+    judgments = collect_judgments(counting(judged, progress, "reading judgments", unit="events"), flt)
     drops.update(judgments.drops)
     # Parquet gives a column one struct type: messages whose keys differ from row to row, and the
     # arguments of different tools, would come back padded with nulls — not the calls logged.
@@ -122,7 +148,8 @@ def _join(
     pending = judgments.pending
     drafts: list[Draft] = []
     inferences = joined = 0
-    for item in store.iter_events(project=project, types=["inference"], until_position=watermark):
+    read = store.iter_events(project=project, types=["inference"], until_position=watermark)
+    for item in counting(read, progress, "joining inferences", unit="inferences"):
         inferences += 1
         waiting = pending.pop(str(item.event["request_id"]), None)
         if waiting is not None:
@@ -152,6 +179,7 @@ def _write(
     drafts: list[Draft],
     spill: TextSpill,
     counts: dict[str, object],
+    progress: ProgressCallback | None = None,
 ) -> list[DataFile]:
     """Write the data files (and the format's side files); fill ``counts`` as records go by."""
     _clear_previous(out)
@@ -166,7 +194,7 @@ def _write(
             groups.setdefault(("", split), [])
     files: list[DataFile] = []
     conversational = any(is_chat(d, spill) for d in drafts)
-    tally = _Tally()
+    tally = _Tally(progress, total=len(drafts))
     for (group, split), items in sorted(groups.items()):
         name = data_file_name(split, parquet=opts.parquet)
         relative = f"{group}/{name}" if group else name
@@ -190,13 +218,20 @@ def _write(
 
 
 class _Tally:
-    """Counts by judge kind and by model (of the chosen or only output) of the records written."""
+    """Counts by judge kind and by model (of the chosen or only output) of the records written;
+    ``progress`` hears of every thousandth."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress: ProgressCallback | None = None, total: int | None = None) -> None:
         self.by_source: Counter[str] = Counter()
         self.by_model: Counter[str] = Counter()
+        self.written = 0
+        self.progress = progress
+        self.total = total
 
     def add(self, record: Record) -> None:
+        self.written += 1
+        if self.progress is not None and (self.written % 1000 == 0 or self.written == self.total):
+            report(self.progress, "writing", self.written, self.total, unit="items")
         if isinstance(record, Pair):
             self.by_source.update(record.sources)
             self.by_model[record.chosen_model] += 1

@@ -160,7 +160,7 @@ def _write_parquet(path: Path, rows: Iterable[Row]) -> int:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError as exc:
-        raise ConfigError(f"--parquet needs pyarrow: pip install 'preflog[compile]' ({exc})") from exc
+        raise ConfigError(f"parquet: needs pyarrow: pip install 'preflog[compile]' ({exc})") from exc
     materialized = list(rows)
     table = pa.Table.from_pylist(materialized)
     pq.write_table(table, path, compression="zstd")

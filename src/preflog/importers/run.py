@@ -17,7 +17,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -29,6 +29,7 @@ from preflog.importers.base import Converter, Event, ImportOptions
 from preflog.importers.hh_rlhf import hh_rlhf_events
 from preflog.importers.trl import trl_events
 from preflog.importers.ultrafeedback import ultrafeedback_events
+from preflog.progress import ProgressCallback, ProgressUpdate
 from preflog.store.base import AppendResult, Store
 
 #: The converter of each importable format, by the name ``preflog import`` takes.
@@ -222,11 +223,12 @@ def import_file(
     project: str,
     options: ImportOptions | None = None,
     batch_size: int = DEFAULT_BATCH,
-    progress: Callable[[ImportReport], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ImportReport:
     """Import the rows of ``path`` (in ``format``: see :data:`IMPORTERS`) into ``project`` of
     ``store``; answer what was read, stored, a duplicate, rejected (with row numbers and reasons)
-    or in conflict. ``progress`` is called with the report after every batch appended."""
+    or in conflict. ``progress`` hears the rows read after every batch appended
+    (:mod:`preflog.progress`)."""
     converter = IMPORTERS.get(format)
     if converter is None:
         raise ConfigError(f"unknown import format {format!r}; choose one of: {', '.join(sorted(IMPORTERS))}")
@@ -256,9 +258,9 @@ def import_file(
             _flush(store, batch, project, report)
             batch = _Batch()
             if progress is not None:
-                progress(report)
+                progress(ProgressUpdate("importing", report.rows, None, "rows"))
     _flush(store, batch, project, report)
     report.requests = len(requests)
     if progress is not None:
-        progress(report)
+        progress(ProgressUpdate("importing", report.rows, None, "rows"))
     return report

@@ -15,10 +15,12 @@ from typing import Any, Final
 import orjson
 from starlette.requests import Request
 
+from preflog.ndjson import json_error
 from preflog.server.api_errors import ApiError
 
 NDJSON_TYPES: Final = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
 JSON_TYPES: Final = frozenset({"application/json", ""})
+UTF8_BOM: Final = b"\xef\xbb\xbf"
 
 
 def _too_large(what: str, max_bytes: int) -> ApiError:
@@ -93,13 +95,18 @@ def _loads(data: bytes) -> Any:
     """Parse with orjson (several times faster); anything it refuses is parsed again by the
     standard library, which decides. orjson is stricter: integers beyond 64 bits, ``NaN``, lone
     surrogates; the standard library reads those and the event checks then name the field, so a
-    batch is not refused whole for one odd value. Its messages are the ones users see."""
+    batch is not refused whole for one odd value. Its messages, worded by
+    :func:`preflog.ndjson.json_error` as ``preflog log`` words them, are the ones users see."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         pass
     try:
         return json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise ValueError(json_error(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 (byte {exc.start + 1})") from None
     except RecursionError:
         raise ValueError("nested too deeply") from None
 
@@ -131,6 +138,7 @@ def parse_json(body: bytes) -> list[Item]:
 
 
 def parse_batch(body: bytes, content_type: str, max_events: int) -> list[Item]:
+    body = body.removeprefix(UTF8_BOM)  # editors on Windows start files with one
     if content_type in NDJSON_TYPES:
         items = parse_ndjson(body)
     elif content_type in JSON_TYPES:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from preflog.errors import ConfigError
+from preflog.errors import ConfigError, NotFound
 from preflog.events import Limits
 from preflog.store.base import AppendResult, RequestView, Store, StoredEvent, StoreStats
 
@@ -13,10 +13,11 @@ __all__ = ["AppendResult", "RequestView", "Store", "StoreStats", "StoredEvent", 
 DEFAULT_DB = "./preflog.db"
 
 
-def open_store(url: str | None = None, *, limits: Limits | None = None) -> Store:
+def open_store(url: str | None = None, *, limits: Limits | None = None, create: bool = True) -> Store:
     """Open a store by URL: ``sqlite:///path/file.db``, a plain file path, or ``postgresql://...``.
 
-    ``None`` means ``$PREFLOG_DB`` or ``./preflog.db``.
+    ``None`` means ``$PREFLOG_DB`` or ``./preflog.db``. ``create=False`` is for readers: a SQLite
+    file that does not exist is :class:`NotFound` (a mistyped path must not become an empty store).
     """
     import os
 
@@ -33,15 +34,17 @@ def open_store(url: str | None = None, *, limits: Limits | None = None) -> Store
         path = url.removeprefix("sqlite://")
         if not path.startswith("/"):
             raise ConfigError(
-                f"--db: {url!r} is not a sqlite URL; use sqlite:///relative.db or sqlite:////abs/path.db"
+                f"{url!r} is not a sqlite URL; use sqlite:///relative.db or sqlite:////abs/path.db"
             )
         path = path[1:]
     elif "://" in url:
         raise ConfigError(
-            f"--db: unsupported URL scheme in {url!r}; use sqlite:///path, a file path or postgresql://"
+            f"unsupported URL scheme in {url!r}; use sqlite:///path, a file path or postgresql://"
         )
     else:
         path = url
+    if not create and not Path(path).is_file():
+        raise NotFound(f"no SQLite store at {path!r} (no such file)")
     from preflog.store.sqlite import SQLiteStore
 
     return SQLiteStore(Path(path), limits=limits)

@@ -22,12 +22,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from preflog.progress import ProgressCallback, report
 from preflog.verify.encode import ENCODERS, Encoded
 from preflog.verify.report import CheckResult, Status
 from preflog.verify.schemas import STRICT_COLUMNS, row_problems
 from preflog.verify.views import NO_VIEW, Example, Message, example_of
 
-Progress = Callable[[int, int], None]
+Progress = ProgressCallback  # the library's one progress seam (preflog.progress)
 SCHEMA_CHECKS: Final = ("schema", "roles", "extra_columns")
 TOKEN_CHECKS: Final = (
     "prompt_in_completion",
@@ -251,8 +252,8 @@ def check_rows(
     progress: Progress | None = None,
 ) -> list[CheckResult]:
     """Check ``rows`` (``(where, row)`` pairs) of a ``fmt`` dataset; answer one result per check
-    (and per trainer where it depends on the trainer). ``progress(done, total)`` is called as rows
-    go by."""
+    (and per trainer where it depends on the trainer). ``progress`` hears the rows checked as they
+    go by (:mod:`preflog.progress`)."""
     targets = tuple(t for t in TARGETS.get(fmt, ()) if trainers is None or t.trainer in trainers)
     run = _Run(fmt, targets, max_length)
     blank = _Blank(tokenizer) if tokenizer is not None else None
@@ -261,7 +262,7 @@ def check_rows(
         if sound and blank is not None and targets:
             _template_row(run, tokenizer, example_of(fmt, row), where, blank)
         if progress is not None and (done % 256 == 0 or done == total):
-            progress(done, total)
+            report(progress, "checking rows", done, total, unit="rows")
     return _finish(run, tokenizer is not None)
 
 

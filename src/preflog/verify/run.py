@@ -12,6 +12,7 @@ from typing import Any, Final
 from preflog.compile.card import DATA_SUFFIXES
 from preflog.errors import ConfigError
 from preflog.formats.base import read_rows_file
+from preflog.progress import report as report_progress
 from preflog.verify.checks import Progress, check_rows, iter_where
 from preflog.verify.report import VerifyReport
 from preflog.verify.schemas import SCHEMAS, guess_format
@@ -106,7 +107,7 @@ def verify_dataset(
     ``tokenizer``: a local tokenizer directory with a chat template; every row is then rendered
     with it the way each target trainer encodes rows, and the trainer steps use it.
     ``max_length``: the trainers' sequence limit the length check counts against.
-    ``progress(done, total)``: called as rows are checked."""
+    ``progress``: hears the rows checked, then the trainers run (:mod:`preflog.progress`)."""
     _offline()
     directory = Path(directory)
     if not directory.is_dir():
@@ -139,7 +140,9 @@ def verify_dataset(
     )
     if names and steps > 0:
         train = next((n for n, _ in files if Path(n).stem == "train" and "/" not in n), files[0][0])
+        report_progress(progress, "training", 0, len(names), unit="trainers")
         report.results = run_trainers(directory / train, fmt, names, steps, tokenizer=tok)
+        report_progress(progress, "training", len(names), len(names), unit="trainers")
     return report
 
 

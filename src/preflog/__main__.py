@@ -1,0 +1,7 @@
+"""``python -m preflog``: the ``preflog`` command."""
+
+import sys
+
+from preflog.cli import main
+
+sys.exit(main())
