@@ -18,7 +18,7 @@ reported with the rows that fail it (see :mod:`preflog.verify.report`):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
