@@ -12,6 +12,7 @@ nothing is downloaded (``HF_HUB_OFFLINE=1``) and nothing is saved.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import sys
 import tempfile
@@ -32,8 +33,12 @@ DEFAULT_TRAINERS: Final[dict[str, tuple[str, ...]]] = {
     "trl-kto": ("kto",),
 }
 SPECIAL: Final = {"pad": "<pad>", "eos": "</s>", "bos": "<s>", "unk": "<unk>"}
+# A plain template that also renders tool calls (name and arguments as JSON, as the Qwen2.5 and
+# Llama 3.1 templates do) and the empty content of a turn that only calls a tool.
 CHAT_TEMPLATE: Final = (
-    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}</s>\n{% endfor %}"
+    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] or '' }}"
+    "{% for call in message['tool_calls'] or [] %}<tool_call>{{ call['function']['name'] }} "
+    "{{ call['function']['arguments'] | tojson }}</tool_call>{% endfor %}</s>\n{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
 )
 MAX_ROWS: Final = 32  # rows used to train; the whole file is still loaded and type-checked
@@ -55,7 +60,9 @@ def _texts(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for item in value:
             if isinstance(item, dict):
-                yield f"<|{item.get('role', '')}|>\n{item.get('content', '')}"
+                yield f"<|{item.get('role', '')}|>\n{item.get('content') or ''}"
+                for call in item.get("tool_calls") or ():
+                    yield json.dumps(call, ensure_ascii=False)
 
 
 def build_tokenizer(rows: list[dict[str, Any]]) -> Any:
