@@ -20,7 +20,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_DB ?= preflog-demo.db
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest screenshots bench clean
+
+# PostgreSQL for the tests and benchmarks: $PREFLOG_TEST_POSTGRES_URL when set, else a throw-away
+# cluster when PostgreSQL is installed (scripts/pg-test-cluster.sh; left running for the next run).
+# Without either the PostgreSQL tests skip, and the skip summary at the end says how to enable them.
+WITH_PG = url="$${PREFLOG_TEST_POSTGRES_URL:-$$(scripts/pg-test-cluster.sh start 2>/dev/null | tail -n 1)}"; \
+	if [ -n "$$url" ]; then export PREFLOG_TEST_POSTGRES_URL="$$url"; fi;
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,16 +56,27 @@ typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 pytest: $(VENV)/.installed-test
-	$(BIN)/pytest $(PYTEST_ARGS)
+	@$(WITH_PG) $(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+# The whole check; it must leave the work tree as it found it (git status --porcelain unchanged).
+test:
+	@before="$$(git status --porcelain 2>/dev/null)"; \
+	$(MAKE) --no-print-directory lint typecheck pytest || exit $$?; \
+	after="$$(git status --porcelain 2>/dev/null)"; \
+	if [ "$$before" != "$$after" ]; then \
+	  echo "make test changed the work tree (git status --porcelain before and after):" >&2; \
+	  diff <(echo "$$before") <(echo "$$after") >&2; exit 1; \
+	fi
 
-# The PostgreSQL benchmarks use $PREFLOG_TEST_POSTGRES_URL, or else a throw-away cluster when
-# PostgreSQL is installed (scripts/pg-test-cluster.sh; left running, like the tests'); without
-# either they are skipped with a message.
+# The browser tests, writing their screenshots into docs/screenshots (the tests write them to a
+# temporary directory otherwise, so that make test leaves the work tree clean).
+screenshots: $(VENV)/.installed-test
+	$(BIN)/pytest tests/ui -m browser --screenshots docs/screenshots $(PYTEST_ARGS)
+
+# The PostgreSQL benchmarks run on the same cluster as the tests (WITH_PG); without one they are
+# skipped with a message.
 bench: $(VENV)/.installed-bench
-	PREFLOG_TEST_POSTGRES_URL="$${PREFLOG_TEST_POSTGRES_URL:-$$(scripts/pg-test-cluster.sh start 2>/dev/null | tail -n 1)}" \
-	  $(BIN)/python bench/run_all.py
+	@$(WITH_PG) $(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

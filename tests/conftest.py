@@ -1,5 +1,8 @@
 """Shared fixtures. Tests that need something absent (shared data, PostgreSQL, Chromium) skip with a
-clear message on a user's machine and fail in CI (``CI=true``), where everything is always there."""
+clear message on a user's machine and fail in CI (``CI=true``), where everything is always there.
+The run ends with one line per group of skipped tests and the command that enables them
+(``tests/skip_summary.py``). ``--screenshots DIR`` makes the browser tests keep their screenshots
+there (``make screenshots``: docs/screenshots); otherwise they go to a temporary directory."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+from tests.skip_summary import write_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("PREFLOG_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -26,3 +31,16 @@ def require(condition: bool, why: str) -> None:
 def shared_data() -> Path:
     require(SHARED_DATA.is_dir(), f"shared data not found at {SHARED_DATA} (set PREFLOG_SHARED_DATA)")
     return SHARED_DATA
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--screenshots",
+        metavar="DIR",
+        default=None,
+        help="keep the browser tests' screenshots in DIR (make screenshots: docs/screenshots)",
+    )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    write_summary(terminalreporter)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, require
+from tests.conftest import require
 from tests.server.live import LiveServer, start_server
 from tests.ui.seed import Seeded, seed
 
@@ -26,7 +26,28 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``--screenshots DIR`` when given, else a temporary directory: a test run never rewrites
+    the screenshots in docs/ (make test leaves the work tree clean)."""
+    chosen = request.config.getoption("--screenshots")
+    path = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def shoot(screenshot_dir: Path) -> Any:
+    """``shoot(page, name)``: a screenshot of ``page`` as ``name``.png in the screenshot directory."""
+
+    def take(page: Any, name: str, *, full_page: bool = True) -> Path:
+        path = screenshot_dir / f"{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    return take
 
 
 @pytest.fixture(scope="session")
@@ -73,8 +94,3 @@ def sign_in(page: Any, server: LiveServer, token: str, next_path: str = "") -> N
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state("load")
     page.wait_for_selector("body[data-ready='1']")
-
-
-def screenshot(page: Any, name: str, *, full_page: bool = True) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)

@@ -1,7 +1,8 @@
 """The web UI in a real browser (Debian's Chromium via Playwright) against a live ``preflog serve``.
 
 Each test signs in with its own key, so they do not depend on each other's order. Screenshots of
-every page land in docs/screenshots/ (shown in docs/ui.md).
+every page go to a temporary directory, or with ``--screenshots DIR`` (``make screenshots``) to
+docs/screenshots/, which docs/ui.md shows.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 from preflog.analytics import extract_battles, rate, win_rate_matrix
 from preflog.store import open_store
 from tests.server.live import LiveServer
-from tests.ui.conftest import screenshot, sign_in
+from tests.ui.conftest import sign_in
 from tests.ui.seed import XSS_IMG, XSS_SCRIPT, Seeded
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -43,10 +44,10 @@ def _current(page: Any, previous: str | None = None) -> tuple[str, list[str]]:
     return str(article.get_attribute("data-request-id")), presented
 
 
-def test_sign_in_wrong_key_and_sign_out(page: Any, server: LiveServer, seeded: Seeded) -> None:
+def test_sign_in_wrong_key_and_sign_out(page: Any, server: LiveServer, seeded: Seeded, shoot: Any) -> None:
     page.goto(server.url + "/")
     assert page.url.endswith("/ui/login?next=%2Fui%2F")
-    screenshot(page, "login")
+    shoot(page, "login")
     page.get_by_label("API key").fill("pfl_000000000000_notarealkeynotarealkeynotarealkey")
     page.get_by_role("button", name="Sign in").click()
     assert "not valid" in page.locator("#login-error").inner_text()
@@ -66,7 +67,7 @@ def test_sign_in_wrong_key_and_sign_out(page: Any, server: LiveServer, seeded: S
     assert "/ui/login" in page.url
 
 
-def test_annotate_twenty_items_by_keyboard(page: Any, server: LiveServer, seeded: Seeded) -> None:
+def test_annotate_twenty_items_by_keyboard(page: Any, server: LiveServer, seeded: Seeded, shoot: Any) -> None:
     sign_in(page, server, seeded.keys["alice"])
     expected: dict[str, tuple[str, list[str]]] = {}
     previous = None
@@ -77,7 +78,7 @@ def test_annotate_twenty_items_by_keyboard(page: Any, server: LiveServer, seeded
             assert page.locator(".candidate").count() == 2
             assert page.locator(".candidate pre code").count() == 1  # the fenced code block
             assert page.locator(".candidate strong").count() >= 1  # **bold**
-            screenshot(page, "arena")
+            shoot(page, "arena")
         key = KEYS[n % 4]
         expected[request_id] = (key, presented)
         page.keyboard.press(key)
@@ -129,7 +130,7 @@ def test_undo_records_a_retraction(page: Any, server: LiveServer, seeded: Seeded
     assert second != first
 
 
-def test_xss_outputs_stay_inert(page: Any, server: LiveServer, seeded: Seeded) -> None:
+def test_xss_outputs_stay_inert(page: Any, server: LiveServer, seeded: Seeded, shoot: Any) -> None:
     messages: list[str] = []
     page.on("console", lambda m: messages.append(m.text))
     sign_in(page, server, seeded.keys["xss-annotator"])
@@ -141,7 +142,7 @@ def test_xss_outputs_stay_inert(page: Any, server: LiveServer, seeded: Seeded) -
     assert XSS_SCRIPT in page.locator("#conversation").inner_text()
     assert page.locator("#item script, #item img").count() == 0
     assert page.evaluate("typeof window.__pwned") == "undefined"
-    screenshot(page, "arena-xss")
+    shoot(page, "arena-xss")
 
     page.goto(f"{server.url}/ui/explorer?open={request_id}")
     page.wait_for_selector("body[data-ready='1']")
@@ -151,7 +152,7 @@ def test_xss_outputs_stay_inert(page: Any, server: LiveServer, seeded: Seeded) -
     assert page.evaluate("typeof window.__pwned") == "undefined"
 
 
-def test_explorer_shows_the_joined_record(page: Any, server: LiveServer, seeded: Seeded) -> None:
+def test_explorer_shows_the_joined_record(page: Any, server: LiveServer, seeded: Seeded, shoot: Any) -> None:
     sign_in(page, server, seeded.keys["demo-admin"], "/ui/explorer")
     store = open_store(seeded.db)
     try:
@@ -170,7 +171,7 @@ def test_explorer_shows_the_joined_record(page: Any, server: LiveServer, seeded:
     assert record.locator("#judgments tr.retracted").count() == len(withdrawn)
     assert view.inference is not None
     assert record.locator(".candidates .candidate").count() == len(view.inference.event["candidates"])
-    screenshot(page, "explorer")
+    shoot(page, "explorer")
 
     erased_request = erased[0].request_id or ""
     if erased_request:
@@ -183,7 +184,9 @@ def test_explorer_shows_the_joined_record(page: Any, server: LiveServer, seeded:
     assert all("cirrus-70b" in t for t in page.locator("#results tbody td:nth-child(3)").all_inner_texts())
 
 
-def test_dashboards_draw_charts_from_the_data(page: Any, server: LiveServer, seeded: Seeded) -> None:
+def test_dashboards_draw_charts_from_the_data(
+    page: Any, server: LiveServer, seeded: Seeded, shoot: Any
+) -> None:
     sign_in(page, server, seeded.keys["demo-admin"], "/ui/dashboards")
     page.wait_for_selector("#agreement[data-rendered='1']")
     store = open_store(seeded.db)
@@ -209,7 +212,7 @@ def test_dashboards_draw_charts_from_the_data(page: Any, server: LiveServer, see
     assert page.locator("#length circle.pt").count() > 0
     assert page.locator("#latency circle.pt").count() > 0
     assert page.locator("#agreement g.hbar").count() >= 2
-    screenshot(page, "dashboards")
+    shoot(page, "dashboards")
 
     page.locator("#filters select[name=source]").select_option("ai_judge")
     page.get_by_role("button", name="Apply").click()
@@ -220,7 +223,7 @@ def test_dashboards_draw_charts_from_the_data(page: Any, server: LiveServer, see
     assert "source=ai_judge" in page.url
 
 
-def test_read_key_cannot_annotate(page: Any, server: LiveServer, seeded: Seeded) -> None:
+def test_read_key_cannot_annotate(page: Any, server: LiveServer, seeded: Seeded, shoot: Any) -> None:
     sign_in(page, server, seeded.keys["reader"])
     assert "/ui/dashboards" in page.url  # a read key lands on what it may see
     page.goto(server.url + "/ui/arena")
@@ -234,7 +237,7 @@ def test_read_key_cannot_annotate(page: Any, server: LiveServer, seeded: Seeded)
     )
     assert status == 403
     assert len(_preferences(seeded.db, "arena")) == before
-    screenshot(page, "arena-read-only", full_page=False)
+    shoot(page, "arena-read-only", full_page=False)
 
 
 def test_key_of_another_project_sees_nothing(page: Any, server: LiveServer, seeded: Seeded) -> None:
@@ -253,7 +256,7 @@ def test_key_of_another_project_sees_nothing(page: Any, server: LiveServer, seed
     assert page.locator("svg.svg-chart").count() == 0
 
 
-def test_phone_layout(browser: Any, server: LiveServer, seeded: Seeded) -> None:
+def test_phone_layout(browser: Any, server: LiveServer, seeded: Seeded, shoot: Any) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     try:
         page = context.new_page()
@@ -261,6 +264,6 @@ def test_phone_layout(browser: Any, server: LiveServer, seeded: Seeded) -> None:
         _current(page)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 392  # nothing forces sideways scrolling
-        screenshot(page, "arena-phone", full_page=False)
+        shoot(page, "arena-phone", full_page=False)
     finally:
         context.close()

@@ -18,6 +18,7 @@ from preflog.server.keys import create_key, open_key_store, revoke_key
 from preflog.server.ui.web import CSP
 from preflog.store import open_store
 from preflog.store.base import Store
+from tests.conftest import ROOT
 from tests.ui.seed import arena_events, uid
 
 
@@ -253,3 +254,12 @@ def test_queue_policies_and_distinct_annotators(app_client: TestClient, keys: di
     balanced = app_client.get("/ui/api/queue/next", params={"policy": "balanced"}).json()["item"]
     assert balanced is not None
     assert app_client.get("/ui/api/queue/next", params={"policy": "nope"}).status_code == 422
+
+
+def test_screenshots_go_to_a_temporary_directory_unless_asked(
+    request: pytest.FixtureRequest, screenshot_dir: Path
+) -> None:
+    """make test must leave the work tree clean: docs/screenshots is written by make screenshots only."""
+    if request.config.getoption("--screenshots"):
+        pytest.skip("--screenshots was given: this run keeps them where asked")
+    assert ROOT not in screenshot_dir.parents and screenshot_dir.is_dir()
