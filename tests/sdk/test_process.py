@@ -117,3 +117,24 @@ def test_import_and_construction_stay_light(db: str) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_a_client_for_the_service_loads_no_store_code(tmp_path: Path) -> None:
+    # The SDK depends on the event contract and its transports only: no preflog.store module (nor
+    # sqlite3) is loaded by a client that sends over HTTP, even after it tried to deliver.
+    result = run_script(
+        """
+        import sys, preflog
+        client = preflog.Client(url="http://127.0.0.1:9", project="p", spool_dir=sys.argv[1],
+                                max_retries=0, replay_backoff=60)
+        client.log_inference("q", ["a"], model="m")
+        client.flush(timeout=10)
+        spooled = client.stats().spooled
+        client.close(timeout=5)
+        loaded = sorted(m for m in sys.modules if m.startswith("preflog.store") or m == "sqlite3")
+        print(spooled, ",".join(loaded))
+        """,
+        str(tmp_path / "spool"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1"]  # delivered nowhere, kept on disk, and nothing else loaded

@@ -1,9 +1,12 @@
 """``preflog.Client``: the one object an application uses to log inferences and judgments.
 
->>> import preflog
->>> with preflog.Client(db=":memory:", project="demo") as client:  # doctest: +SKIP
+>>> import os, tempfile, preflog
+>>> path = os.path.join(tempfile.mkdtemp(), "feedback.db")
+>>> with preflog.Client(db=path, project="demo") as client:
 ...     rid = client.log_inference("What is 2+2?", ["4", "5"], model="gpt-x")
-...     client.log_preference(rid, chosen="c0", rejected="c1")
+...     event_id = client.log_preference(rid, chosen="c0", rejected="c1")
+>>> client.stats().sent
+2
 
 Every ``log_*`` call checks its arguments (a bad one raises :class:`~preflog.errors.ValidationError`
 naming it), appends a record to an in-memory queue and returns; a background thread builds the

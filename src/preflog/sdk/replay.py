@@ -33,7 +33,7 @@ from preflog.sdk.stats import Warner
 
 logger = logging.getLogger("preflog")
 
-__all__ = ["Answers", "ReplayReport", "Replayer", "sort_answers"]
+__all__ = ["Answers", "ReplayReport", "Replayer", "replay_spool", "sort_answers"]
 
 # Fields whose rejection says "not with this key", not "never": the event names the client's
 # project but the key belongs to another (``project``), or the key's scope may not write its type
@@ -101,11 +101,13 @@ class Replayer:
         backoff: float = 1.0,
         max_backoff: float = 60.0,
         warn_every: int = 100,
+        announce: bool = True,
     ) -> None:
         self.spool = spool
         self.transport = transport
         self.project = project
         self.policy = RetryPolicy(0, backoff, max_backoff)
+        self.announce = announce  # log changes of state (a caller that reports them itself says no)
         self._warner = Warner(warn_every)
         self._reset()
 
@@ -155,7 +157,7 @@ class Replayer:
             if self._idle:
                 self._kick = True
                 self._cond.notify_all()
-        if kind != was:  # one warning per change of state, not one per batch
+        if kind != was and self.announce:  # one warning per change of state, not one per batch
             why = "refused the API key" if kind == "unauthorized" else "did not take a batch"
             logger.warning(
                 "preflog: the service %s (%s); events are kept in the spool %s and delivered %s",
@@ -196,7 +198,7 @@ class Replayer:
                 self.last_error = None
                 with self._cond:
                     was, self.holding, self.hold_error, self._failures = self.holding, None, None, 0
-                if was is not None:
+                if was is not None and self.announce:
                     logger.info(
                         "preflog: the service answers again; %d spooled events delivered", self.replayed
                     )
@@ -267,3 +269,10 @@ class Replayer:
                 self._cond.wait(seconds)
             self._kick = False
             return self._stopping
+
+
+def replay_spool(spool: DiskSpool, transport: Transport, project: str = "default") -> ReplayReport:
+    """Replay ``spool`` through ``transport`` once, in this thread, and report (``preflog spool
+    replay``). Events rejected with a reason are logged; the report's ``error`` says why the replay
+    stopped early (the service is down, the key was refused), and ``pending`` what is left."""
+    return Replayer(spool, transport, project, announce=False).replay_now()

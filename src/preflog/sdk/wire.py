@@ -10,12 +10,14 @@ run the SDK against the real service app. Any object with ``request``, ``close``
 
 from __future__ import annotations
 
-import http.client
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from preflog.errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    import http.client
 
 __all__ = ["Response", "SocketWire", "Wire"]
 
@@ -52,6 +54,8 @@ class SocketWire:
         self._conn: http.client.HTTPConnection | None = None
 
     def request(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
+        import http.client  # on the first request: it (with the email package) is ~15 ms of imports
+
         try:
             conn = self._connection()
             conn.request(method, path, body=body, headers=dict(headers))
@@ -64,6 +68,8 @@ class SocketWire:
         return Response(answer.status, {k.lower(): v for k, v in answer.getheaders()}, payload)
 
     def _connection(self) -> http.client.HTTPConnection:
+        import http.client
+
         if self._conn is None:
             cls = http.client.HTTPSConnection if self.tls else http.client.HTTPConnection
             self._conn = cls(self.host, self.port, timeout=self.timeout)
