@@ -108,11 +108,11 @@ def _stop_on_signals() -> Iterator[threading.Event]:
 
 
 def _policy(args: argparse.Namespace) -> Any:
-    from preflog.judges.http import RetryPolicy
+    from preflog.judges.http import DEFAULT_POLICY
 
     if args.retries < 1:
         raise ConfigError("--retries must be at least 1")
-    return RetryPolicy(attempts=args.retries, timeout_s=args.timeout)
+    return DEFAULT_POLICY.with_attempts(args.retries, args.timeout)
 
 
 def _print(report: Any, fmt: str, lines: list[str]) -> int:

@@ -1,26 +1,23 @@
-"""JSON over HTTP for the judges' endpoints (reward-model services, OpenAI-compatible chat), with
-one retry policy: timeouts, connection errors, 429 and 5xx are retried with exponential backoff and
-full jitter (honouring ``Retry-After``); any other answer is final at once. Standard library only.
+"""JSON over HTTP for the judges' endpoints (reward-model services, OpenAI-compatible chat).
+
+One attempt per call of :func:`_post_once`; retries go through the SDK's one retry policy
+(:class:`preflog.sdk.retry.RetryPolicy`): timeouts, refused connections, 408, 429 and 5xx are a
+:class:`~preflog.errors.RetryableError` (with the server's ``Retry-After``), retried with
+exponential backoff and full jitter; any other answer is an :class:`EndpointError`, final at once.
+Standard library only.
 """
 
 from __future__ import annotations
 
 import json
-import random
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
-from preflog.errors import PreflogError
-
-
-class RetryableError(PreflogError):
-    """A failure that may succeed when tried again (timeout, refused connection, 429, 5xx)."""
-
-    retry_after: float | None = None
+from preflog.errors import PreflogError, RetryableError
+from preflog.sdk.retry import RetryPolicy
 
 
 class EndpointError(PreflogError):
@@ -28,23 +25,23 @@ class EndpointError(PreflogError):
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """``attempts`` in all (the first try included); the n-th wait is uniform in
-    ``[0, min(max_backoff_s, backoff_s * 2**n)]`` unless the server sent ``Retry-After``."""
+class EndpointPolicy:
+    """``attempts`` in all (the first try included), ``timeout_s`` per attempt, and the waits of
+    the shared retry policy (from 0.5 s doubling up to 8 s, jittered)."""
 
     attempts: int = 4
-    backoff_s: float = 0.5
-    max_backoff_s: float = 8.0
     timeout_s: float = 60.0
+    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(retries=3, backoff=0.5, max_backoff=8.0))
 
-    def wait(self, attempt: int, retry_after: float | None, sleep: Callable[[float], None]) -> None:
-        if retry_after is not None:
-            sleep(min(retry_after, self.max_backoff_s))
-        else:
-            sleep(random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2**attempt)))
+    def with_attempts(self, attempts: int, timeout_s: float) -> EndpointPolicy:
+        retry = RetryPolicy(
+            retries=attempts - 1, backoff=self.retry.backoff, max_backoff=self.retry.max_backoff
+        )
+        return EndpointPolicy(attempts, timeout_s, retry)
 
 
-DEFAULT_POLICY: Final = RetryPolicy()
+DEFAULT_POLICY: Final = EndpointPolicy()
+_RETRIED_STATUS: Final = frozenset({408, 429})
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -62,10 +59,8 @@ def _post_once(url: str, body: bytes, headers: Mapping[str, str], timeout_s: flo
             raw = response.read()
     except urllib.error.HTTPError as exc:
         detail = exc.read()[:300].decode("utf-8", "replace")
-        if exc.code == 429 or exc.code >= 500:
-            error = RetryableError(f"{url} answered {exc.code}: {detail}")
-            error.retry_after = _retry_after(exc.headers)
-            raise error from None
+        if exc.code in _RETRIED_STATUS or exc.code >= 500:
+            raise RetryableError(f"{url} answered {exc.code}: {detail}", _retry_after(exc.headers)) from None
         raise EndpointError(f"{url} answered {exc.code}: {detail}") from None
     except (TimeoutError, OSError) as exc:  # URLError is an OSError; so are refused connections
         raise RetryableError(f"{url}: {getattr(exc, 'reason', exc)}") from None
@@ -80,23 +75,20 @@ def post_json(
     payload: Any,
     *,
     headers: Mapping[str, str] | None = None,
-    policy: RetryPolicy | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    policy: EndpointPolicy = DEFAULT_POLICY,
     on_retry: Callable[[str], None] | None = None,
 ) -> Any:
     """POST ``payload`` as JSON and return the parsed answer, retrying what can succeed later.
     Raises :class:`RetryableError` when every attempt failed, :class:`EndpointError` at once for
     an answer that cannot change."""
-    policy = policy or DEFAULT_POLICY
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     sent = {"Content-Type": "application/json", **(headers or {})}
-    for attempt in range(policy.attempts):
-        try:
-            return _post_once(url, body, sent, policy.timeout_s)
-        except RetryableError as exc:
-            if attempt + 1 == policy.attempts:
-                raise RetryableError(f"{exc} (gave up after {policy.attempts} attempts)") from None
-            if on_retry is not None:
-                on_retry(str(exc))
-            policy.wait(attempt, exc.retry_after, sleep)
-    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def retried(exc: RetryableError) -> None:
+        if on_retry is not None:
+            on_retry(str(exc))
+
+    try:
+        return policy.retry.call(lambda: _post_once(url, body, sent, policy.timeout_s), on_retry=retried)
+    except RetryableError as exc:
+        raise RetryableError(f"{exc} (gave up after {policy.attempts} attempts)") from None

@@ -24,7 +24,7 @@ from typing import Any, Final, Literal
 
 from preflog.errors import ConfigError, PreflogError
 from preflog.events import now
-from preflog.judges.http import DEFAULT_POLICY, RetryPolicy, post_json
+from preflog.judges.http import DEFAULT_POLICY, EndpointPolicy, post_json
 from preflog.judges.inputs import InferenceView, derived_id, iter_inferences
 from preflog.store import Store
 
@@ -114,7 +114,7 @@ class ChatJudge:
         api_key: str | None = None,
         temperature: float = 0.0,
         max_tokens: int = 1024,
-        policy: RetryPolicy = DEFAULT_POLICY,
+        policy: EndpointPolicy = DEFAULT_POLICY,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"endpoint: {base_url!r} is not an http(s) URL")

@@ -11,7 +11,6 @@ inferences until ``stop`` is set.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -169,4 +168,3 @@ def score_log(
         )
         if not ok or not follow or stop.wait(poll_s):
             return report
-        time.sleep(0)  # let a signal handler run between polls

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from preflog.errors import ConfigError
-from preflog.judges.http import DEFAULT_POLICY, EndpointError, RetryPolicy, post_json
+from preflog.judges.http import DEFAULT_POLICY, EndpointError, EndpointPolicy, post_json
 from preflog.judges.inputs import CandidateView, InferenceView, Message
 
 
@@ -127,7 +127,7 @@ class EndpointScorer:
         name: str | None = None,
         version: str | None = None,
         headers: dict[str, str] | None = None,
-        policy: RetryPolicy = DEFAULT_POLICY,
+        policy: EndpointPolicy = DEFAULT_POLICY,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"endpoint: {url!r} is not an http(s) URL")
