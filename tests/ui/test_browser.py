@@ -267,3 +267,30 @@ def test_phone_layout(browser: Any, server: LiveServer, seeded: Seeded, shoot: A
         shoot(page, "arena-phone", full_page=False)
     finally:
         context.close()
+
+
+def test_api_docs_render_without_internet(page: Any, server: LiveServer, shoot: Any) -> None:
+    """/docs (Swagger UI) and /redoc with every request to another host refused, as offline."""
+    elsewhere: list[str] = []
+
+    def only_this_server(route: Any) -> None:
+        if route.request.url.startswith(server.url):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_server)
+    page.goto(server.url + "/docs")
+    page.wait_for_selector(".swagger-ui .opblock-tag")
+    assert "preflog" in page.locator(".swagger-ui .info .title").inner_text()
+    assert page.locator(".swagger-ui .opblock").count() >= 10  # the routes of /v1
+    page.locator(".swagger-ui .opblock-summary", has_text="/v1/events").first.click()
+    page.wait_for_selector(".swagger-ui .opblock.is-open")
+    shoot(page, "api-docs", full_page=False)
+    assert elsewhere == []
+    page.goto(server.url + "/redoc")
+    page.wait_for_selector("h1:has-text('preflog')")
+    assert page.get_by_text("/v1/events").count() >= 1
+    # ReDoc's bundle tries its "powered by" logo on its maker's CDN and hides it when that fails.
+    assert all(url.endswith("/redoc/logo-mini.svg") for url in elsewhere), elsewhere

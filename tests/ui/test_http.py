@@ -85,6 +85,22 @@ def test_pages_carry_a_strict_csp_and_the_api_docs_do_not(app_client: TestClient
     assert "content-security-policy" not in app_client.get("/docs").headers
 
 
+def test_api_docs_pages_load_every_asset_from_this_server(app_client: TestClient) -> None:
+    """/docs and /redoc name no other host: their scripts, styles and icon are served here."""
+    for page in ("/docs", "/redoc"):
+        html = app_client.get(page)
+        assert html.status_code == 200
+        urls = re.findall(r'(?:src|href)="([^"]+)"|url: *[\'"]([^\'"]+)', html.text)
+        urls = [u for pair in urls for u in pair if u]
+        assert urls and all(u.startswith("/") and not u.startswith("//") for u in urls), urls
+        assert "fonts.googleapis" not in html.text and "cdn" not in html.text.lower()
+        for url in urls:
+            if url.startswith("/docs/assets/"):
+                asset = app_client.get(url)
+                assert asset.status_code == 200 and len(asset.content) > 1000, url
+    assert "/openapi.json" in app_client.get("/docs").text
+
+
 def test_signed_out_pages_redirect_to_sign_in(app_client: TestClient) -> None:
     assert app_client.get("/").headers["location"] == "/ui/"
     answer = app_client.get("/ui/arena")

@@ -124,7 +124,14 @@ def create_app(
         if owned:
             event_store.close()
 
-    app = FastAPI(title="preflog", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="preflog",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from openapi_docs.install_docs, with local assets
+        redoc_url=None,
+    )
     app.state.preflog = ServerState(event_store, keys, settings, metrics, limiter, audit)
     install_error_handlers(app, retry_after_s=settings.retry_after_s)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
@@ -135,6 +142,7 @@ def create_app(
     app.include_router(routes_audit.router)
     install_ui(app)  # the web UI (preflog.server.ui): pages at /, /ui/*; separate from the /v1 API
     _install_openapi(app)
+    openapi_docs.install_docs(app)
     return app
 
 

@@ -1,9 +1,17 @@
-"""The OpenAPI document's examples and the shared response descriptions of every route."""
+"""The OpenAPI document's examples, the shared response descriptions of every route, and the
+``/docs`` and ``/redoc`` pages, served with their assets by preflog (they work offline)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Final
 
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import HTMLResponse
+
+from preflog.errors import ConfigError
 from preflog.events import EVENT_TYPES
 from preflog.server.models import BatchResponse, ErrorResponse
 
@@ -253,3 +261,57 @@ def _compact(event: dict[str, Any]) -> str:
     import json
 
     return json.dumps(event, separators=(",", ":"))
+
+
+# ---------------------------------------------------------------------------------------------- pages
+
+# The Swagger UI and ReDoc pages, with their scripts, styles and icon served by preflog itself from a
+# pinned package (fastapi-offline, in the server extra): FastAPI's own pages load them from a CDN,
+# so without internet /docs was a blank page.
+DOCS_ASSETS: Final = "/docs/assets"
+
+
+def _assets_dir() -> Path:
+    try:
+        import fastapi_offline
+    except ImportError as exc:  # a hand-made environment without the server extra's pins
+        raise ConfigError(
+            f"the API docs need fastapi-offline: pip install 'preflog[server]' ({exc})"
+        ) from exc
+    return Path(fastapi_offline.__file__).parent / "static"
+
+
+def install_docs(app: FastAPI) -> None:
+    """Serve ``/docs`` (Swagger UI) and ``/redoc`` with every asset from this server. The app must
+    be made with ``docs_url=None, redoc_url=None`` so that FastAPI's CDN pages are not there too."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=_assets_dir()), name="docs-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
+    redirect = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{openapi_url}",
+            title=f"{app.title} API",
+            oauth2_redirect_url=f"{root}{redirect}",
+            swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+            swagger_ui_parameters=app.swagger_ui_parameters,
+        )
+
+    @app.get(redirect, include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(
+            openapi_url=f"{root}{openapi_url}",
+            title=f"{app.title} API",
+            redoc_js_url=f"{root}{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
