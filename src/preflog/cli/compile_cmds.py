@@ -84,6 +84,7 @@ def _register_compile(sub: _Subparsers) -> None:
         action="store_true",
         help="drop items with an empty reply (by default an empty answer compiles like any other)",
     )
+    _add_implicit(p)
     f = p.add_argument_group("filters (repeat a flag for several values)")
     f.add_argument("--source", action="append", default=[], choices=SOURCE_KINDS, help="judge kind")
     f.add_argument("--criterion", action="append", default=[], help="judgment criterion")
@@ -120,6 +121,34 @@ def _register_compile(sub: _Subparsers) -> None:
     p.set_defaults(handler=cmd_compile)
 
 
+def _add_implicit(p: argparse.ArgumentParser) -> None:
+    from preflog.compile.options import IMPLICIT_RULES
+
+    g = p.add_argument_group("implicit signals as weak pairs (pair formats; off by default)")
+    g.add_argument(
+        "--implicit-pairs",
+        action="append",
+        default=[],
+        choices=IMPLICIT_RULES,
+        metavar="RULE",
+        help="thumbs: a liked candidate over a disliked one; regenerate: the candidate accepted after "
+        "another was regenerated over that one (repeat for both)",
+    )
+    g.add_argument(
+        "--implicit-accept",
+        action="append",
+        metavar="SIGNAL",
+        help="signals that accept a candidate for the regenerate rule (default copy; repeat)",
+    )
+    g.add_argument(
+        "--implicit-min-evidence",
+        type=int,
+        default=1,
+        metavar="N",
+        help="signals a weak pair needs: net thumbs each way, accepts after the regenerate (default 1)",
+    )
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
     from preflog.compile import compile_dataset
 
@@ -141,6 +170,9 @@ def cmd_compile(args: argparse.Namespace) -> int:
         balance_length=args.balance_length,
         unpaired_from_pairs=args.unpaired_from_pairs,
         drop_empty=args.drop_empty,
+        implicit_pairs=tuple(args.implicit_pairs),
+        implicit_accept=tuple(args.implicit_accept or ("copy",)),
+        implicit_min_evidence=args.implicit_min_evidence,
         test_fraction=args.test_fraction,
         seed=args.seed,
         parquet=args.parquet,

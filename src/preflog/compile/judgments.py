@@ -68,6 +68,17 @@ class Score:
     criterion: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """A behaviour signal kept for the implicit-pair rules (:mod:`preflog.compile.implicit`)."""
+
+    candidate_id: str
+    kind: str
+    event_id: str
+    position: int
+    occurred_at: str
+
+
 @dataclass(slots=True)
 class Pending:
     """What one request's judgments say, waiting for its inference."""
@@ -75,10 +86,11 @@ class Pending:
     votes: list[Vote] = field(default_factory=list)
     labels: list[Label] = field(default_factory=list)
     scores: list[Score] = field(default_factory=list)
+    signals: list[Signal] = field(default_factory=list)
     erased: int = 0  # judgments whose content the store erased
 
 
-Waiting = list[Vote | Label | Score | None]  # None: a judgment the store erased
+Waiting = list[Vote | Label | Score | Signal | None]  # None: a judgment the store erased
 
 
 def to_pending(items: Waiting) -> Pending:
@@ -95,6 +107,8 @@ def to_pending(items: Waiting) -> Pending:
             out.labels.append(x)
         elif type(x) is Score:
             out.scores.append(x)
+        elif type(x) is Signal:
+            out.signals.append(x)
         else:
             out.erased += 1
     return out
@@ -117,6 +131,7 @@ class JudgmentFilter:
     criteria: frozenset[str] = frozenset()
     since: str | None = None
     until: str | None = None
+    keep_signals: frozenset[str] = frozenset()  # signal kinds an implicit-pair rule reads
 
     def reason(self, source: str | None, criterion: str | None, occurred_at: str) -> str | None:
         """Why a judgment is filtered out, or None to keep it."""
@@ -176,6 +191,11 @@ def collect_judgments(events: Iterable[StoredEvent], flt: JudgmentFilter) -> Jud
             waiting.append(score_of(event, item.position, occurred, source))
         elif event.get("signal") in LABEL_SIGNALS:
             waiting.append(label_of_signal(event, item.position, occurred, source))
+        elif event.get("signal") in flt.keep_signals:
+            kind = str(event["signal"])
+            waiting.append(
+                Signal(str(event["candidate_id"]), kind, str(event["event_id"]), item.position, occurred)
+            )
         else:
             out.drops["signal_not_used"] += 1
     return out

@@ -29,7 +29,9 @@ DROP_REASONS: Final[dict[str, str]] = {
     "filtered_time": "judgment outside --since/--until",
     "filtered_user": "judgment on a request of a user not asked for (--user)",
     "filtered_model": "item with no output from a model asked for (--model)",
-    "signal_not_used": "implicit signal other than thumbs (copy, regenerate, ...): no rule uses it",
+    "signal_not_used": "implicit signal other than thumbs (copy, regenerate, ...): no rule uses it "
+    "(see --implicit-pairs)",
+    "implicit_superseded": "weak pair from implicit signals on a candidate pair an explicit judgment decides",
     "retracted": "judgment withdrawn by a retraction",
     "erased": "judgment on erased content (privacy erasure)",
     "orphan": "judgment whose inference has not arrived (it joins in a later compile)",

@@ -8,10 +8,11 @@ from dataclasses import asdict, dataclass
 from typing import Any, Final, Literal, TypeAlias
 
 from preflog.errors import ConfigError
-from preflog.events import SOURCE_KINDS, normalize_time
+from preflog.events import SIGNAL_KINDS, SOURCE_KINDS, normalize_time
 
 Aggregate: TypeAlias = Literal["majority", "unanimous", "latest"]
 AGGREGATES: Final = ("majority", "unanimous", "latest")
+IMPLICIT_RULES: Final = ("thumbs", "regenerate")  # see preflog.compile.implicit
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,13 @@ class CompileOptions:
       was shown first as often as second / is longer as often as shorter.
     - ``unpaired_from_pairs`` [False]: for unpaired formats, also label each pair's chosen output
       good and its rejected output bad.
+    - ``implicit_pairs`` [()]: implicit signals as weak pairs (pair formats), by rule: ``thumbs``
+      (a liked candidate over a disliked one of the same request), ``regenerate`` (a candidate
+      accepted after another was regenerated over that one); see :mod:`preflog.compile.implicit`.
+      Off by default: such pairs enter a dataset only when asked.
+    - ``implicit_accept`` [("copy",)]: the signals that accept a candidate for ``regenerate``.
+    - ``implicit_min_evidence`` [1]: signals a weak pair needs: net thumbs each way, accepts after
+      the regenerate.
     - ``drop_empty`` [False]: drop items with an empty reply (no text but blanks, no tool call, no
       refusal), counted as ``empty_output``. Off, an empty answer is an answer like any other
       (usually the rejected one).
@@ -58,6 +66,9 @@ class CompileOptions:
     balance_length: bool = False
     unpaired_from_pairs: bool = False
     drop_empty: bool = False
+    implicit_pairs: tuple[str, ...] = ()
+    implicit_accept: tuple[str, ...] = ("copy",)
+    implicit_min_evidence: int = 1
     test_fraction: float = 0.0
     seed: int = 0
     parquet: bool = False
@@ -75,7 +86,7 @@ class CompileOptions:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CompileOptions:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        for key in ("sources", "criteria", "models", "users"):
+        for key in ("sources", "criteria", "models", "users", "implicit_pairs", "implicit_accept"):
             if key in known and known[key] is not None:
                 known[key] = tuple(known[key])
         return cls(**known)
@@ -97,6 +108,7 @@ def check_options(o: CompileOptions) -> None:
     for name, value in (("max_per_prompt", o.max_per_prompt), ("max_per_user", o.max_per_user)):
         if value is not None and value < 1:
             raise ConfigError(f"{name}: must be at least 1, got {value}")
+    _check_implicit(o)
     if o.group_by not in (None, "user"):
         raise ConfigError(f"group_by: only 'user' is supported, got {o.group_by!r}")
     for flag, when in (("since", o.since), ("until", o.until)):
@@ -105,6 +117,17 @@ def check_options(o: CompileOptions) -> None:
                 normalize_time(when)
             except ValueError as exc:
                 raise ConfigError(f"{flag}: not an RFC 3339 timestamp with offset: {when!r}") from exc
+
+
+def _check_implicit(o: CompileOptions) -> None:
+    for rule in o.implicit_pairs:
+        if rule not in IMPLICIT_RULES:
+            raise ConfigError(f"implicit_pairs: must be {' or '.join(IMPLICIT_RULES)}, got {rule!r}")
+    for kind in o.implicit_accept:
+        if kind not in SIGNAL_KINDS or kind in ("regenerate", "thumbs_down"):
+            raise ConfigError(f"implicit_accept: not a signal that accepts a candidate: {kind!r}")
+    if isinstance(o.implicit_min_evidence, bool) or o.implicit_min_evidence < 1:
+        raise ConfigError(f"implicit_min_evidence: must be at least 1, got {o.implicit_min_evidence}")
 
 
 def time_bounds(o: CompileOptions) -> tuple[str | None, str | None]:

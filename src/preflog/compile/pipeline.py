@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from urllib.parse import quote
 
+from preflog.compile.implicit import rule_signals
 from preflog.compile.judgments import JudgmentFilter, collect_judgments, iter_judgment_events, to_pending
 from preflog.compile.manifest import (
     CARD_NAME,
@@ -137,7 +138,8 @@ def _join(
     progress: ProgressCallback | None = None,
 ) -> tuple[list[Draft], dict[str, object]]:
     since, until = time_bounds(opts)
-    flt = JudgmentFilter(frozenset(opts.sources), frozenset(opts.criteria), since, until)
+    keep = rule_signals(opts.implicit_pairs, opts.implicit_accept) if spec.kind == "pairs" else frozenset()
+    flt = JudgmentFilter(frozenset(opts.sources), frozenset(opts.criteria), since, until, keep)
     judged = iter_judgment_events(store, project=project, until_position=watermark)
     judgments = collect_judgments(counting(judged, progress, "reading judgments", unit="events"), flt)
     drops.update(judgments.drops)

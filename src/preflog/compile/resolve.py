@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from preflog.compile.implicit import implicit_votes, supersede
 from preflog.compile.judgments import Label, Pending, Vote, Waiting, score_votes, to_pending
 from preflog.compile.options import CompileOptions
 from preflog.compile.spill import NO_TEXT, Draft, TextSpill
@@ -125,6 +126,7 @@ def judgment_count(pending: Pending) -> int:
     ids = {i for v in pending.votes for i in v.event_ids}
     ids.update(i for x in pending.labels for i in x.event_ids)
     ids.update(s.event_id for s in pending.scores)
+    ids.update(s.event_id for s in pending.signals)
     return len(ids) + pending.erased
 
 
@@ -154,6 +156,8 @@ def join_request(
     labels = [x for x in pending.labels if x.candidate_id in candidates]
     if len(labels) != len(pending.labels):
         drops["unknown_candidate"] += len(pending.labels) - len(labels)
+    if pending.signals or (labels and opts.implicit_pairs):
+        votes, labels = _with_implicit(votes, labels, pending, candidates, ctx)
     decisions = _decide_pairs(votes, opts, drops)
     request = _Request(inference, max(position, touched), candidates, ctx)
     if ctx.kind == "pairs":
@@ -164,6 +168,24 @@ def join_request(
     else:
         drops["paired_only"] += len(decisions)
     return _unpaired_drafts(request, labels, opts, drops)
+
+
+def _with_implicit(
+    votes: list[Vote], labels: list[Label], pending: Pending, candidates: dict[str, Any], ctx: JoinContext
+) -> tuple[list[Vote], list[Label]]:
+    """Add the weak votes of the implicit-pair rules (pair formats only); the thumbs labels they
+    used are spent. Signals kept for a rule that made no pair are ``signal_not_used``."""
+    drops = ctx.drops
+    signals = [s for s in pending.signals if s.candidate_id in candidates]
+    drops["unknown_candidate"] += len(pending.signals) - len(signals)
+    if ctx.kind != "pairs" or not ctx.options.implicit_pairs:
+        drops["signal_not_used"] += len(signals)
+        return votes, labels
+    weak = implicit_votes(labels, signals, ctx.options)
+    votes, superseded = supersede(votes, weak.votes)
+    drops["implicit_superseded"] += superseded
+    drops["signal_not_used"] += weak.unused_signals
+    return votes, [x for x in labels if not weak.used_labels.intersection(x.event_ids)]
 
 
 def _drop_retracted(pending: Pending, retracted: dict[str, int], drops: Counter[str]) -> int:
@@ -181,6 +203,7 @@ def _drop_retracted(pending: Pending, retracted: dict[str, int], drops: Counter[
     pending.votes = [v for v in pending.votes if not hit(v.event_ids)]
     pending.labels = [x for x in pending.labels if not hit(x.event_ids)]
     pending.scores = [s for s in pending.scores if not hit((s.event_id,))]
+    pending.signals = [s for s in pending.signals if not hit((s.event_id,))]
     drops["retracted"] += len(gone)
     return max((retracted[i] for i in gone), default=0)
 
