@@ -140,4 +140,4 @@ def test_cli_compile_with_implicit_pairs(
         )
         == 2
     )
-    assert "implicit_min_evidence: must be at least 1" in capsys.readouterr().err
+    assert "--implicit-min-evidence: must be at least 1" in capsys.readouterr().err
