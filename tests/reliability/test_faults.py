@@ -43,6 +43,8 @@ def pg_db() -> Iterator[str]:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+@pytest.mark.postgres
+@pytest.mark.slow
 def test_postgres_down_means_503_then_recovery_without_loss(pg_db: str, tmp_path: Path) -> None:
     key = cli(pg_db, "keys", "create", "--project", "default", "--scope", "ingest").split()[-1]
     service = Service(pg_db, log=tmp_path / "serve.log")
@@ -70,6 +72,11 @@ def test_postgres_down_means_503_then_recovery_without_loss(pg_db: str, tmp_path
             time.sleep(0.2)
         after = [client.log_inference("after", outputs=["c"], model="m") for _ in range(10)]
         assert client.flush(timeout=60)
+        # Logging on after the outage makes the spool's replayer probe within a second: what was
+        # spooled (and the batches held behind it) arrives without waiting for a long backoff.
+        deadline = time.monotonic() + 30
+        while client.stats().spool_pending and time.monotonic() < deadline:
+            time.sleep(0.1)
         stats = client.stats()
     finally:
         client.close()

@@ -138,3 +138,40 @@ def test_a_client_for_the_service_loads_no_store_code(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1"]  # delivered nowhere, kept on disk, and nothing else loaded
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fork_parent_and_child_spool_their_own_events_once(tmp_path: Path) -> None:
+    # The service is down (nothing listens on port 9): both processes keep what they log in the
+    # same spool directory, each in its own segments; nothing of the parent's is spooled twice.
+    spool = tmp_path / "spool"
+    result = run_script(
+        """
+        import os, sys, preflog
+        client = preflog.Client(url="http://127.0.0.1:9", project="p", spool_dir=sys.argv[1],
+                                max_retries=0, replay_backoff=60, batch_size=10)
+        for i in range(25):
+            client.log_inference(f"parent {i}", ["a"], model="m")
+        pid = os.fork()
+        if pid == 0:
+            for i in range(15):
+                client.log_inference(f"child {i}", ["a"], model="m")
+            ok = client.flush(timeout=30)
+            os._exit(0 if ok and client.stats().spooled == 15 else 3)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+        assert client.flush(timeout=30) and client.stats().spooled == 25
+        client.close(timeout=5)
+        """,
+        str(spool),
+    )
+    assert result.returncode == 0, result.stderr
+    from preflog.sdk.spool import _batches
+
+    prompts = Counter(
+        str(e["prompt"]).split(" ")[0]
+        for path in spool.glob("*.spool")
+        for _, batch in _batches(path)
+        for e in batch
+    )
+    assert prompts == {"parent": 25, "child": 15}

@@ -42,6 +42,7 @@ class InProcessService:
     spool_root: Path
     settings: ServerSettings = field(default_factory=ServerSettings)
     answer: Answer | None = None
+    retry_after: str = "0"  # what the proxy's 429 and 503 answers say
     posts: int = 0
     clients: list[preflog.Client] = field(default_factory=list)
 
@@ -98,7 +99,7 @@ class Proxy:
             await self.app(scope, _body_once(body), send)
             return
         payload = json.dumps({"error": f"proxy_{status}", "message": f"the proxy answers {status}"})
-        extra = [(b"retry-after", b"0")] if status in (429, 503) else []
+        extra = [(b"retry-after", self.owner.retry_after.encode())] if status in (429, 503) else []
         start = {"type": "http.response.start", "status": status, "headers": extra}
         await send(start)
         await send({"type": "http.response.body", "body": payload.encode()})

@@ -19,6 +19,8 @@ from preflog.store import open_store
 from tests.server.live import cli, free_port
 from tests.service import Service
 
+pytestmark = pytest.mark.slow  # each test starts `preflog serve`
+
 PROJECT = "default"
 
 

@@ -196,6 +196,22 @@ def test_service_down_then_up_drains_the_spool_with_no_further_log_call(service:
     assert request_ids(service) == Counter(rids)
 
 
+def test_logging_on_after_an_outage_probes_again_without_waiting_out_the_backoff(
+    service: InProcessService,
+) -> None:
+    service.answer = lambda headers, body: 503
+    service.retry_after = "120"  # the service asks for two minutes: the replayer would wait that long
+    client = service.client(service.key(), batch_size=10, replay_backoff=0.2, replay_max_backoff=300)
+    rids = log(client, 10)
+    assert client.flush(timeout=30)
+    assert client.stats().spooled == 10
+    service.answer = None  # back early; the client goes on logging
+    rids += log(client, 10, "later")
+    assert client.flush(timeout=30)
+    wait_until(lambda: client.stats().spool_pending == 0, timeout=20)  # well before the 120 s
+    assert request_ids(service) == Counter(rids)
+
+
 def test_a_401_in_the_middle_of_a_replay_keeps_the_rest_of_the_segment(service: InProcessService) -> None:
     service.answer = lambda headers, body: 503
     key = service.key()

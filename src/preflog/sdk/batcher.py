@@ -376,6 +376,7 @@ class Batcher:
         if replayer is not None and replayer.holding is not None and replayer.hold_error is not None:
             # The service is down or refused the key: straight to the spool, whose replayer probes.
             self._on_failed_batch(events, replayer.hold_error, tally)
+            replayer.spooled_while_holding()
             return
 
         def on_retry(_: RetryableError) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -123,6 +124,8 @@ class Replayer:
         self._pass_lock = threading.Lock()
         self._cond = threading.Condition()
         self._kick = self._idle = self._stopping = False
+        self._active = False  # batches were spooled while holding: probe within `backoff`
+        self._last_probe = 0.0  # time.monotonic() of the last replay pass
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------------------------ control
@@ -141,6 +144,7 @@ class Replayer:
 
     def after_fork(self) -> None:
         """In a forked child: fresh locks and counters, and a thread of its own."""
+        self.spool.after_fork()
         self._reset()
         self.start()
 
@@ -154,6 +158,7 @@ class Replayer:
             was, self.holding, self.hold_error = self.holding, kind, exc
             self._failures += 1
             self._holds += 1
+            self._last_probe = time.monotonic()  # a failed delivery tells as much as a probe
             if self._idle:
                 self._kick = True
                 self._cond.notify_all()
@@ -168,6 +173,15 @@ class Replayer:
                 if kind == "unauthorized"
                 else "when it answers again",
             )
+
+    def spooled_while_holding(self) -> None:
+        """The client is still logging while the service is down: probe again at most
+        ``backoff`` seconds after the last probe (not at the end of a long backoff), so delivery
+        resumes within about a second of the service's return; a refused key stays slow."""
+        with self._cond:
+            if self.holding != "unauthorized":
+                self._active = True
+                self._cond.notify_all()
 
     def wake(self) -> None:
         """Events were spooled while nothing held: replay them (slowly, if they are refused again)."""
@@ -188,6 +202,7 @@ class Replayer:
         is running). The report's ``error`` says why it stopped early, if it did."""
         with self._pass_lock:
             self._kept_refused = False
+            self._last_probe = time.monotonic()
             try:
                 self.spool.replay(self._deliver)
             except Exception as exc:
@@ -263,11 +278,18 @@ class Replayer:
         return max(self.policy.backoff, wait)
 
     def _sleep(self, seconds: float) -> bool:
-        """Wait ``seconds`` (cut short only by :meth:`stop`); True when the replayer is stopping."""
+        """Wait ``seconds`` — less when batches are spooled meanwhile (see
+        :meth:`spooled_while_holding`) — or until :meth:`stop`; True when stopping."""
+        deadline = time.monotonic() + seconds
         with self._cond:
-            if not (self._kick or self._stopping):
-                self._cond.wait(seconds)
-            self._kick = False
+            while not (self._kick or self._stopping):
+                if self._active:
+                    deadline = min(deadline, self._last_probe + self.policy.backoff)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            self._kick = self._active = False
             return self._stopping
 
 

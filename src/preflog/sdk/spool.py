@@ -89,6 +89,12 @@ class DiskSpool:
     def __repr__(self) -> str:
         return f"DiskSpool({str(self.directory)!r})"
 
+    def after_fork(self) -> None:
+        """In a forked child: a fresh lock (the parent's may have been held at the fork) and
+        segments of its own."""
+        self._lock = threading.Lock()
+        self._segment = None
+
     # ------------------------------------------------------------------------------------ writing
 
     def save(self, events: list[dict[str, Any]], project: str) -> None:
