@@ -26,6 +26,7 @@ from preflog.server import (
     routes_events,
     routes_health,
     routes_keys,
+    routes_otlp,
 )
 from preflog.server.api_errors import install_error_handlers
 from preflog.server.audit import AuditLog, MemoryAuditLog, open_audit_log
@@ -140,6 +141,7 @@ def create_app(
     app.include_router(routes_health.router)
     app.include_router(routes_analytics.router)
     app.include_router(routes_audit.router)
+    app.include_router(routes_otlp.router)
     install_ui(app)  # the web UI (preflog.server.ui): pages at /, /ui/*; separate from the /v1 API
     _install_openapi(app)
     openapi_docs.install_docs(app)
