@@ -26,6 +26,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+from preflog.events import CANDIDATE_FIELDS
+
 Message = dict[str, Any]
 
 ROLES: Final = ("system", "user", "assistant", "tool")
@@ -142,20 +144,11 @@ def split_system(messages: list[Message]) -> tuple[str | None, list[Message]]:
     return ("\n\n".join(systems) if systems else None), rest
 
 
-def candidate(
-    candidate_id: str,
-    message: Mapping[str, Any],
-    *,
-    model: Mapping[str, Any],
-    finish_reason: Any = None,
-) -> dict[str, Any]:
-    """A candidate from an assistant reply in the OpenAI shape (``refusal`` and ``tool_calls`` kept).
-
-    >>> candidate("c0", {"content": "", "refusal": "No."}, model={"name": "m"}, finish_reason="stop")
-    {'candidate_id': 'c0', 'output': '', 'model': {'name': 'm'}, 'finish_reason': 'stop', 'refusal': 'No.'}
-    """
+def reply(message: Mapping[str, Any], *, finish_reason: Any = None) -> dict[str, Any]:
+    """A candidate's own fields from an assistant reply in the OpenAI shape: ``output``,
+    ``finish_reason``, ``refusal``, ``tool_calls`` (and ``metadata.non_text_parts``)."""
     text, other = content_text(message.get("content"))
-    out: dict[str, Any] = {"candidate_id": candidate_id, "output": text, "model": dict(model)}
+    out: dict[str, Any] = {"output": text}
     if isinstance(finish_reason, str) and finish_reason:
         out["finish_reason"] = finish_reason
     refusal = message.get("refusal")
@@ -167,3 +160,36 @@ def candidate(
     if other:
         out["metadata"] = {"non_text_parts": other}
     return out
+
+
+def candidate(
+    candidate_id: str,
+    message: Mapping[str, Any],
+    *,
+    model: Mapping[str, Any],
+    finish_reason: Any = None,
+) -> dict[str, Any]:
+    """A candidate from an assistant reply in the OpenAI shape (:func:`reply`), fitted to the
+    running contract (:func:`fit_candidate`).
+
+    >>> c = candidate("c0", {"content": "", "refusal": "No."}, model={"name": "m"}, finish_reason="stop")
+    >>> c["candidate_id"], c["output"], c["model"]
+    ('c0', '', {'name': 'm'})
+    """
+    fields = reply(message, finish_reason=finish_reason)
+    return fit_candidate({"candidate_id": candidate_id, **fields, "model": dict(model)})
+
+
+def fit_candidate(candidate: dict[str, Any]) -> dict[str, Any]:
+    """The candidate with the fields the running event contract has no place for moved into its
+    ``metadata`` (contract v1 has no ``finish_reason``, ``refusal`` or ``tool_calls``; v2 has them
+    all, and then nothing moves): nothing a tool recorded is dropped.
+
+    >>> "finish_reason" in CANDIDATE_FIELDS or fit_candidate({"finish_reason": "stop"}) == {
+    ...     "metadata": {"finish_reason": "stop"}}
+    True
+    """
+    extra = {key: candidate.pop(key) for key in [k for k in candidate if k not in CANDIDATE_FIELDS]}
+    if extra:
+        candidate["metadata"] = {**candidate.get("metadata", {}), **extra}
+    return candidate

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from preflog.events import format_time
+from preflog.integrations.chat import fit_candidate
 from preflog.integrations.otlp import genai, openinference
 from preflog.integrations.otlp.attrs import number, text
 from preflog.integrations.otlp.call import LlmCall
@@ -112,7 +113,7 @@ def _candidates(span: Span, call: LlmCall) -> list[dict[str, Any]]:
             candidate["usage"] = dict(call.usage)
         if latency >= 0 and span.end_time_unix_nano:
             candidate["latency_ms"] = round(latency, 3)
-        out.append(candidate)
+        out.append(fit_candidate(candidate))
     return out
 
 

@@ -169,9 +169,9 @@ def _legacy_content(call: LlmCall, span: Span) -> bool:
     call.system, call.prompt = chat.split_system(messages)
     for flat in completions:
         message = _flat_message(flat)
-        fields = chat.candidate("", message, model={})
+        fields = chat.reply(message)
         _set_finish(fields, flat.get("finish_reason"))
-        call.outputs.append({k: v for k, v in fields.items() if k not in ("candidate_id", "model")})
+        call.outputs.append(fields)
     return True
 
 

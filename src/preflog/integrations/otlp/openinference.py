@@ -99,8 +99,7 @@ def _content(call: LlmCall, attrs: Mapping[str, Any]) -> None:
     else:
         call.prompt = _plain_value(attrs, "input")
     for flat in outputs:
-        fields = chat.candidate("", _message(flat), model={})
-        call.outputs.append({k: v for k, v in fields.items() if k not in ("candidate_id", "model")})
+        call.outputs.append(chat.reply(_message(flat)))
     if not outputs and (value := _plain_value(attrs, "output")) is not None:
         call.outputs.append({"output": value})
     reason = text(attrs, "llm.finish_reason")
