@@ -113,7 +113,10 @@ def tool_calls(raw: Any) -> list[dict[str, Any]]:
 def chat_message(raw: Mapping[str, Any], *, default_role: str = "user") -> Message:
     """One message in preflog's shape (see the module doc)."""
     role = role_of(raw.get("role")) or default_role
-    text, _ = content_text(raw.get("content"))
+    content = raw.get("content")
+    if content is None:
+        content = raw.get("content_parts")  # an OpenAI stored message sent as parts
+    text, _ = content_text(content)
     message: Message = {"role": role, "content": text}
     calls = tool_calls(raw.get("tool_calls"))
     if calls and role == "assistant":

@@ -1,0 +1,7 @@
+"""Fixtures of the integration tests: a real SQLite store per test (the importers' fixture)."""
+
+from __future__ import annotations
+
+from tests.importers.conftest import store
+
+__all__ = ["store"]
