@@ -150,6 +150,47 @@ _ANSWER_JSON: Final = {
         }
     },
 }
+_REQUEST_EXAMPLE: Final = {
+    "resourceSpans": [
+        {
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "checkout"}}]},
+            "scopeSpans": [
+                {
+                    "scope": {"name": "opentelemetry.instrumentation.openai_v2"},
+                    "spans": [
+                        {
+                            "traceId": "5b8efff798038103d269b633813fc60c",
+                            "spanId": "eee19b7ec3c1b174",
+                            "name": "chat gpt-4o",
+                            "kind": 3,
+                            "startTimeUnixNano": "1790000000000000000",
+                            "endTimeUnixNano": "1790000000812500000",
+                            "attributes": [
+                                {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+                                {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
+                                {
+                                    "key": "gen_ai.input.messages",
+                                    "value": {
+                                        "stringValue": '[{"role":"user","parts":[{"type":"text",'
+                                        '"content":"Capital of France?"}]}]'
+                                    },
+                                },
+                                {
+                                    "key": "gen_ai.output.messages",
+                                    "value": {
+                                        "stringValue": '[{"role":"assistant","parts":[{"type":"text",'
+                                        '"content":"Paris."}],"finish_reason":"stop"}]'
+                                    },
+                                },
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    ]
+}
+_BINARY_EXAMPLE: Final = "(protobuf bytes)"
 _EXAMPLE: Final = {
     "partialSuccess": {
         "rejectedSpans": 1,
@@ -167,7 +208,7 @@ def _responses() -> dict[int | str, dict[str, Any]]:
         "protobuf ExportTraceServiceResponse.",
         "content": {
             "application/json": {"schema": _ANSWER_JSON, "example": _EXAMPLE},
-            PROTOBUF: {"schema": {"type": "string", "format": "binary"}},
+            PROTOBUF: {"schema": {"type": "string", "format": "binary"}, "example": _BINARY_EXAMPLE},
         },
     }
     out[400] = {
@@ -177,7 +218,7 @@ def _responses() -> dict[int | str, dict[str, Any]]:
                 "schema": {"$ref": "#/components/schemas/ErrorResponse"},
                 "example": {"error": "invalid_otlp", "message": "body: must be an object", "code": 3},
             },
-            PROTOBUF: {"schema": {"type": "string", "format": "binary"}},
+            PROTOBUF: {"schema": {"type": "string", "format": "binary"}, "example": _BINARY_EXAMPLE},
         },
     }
     return out
@@ -198,8 +239,8 @@ def _responses() -> dict[int | str, dict[str, Any]]:
         "requestBody": {
             "required": True,
             "content": {
-                PROTOBUF: {"schema": {"type": "string", "format": "binary"}},
-                JSON_TYPE: {"schema": _SPANS_JSON},
+                PROTOBUF: {"schema": {"type": "string", "format": "binary"}, "example": _BINARY_EXAMPLE},
+                JSON_TYPE: {"schema": _SPANS_JSON, "example": _REQUEST_EXAMPLE},
             },
         }
     },
