@@ -37,6 +37,8 @@ from preflog.importers.run import (
     convert_row,
     iter_rows,
 )
+from preflog.progress import ProgressCallback
+from preflog.progress import report as report_progress
 from preflog.store.base import Store
 
 #: Keys under which an API list response holds its rows, and keys that mark an object as such a page.
@@ -148,7 +150,7 @@ def import_bundle(
     project: str,
     options: ImportOptions | None = None,
     batch_size: int = 1000,
-    progress: Callable[[ImportReport], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> BundleReport:
     """Import the rows of ``paths`` with a bundle ``converter`` into ``project`` of ``store``."""
     if batch_size < 1:
@@ -186,7 +188,7 @@ def _append(
     project: str,
     report: BundleReport,
     batch_size: int,
-    progress: Callable[[ImportReport], None] | None,
+    progress: ProgressCallback | None,
 ) -> None:
     requests: set[str] = set()
     logged: set[str] = set()  # requests whose inference this import appends (rows may repeat one)
@@ -212,12 +214,10 @@ def _append(
         if batch.size >= batch_size:
             _flush_batch(store, batch, project, report, sources)
             batch = _Batch()
-            if progress is not None:
-                progress(report)
+            report_progress(progress, "importing", report.rows, unit="rows")
     _flush_batch(store, batch, project, report, sources)
     report.requests = len(requests)
-    if progress is not None:
-        progress(report)
+    report_progress(progress, "importing", report.rows, unit="rows")
 
 
 def _flush_batch(

@@ -9,7 +9,7 @@ read the files the tools' APIs or export buttons produce (docs/importers.md show
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
@@ -20,7 +20,7 @@ from preflog.importers.label_studio import label_studio_events
 from preflog.importers.langfuse import langfuse_events
 from preflog.importers.langsmith import langsmith_events
 from preflog.importers.openai_stored import openai_stored_events
-from preflog.importers.run import ImportReport
+from preflog.progress import ProgressCallback
 from preflog.store.base import Store
 
 TOOL_IMPORTERS: Final[dict[str, BundleConverter]] = {
@@ -39,7 +39,7 @@ def import_files(
     project: str,
     options: ImportOptions | None = None,
     batch_size: int = 1000,
-    progress: Callable[[ImportReport], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> BundleReport:
     """Import the files ``paths`` of one export of ``format`` (see :data:`TOOL_IMPORTERS`) into
     ``project``; answer what was read, stored, a duplicate, skipped, rejected or in conflict."""
