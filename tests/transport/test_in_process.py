@@ -260,3 +260,24 @@ def test_replay_counts_rejections_and_keeps_what_is_refused_for_the_key(tmp_path
         assert request_ids(svc) == Counter(ok)
     finally:
         close()
+
+
+def test_call_makes_one_json_request_with_the_transports_key_and_wire(service: InProcessService) -> None:
+    rid = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    transport = service.transport(service.key(scope="admin"), spool=False)
+    try:
+        status, answer = transport.call(
+            "POST",
+            "/v1/inferences",
+            {
+                "request_id": rid,
+                "prompt": "q",
+                "candidates": [{"candidate_id": "a", "output": "x", "model": {"name": "m"}}],
+            },
+        )
+        assert status == 200 and answer["results"][0]["status"] == "stored"
+        status, answer = transport.call("GET", f"/v1/requests/{rid}")
+        assert status == 200 and answer["inference"]["prompt"] == "q"
+        assert transport.call("GET", "/v1/requests/nope")[0] == 404
+    finally:
+        transport.close()

@@ -83,7 +83,8 @@ class HTTPTransport(Transport):
         self.url = url.rstrip("/")
         self.api_key = api_key
         self.retry = RetryPolicy(retries, backoff, max_backoff)
-        self._path = (parsed.path.rstrip("/") or "") + "/v1/events"
+        self._prefix = parsed.path.rstrip("/")  # a service mounted under a path: https://host/preflog
+        self._path = self._prefix + "/v1/events"
         self._wire: Wire = wire or SocketWire(
             parsed.hostname, parsed.port, tls=parsed.scheme == "https", timeout=timeout
         )
@@ -149,6 +150,24 @@ class HTTPTransport(Transport):
         if len(results) != expected:  # not the preflog service, or a proxy that cut the answer
             raise ServiceUnavailable(f"{self.url} answered {len(results)} results for {expected} events")
         return results
+
+    def call(self, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
+        """One JSON request to the service other than a batch of events (say, minting a feedback
+        token), with this transport's key and wire: its status and parsed JSON answer (None when
+        not JSON). One attempt; raises :class:`~preflog.errors.ServiceUnavailable` on no answer."""
+        headers = {"Accept": "application/json", "User-Agent": "preflog-sdk"}
+        body = b""
+        if payload is not None:
+            body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        with self._lock:
+            answer = self._wire.request(method, self._prefix + path, headers, body)
+        try:
+            return answer.status, json.loads(answer.body)
+        except ValueError:
+            return answer.status, None
 
     # ------------------------------------------------------------------------------------ plumbing
 
