@@ -97,3 +97,14 @@ def test_json_examples_in_events_doc_are_valid_events() -> None:
     assert {e["type"] for e in events} == set(EVENT_TYPES)
     for event in events:
         validate_event(event)
+
+
+def test_every_screenshot_the_docs_show_exists() -> None:
+    """Each image docs/ and the README show is one the browser tests take (make screenshots)."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    shown = {m for page in pages for m in re.findall(r"screenshots/([\w.-]+\.png)", page.read_text())}
+    assert shown and all((ROOT / "docs" / "screenshots" / name).is_file() for name in shown), shown
+    taken = set(
+        re.findall(r'shoot\(\w+, "([\w-]+)"', (ROOT / "tests" / "ui" / "test_browser.py").read_text())
+    )
+    assert {name.removesuffix(".png") for name in shown} <= taken

@@ -1,4 +1,5 @@
-"""The runnable examples in the docstrings of the CLI's edge, the progress seam and NDJSON parsing."""
+"""The runnable examples in the docstrings of the CLI's edge, the progress seam, NDJSON parsing and
+the arena's candidate choice."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import importlib
 
 import pytest
 
-MODULES = ("preflog.cli.common", "preflog.progress", "preflog.ndjson")
+MODULES = ("preflog.cli.common", "preflog.progress", "preflog.ndjson", "preflog.server.ui.index")
 
 
 @pytest.mark.parametrize("name", MODULES)

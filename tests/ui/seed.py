@@ -29,6 +29,7 @@ class Seeded:
     keys: dict[str, str] = field(default_factory=dict)  # name -> token
     arena_requests: list[str] = field(default_factory=list)
     xss_request: str = ""
+    ranking_requests: list[str] = field(default_factory=list)  # three different answers each
 
 
 def _inference(project: str, i: int, outputs: list[str], prompt: Any, models: list[str]) -> dict[str, Any]:
@@ -88,17 +89,40 @@ def xss_events(project: str) -> list[dict[str, Any]]:
     return [_inference(project, 0, [XSS_SCRIPT, XSS_IMG], prompt, ["alpha-7b", "beta-13b"])]
 
 
+RANKING_ITEMS = 4
+
+
+def ranking_events(project: str) -> list[dict[str, Any]]:
+    """Three-answer requests (the arena's ranking view), and two the arena must not offer as they
+    are: every answer the same (never offered), and two of three the same (offered as a pair)."""
+    events = [
+        _inference(
+            project, i, [f"R{i} one.", f"R{i} **two**.", f"R{i} three, longer."], f"Rank {i}", list(MODELS)
+        )
+        for i in range(RANKING_ITEMS)
+    ]
+    same = _inference(project, 100, ["Paris.", "Paris."], "Capital of France?", ["alpha-7b", "beta-13b"])
+    two_of_three = _inference(project, 101, ["4", "four", "4"], "2 + 2?", list(MODELS))
+    return [*events, same, two_of_three]
+
+
 def seed(db: str) -> Seeded:
     out = Seeded(db)
     store = open_store(db)
     keys = open_key_store(store)
     try:
         load_demo(store, "demo")
-        for project, events in (("arena", arena_events("arena")), ("xss", xss_events("xss"))):
+        projects = (
+            ("arena", arena_events("arena")),
+            ("xss", xss_events("xss")),
+            ("ranking", ranking_events("ranking")),
+        )
+        for project, events in projects:
             results = store.append(events, project=project)
             assert all(r.status == "stored" for r in results), results
         out.arena_requests = [uid("arena", "request", i) for i in range(ARENA_ITEMS)]
         out.xss_request = uid("xss", "request", 0)
+        out.ranking_requests = [uid("ranking", "request", i) for i in range(RANKING_ITEMS)]
         for name, project, scope in (
             ("alice", "arena", "annotate"),
             ("bob", "arena", "annotate"),
@@ -106,6 +130,7 @@ def seed(db: str) -> Seeded:
             ("reader", "arena", "read"),
             ("ingester", "arena", "ingest"),
             ("xss-annotator", "xss", "annotate"),
+            ("ranker", "ranking", "annotate"),
             ("outsider", "other", "annotate"),
             ("demo-admin", "demo", "admin"),
         ):

@@ -294,3 +294,85 @@ def test_api_docs_render_without_internet(page: Any, server: LiveServer, shoot: 
     assert page.get_by_text("/v1/events").count() >= 1
     # ReDoc's bundle tries its "powered by" logo on its maker's CDN and hides it when that fails.
     assert all(url.endswith("/redoc/logo-mini.svg") for url in elsewhere), elsewhere
+
+
+CONTRAST = """el => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).slice(0, 4).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  let node = el, back = null;
+  while (node && !back) {  // the first opaque background behind the text
+    const c = rgb(getComputedStyle(node).backgroundColor);
+    if (c.length === 3 || c[3] > 0) back = c;
+    node = node.parentElement;
+  }
+  const fore = lum(rgb(getComputedStyle(el).color)), under = lum(back || [255, 255, 255]);
+  return (Math.max(fore, under) + 0.05) / (Math.min(fore, under) + 0.05);
+}"""
+
+
+def test_ranking_mode_shows_its_own_keys_and_a_readable_enter_badge(
+    page: Any, server: LiveServer, seeded: Seeded, shoot: Any
+) -> None:
+    sign_in(page, server, seeded.keys["ranker"])
+    shown, _ = _current(page)
+    page.get_by_label("Queue").select_option("oldest")  # the three-answer requests come first
+    page.wait_for_function(
+        "rid => document.getElementById('item').dataset.requestId === rid && !document.body.dataset.busy",
+        arg=seeded.ranking_requests[0],
+    )
+    request_id, presented = _current(page, shown if shown != seeded.ranking_requests[0] else None)
+    assert request_id == seeded.ranking_requests[0] and len(presented) == 3
+    assert page.locator("#item").get_attribute("data-mode") == "ranking"
+    assert page.locator("#help-ranking").is_visible() and not page.locator("#help-pair").is_visible()
+    footer = page.locator("#help-ranking").inner_text()
+    assert "Enter" in footer and "Backspace" in footer and "A better" not in footer
+    badge = page.locator("#rank-submit kbd")
+    assert badge.inner_text() == "Enter"
+    assert badge.evaluate(CONTRAST) >= 3.0  # the text of the key cap shows on its background
+    for key in ("2", "3", "1"):
+        page.keyboard.press(key)
+    assert page.locator("#rank-submit").is_enabled()
+    assert page.locator("#rank-submit kbd").evaluate(CONTRAST) >= 3.0
+    shoot(page, "arena-ranking", full_page=False)
+    page.keyboard.press("Enter")
+    _current(page, request_id)
+    mine = [e for e in _preferences(seeded.db, "ranking").values() if e["request_id"] == request_id]
+    assert [e["ranking"] for e in mine] == [[presented[1], presented[2], presented[0]]]
+
+
+def test_explorer_links_are_shareable(page: Any, server: LiveServer, seeded: Seeded, browser: Any) -> None:
+    sign_in(page, server, seeded.keys["demo-admin"], "/ui/explorer")
+    rows = page.locator("#results tbody tr[data-request]")
+    first, second = (str(rows.nth(i).get_attribute("data-request")) for i in (0, 1))
+    rows.nth(0).locator("a").click()
+    page.wait_for_selector(f"#record[data-request-id='{first}']")
+    assert page.url.endswith(f"/ui/explorer?open={first}")
+    rows.nth(1).locator("a").click()
+    page.wait_for_selector(f"#record[data-request-id='{second}']")
+    assert page.url.endswith(f"?open={second}")
+    page.go_back()  # Back is the previous request
+    page.wait_for_selector(f"#record[data-request-id='{first}']")
+    assert page.url.endswith(f"?open={first}")
+
+    page.get_by_label("Model").fill("cirrus-70b")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_function("() => location.search.includes('model=cirrus-70b')")
+    assert "open=" not in page.url and page.locator("#record").is_hidden()  # no stale request
+    shown = page.locator("#results tbody tr[data-request]").first.get_attribute("data-request")
+    page.locator("#results tbody tr[data-request] a").first.click()
+    page.wait_for_selector(f"#record[data-request-id='{shown}']")
+    link = page.url
+    assert "model=cirrus-70b" in link and f"open={shown}" in link
+    assert page.locator("#permalink").get_attribute("href") == f"?open={shown}"
+
+    other = page.context.new_page()  # the link, opened elsewhere, shows the same search and request
+    other.goto(link)
+    other.wait_for_selector("body[data-ready='1']")
+    other.wait_for_selector(f"#record[data-request-id='{shown}']")
+    assert other.get_by_label("Model").input_value() == "cirrus-70b"
+    models = other.locator("#results tbody td:nth-child(3)").all_inner_texts()
+    assert models and all("cirrus-70b" in t for t in models)
+    other.close()

@@ -19,7 +19,7 @@ from preflog.server.ui.web import CSP
 from preflog.store import open_store
 from preflog.store.base import Store
 from tests.conftest import ROOT
-from tests.ui.seed import arena_events, uid
+from tests.ui.seed import arena_events, ranking_events, uid
 
 
 @pytest.fixture
@@ -270,6 +270,31 @@ def test_queue_policies_and_distinct_annotators(app_client: TestClient, keys: di
     balanced = app_client.get("/ui/api/queue/next", params={"policy": "balanced"}).json()["item"]
     assert balanced is not None
     assert app_client.get("/ui/api/queue/next", params={"policy": "nope"}).status_code == 422
+
+
+def test_the_arena_never_offers_identical_answers(app_client: TestClient, store: Store) -> None:
+    """A request whose answers are all the same is never offered; identical answers among others
+    are shown once, and the judgment of what was shown is stored."""
+    store.append(ranking_events("ranking"), project="ranking")
+    token, _ = create_key(open_key_store(store), project="ranking", scope="annotate", name="ranker")
+    csrf = login(app_client, token)
+    offered: dict[str, list[str]] = {}
+    while True:
+        params = {"policy": "oldest", "exclude": ",".join(offered)}
+        item = app_client.get("/ui/api/queue/next", params=params).json()["item"]
+        if item is None:
+            break
+        offered[item["request_id"]] = [c["output"] for c in item["candidates"]]
+    assert uid("ranking", "request", 100) not in offered  # "Paris." and "Paris."
+    collapsed = offered[uid("ranking", "request", 101)]
+    assert sorted(collapsed) == ["4", "four"]
+    assert all(len(set(outputs)) == len(outputs) for outputs in offered.values())
+    item = app_client.get(f"/ui/api/queue/item/{uid('ranking', 'request', 101)}").json()["item"]
+    assert item["mode"] == "pair" and len(item["presented"]) == 2
+    answer = judge(app_client, csrf, uid("ranking", "request", 101), presented=item["presented"])
+    assert answer.status_code == 200, answer.text
+    direct = app_client.get(f"/ui/api/queue/item/{uid('ranking', 'request', 100)}")
+    assert direct.status_code == 404
 
 
 def test_screenshots_go_to_a_temporary_directory_unless_asked(

@@ -13,6 +13,7 @@ index instead (documented in docs/ui.md).
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -23,6 +24,29 @@ from preflog.events import candidate_ids
 from preflog.store.base import Store, StoredEvent
 
 PAGE: Final = 5000
+
+
+def distinct_candidates(inference: dict[str, Any]) -> list[dict[str, Any]]:
+    """The candidates worth judging: the first of each group whose replies are the same text. Two
+    identical replies make no preference (compile drops such a pair as ``identical_outputs``), so
+    the arena never shows both.
+
+    >>> event = {"candidates": [{"candidate_id": "a", "output": "4"}, {"candidate_id": "b", "output": "4"},
+    ...                         {"candidate_id": "c", "output": "five"}]}
+    >>> [c["candidate_id"] for c in distinct_candidates(event)]
+    ['a', 'c']
+    """
+    seen: set[str] = set()
+    out = []
+    for candidate in inference.get("candidates") or []:
+        if not isinstance(candidate, dict):
+            continue
+        reply = candidate.get("output", candidate.get("messages"))
+        key = reply if isinstance(reply, str) else json.dumps(reply, sort_keys=True, ensure_ascii=False)
+        if key not in seen:
+            seen.add(key)
+            out.append(candidate)
+    return out
 
 
 @dataclass
@@ -43,6 +67,7 @@ class RequestSummary:
     position: int = 0  # of the inference (0 until it arrives)
     occurred_at: str = ""
     candidates: tuple[str, ...] = ()
+    shown: tuple[str, ...] = ()  # the candidates with distinct replies: what the arena shows
     models: dict[str, str] = field(default_factory=dict)  # candidate id -> model name
     user_id: str | None = None
     tags: tuple[str, ...] = ()
@@ -141,6 +166,7 @@ class ProjectIndex:
         summary.position = item.position
         summary.occurred_at = str(event.get("occurred_at", ""))
         summary.candidates = tuple(candidate_ids(event))
+        summary.shown = tuple(str(c.get("candidate_id")) for c in distinct_candidates(event))
         summary.models = {
             str(c["candidate_id"]): str((c.get("model") or {}).get("name", "?"))
             for c in event.get("candidates", [])

@@ -1,7 +1,8 @@
 """The annotation queue: which request an annotator sees next, and in which left/right order.
 
-A request *needs human judgment* when its inference has at least two candidates, its content is
-not erased, fewer than ``annotators`` distinct people have judged it (retracted judgments do not
+A request *needs human judgment* when its inference has at least two candidates with different
+replies (identical ones are shown once: :func:`~preflog.server.ui.index.distinct_candidates`), its
+content is not erased, fewer than ``annotators`` distinct people have judged it (retracted judgments do not
 count), and this annotator has not judged it yet. Among those, a policy picks:
 
 * ``random`` — uniformly at random;
@@ -26,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
-from preflog.server.ui.index import ProjectIndex, RequestSummary
+from preflog.server.ui.index import ProjectIndex, RequestSummary, distinct_candidates
 from preflog.store.base import RequestView
 
 Policy = Literal["random", "uncertain", "balanced", "oldest"]
@@ -62,7 +63,7 @@ def eligible(index: ProjectIndex, annotator: str, annotators: int) -> list[Reque
     """Requests this annotator may judge now, in log order."""
     out = []
     for summary in index.requests.values():
-        if len(summary.candidates) < 2 or summary.erased:
+        if len(summary.shown) < 2 or summary.erased:
             continue
         people = summary.annotators()
         if annotator in people or len(people) >= annotators:
@@ -154,14 +155,15 @@ def prompt_messages(prompt: Any) -> list[dict[str, str]]:
 
 
 def build_item(view: RequestView) -> Item | None:
-    """The arena item of a request, shuffled; None when it cannot be judged (missing, erased)."""
+    """The arena item of a request, shuffled; None when it cannot be judged (missing, erased, fewer
+    than two different answers)."""
     inference = view.inference
     if inference is None or view.erased:
         return None
     event = inference.event
     candidates = [
         {"candidate_id": str(c["candidate_id"]), "output": str(c.get("output", ""))}
-        for c in event.get("candidates", [])
+        for c in distinct_candidates(event)
     ]
     if len(candidates) < 2:
         return None

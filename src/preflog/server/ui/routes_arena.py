@@ -19,6 +19,7 @@ from preflog.server.auth import Principal, get_state
 from preflog.server.body import Item as BatchItem
 from preflog.server.body import read_body
 from preflog.server.ingest import ingest
+from preflog.server.ui.index import distinct_candidates
 from preflog.server.ui.judgment import preference_event, retraction_event
 from preflog.server.ui.queue import POLICIES, Policy, build_item, eligible, pick
 from preflog.server.ui.session import Session
@@ -127,7 +128,7 @@ def _judge(request: Request, session: Session, form: dict[str, Any]) -> dict[str
     view = get_state(request).store.get_request(request_id, project=session.project)
     if view.inference is None or view.erased:
         raise ApiError(404, "not_found", "no request that can be annotated with this id")
-    candidates = [str(c["candidate_id"]) for c in view.inference.event.get("candidates", [])]
+    candidates = [str(c["candidate_id"]) for c in distinct_candidates(view.inference.event)]
     try:
         event = preference_event(
             form,

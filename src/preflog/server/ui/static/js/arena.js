@@ -68,6 +68,9 @@ function show(item, progress) {
   item.candidates.forEach((cand, i) => box.append(candidateCard(cand, i, item.mode)));
   $("pair-choices").hidden = item.mode !== "pair";
   $("rank-choices").hidden = item.mode !== "ranking";
+  $("help-pair").hidden = item.mode !== "pair"; // the footer names the keys of this mode
+  $("help-ranking").hidden = item.mode !== "ranking";
+  $("help-last").textContent = String(item.candidates.length);
   renderRanking();
   $("rationale").value = "";
   $("strength").value = "";

@@ -84,30 +84,65 @@ function showRecord(rec) {
   }))));
 }
 
-async function open(requestId) {
+// The URL is the state: the search filters and the open request (`?model=x&open=<id>`), so a link
+// can be shared and Back returns to the previous request or search.
+const FILTERS = ["request_id", "user", "model", "tag", "since", "until"];
+
+function formParams() {
+  const params = new URLSearchParams();
+  for (const [key, value] of new FormData(form)) if (String(value).trim()) params.set(key, String(value).trim());
+  return params;
+}
+
+function navigate(params, { push }) {
+  const url = new URL(location.href);
+  url.search = params.toString();
+  if (url.href === location.href) return;
+  if (push) history.pushState(null, "", url);
+  else history.replaceState(null, "", url);
+}
+
+function withOpen(requestId) {
+  const params = new URLSearchParams(location.search);
+  if (requestId) params.set("open", requestId);
+  else params.delete("open");
+  return params;
+}
+
+function hideRecord() {
+  const box = clear($("record"));
+  box.hidden = true;
+  delete box.dataset.requestId;
+}
+
+async function show(requestId) {
   try {
     showRecord(await api(`/ui/api/requests/${encodeURIComponent(requestId)}`));
-    const url = new URL(location.href);
-    url.searchParams.set("open", requestId);
-    history.replaceState(null, "", url);
+    $("record").prepend(el("p", { class: "small" }, el("a", { href: `?open=${encodeURIComponent(requestId)}`, id: "permalink", text: "Link to this request" })));
+    return true;
   } catch (error) {
-    clear($("record")).hidden = true;
+    hideRecord();
     status(error.status === 404 ? `No request ${requestId} in this project.` : error.message, "error");
+    return false;
   }
 }
 
-async function search(event) {
-  event?.preventDefault();
-  const params = new URLSearchParams();
-  for (const [key, value] of new FormData(form)) if (String(value).trim()) params.set(key, String(value).trim());
+async function open(requestId) {
+  navigate(withOpen(requestId), { push: true });  // before the fetch: the link is right at once
+  await show(requestId);
+}
+
+async function runSearch() {
+  const params = formParams();
   status("Searching…");
   try {
     const result = await api(`/ui/api/requests?${params}`);
     const tbody = clear($("results").querySelector("tbody"));
     $("results-caption").textContent = `${result.total} request${result.total === 1 ? "" : "s"}${result.total > result.rows.length ? `, newest ${result.rows.length} shown` : ""}`;
     for (const row of result.rows) {
-      const link = el("a", { href: `?open=${encodeURIComponent(row.request_id)}`, text: row.request_id.slice(0, 8), class: "mono", title: row.request_id, "data-open": row.request_id });
+      const link = el("a", { href: `?${withOpen(row.request_id)}`, text: row.request_id.slice(0, 8), class: "mono", title: row.request_id, "data-open": row.request_id });
       link.addEventListener("click", (e) => {
+        if (e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return; // a new tab keeps the link
         e.preventDefault();
         open(row.request_id);
       });
@@ -117,20 +152,47 @@ async function search(event) {
         el("td", { text: String(row.judgments) }), el("td", { text: state })));
     }
     status(result.total ? "" : "No request matches.");
-    const params2 = new URLSearchParams(location.search);
-    if (result.rows.length === 1 && !params2.get("open")) open(result.rows[0].request_id);
+    return result;
   } catch (error) {
     status(error.message, "error");
+    return null;
+  }
+}
+
+async function search(event) {
+  event.preventDefault();
+  hideRecord();
+  navigate(formParams(), { push: true });  // a new search: its filters in the URL, no stale `open`
+  await openTheOnlyOne(await runSearch());
+}
+
+async function openTheOnlyOne(result) {
+  if (!result || result.rows.length !== 1) return;
+  navigate(withOpen(result.rows[0].request_id), { push: false });
+  await show(result.rows[0].request_id);
+}
+
+function fillForm(params) {
+  for (const key of FILTERS) {
+    const input = form.elements.namedItem(key);
+    if (input) input.value = params.get(key) || "";
+  }
+}
+
+async function fromUrl() {
+  const params = new URLSearchParams(location.search);
+  fillForm(params);
+  const result = await runSearch();
+  if (params.get("open")) await show(params.get("open"));
+  else {
+    hideRecord();
+    await openTheOnlyOne(result);
   }
 }
 
 async function start() {
   form.addEventListener("submit", search);
-  const params = new URLSearchParams(location.search);
-  for (const [key, value] of params) {
-    const input = form.elements.namedItem(key);
-    if (input) input.value = value;
-  }
+  window.addEventListener("popstate", () => fromUrl());
   try {
     const facets = await api("/ui/api/facets");
     for (const m of facets.models) $("models").append(el("option", { value: m }));
@@ -138,8 +200,7 @@ async function start() {
   } catch (error) {
     status(error.message, "error");
   }
-  await search();
-  if (params.get("open")) await open(params.get("open"));
+  await fromUrl();
   document.body.setAttribute("data-ready", "1");
 }
 
