@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 from typing import Any
 
@@ -166,10 +167,11 @@ def _serve(args: argparse.Namespace) -> int:
     host = args.host or os.environ.get("HOST") or "127.0.0.1"
     port = args.port if args.port is not None else _env_port()
     workers = args.workers if args.workers is not None else config.get("PREFLOG_WORKERS")
+    _check_port(host, port)  # before anything is loaded, created or printed
     settings = ServerSettings.from_env()
-    banner = f"preflog is serving http://{host}:{port}"
-    if args.demo:
-        banner += "  key: " + _prepare_demo(args, args.project if args.project_given else DEMO_PROJECT)
+    key = _prepare_demo(args, args.project if args.project_given else DEMO_PROJECT) if args.demo else None
+    app = create_app(db, settings=settings) if workers <= 1 else None  # its errors come before the banner
+    banner = f"preflog is serving http://{host}:{port}" + (f"  key: {key}" if key else "")
     print(banner, flush=True)
     print(f"  API docs: http://{host}:{port}/docs   store: {db}", flush=True)
     common: dict[str, Any] = {
@@ -182,14 +184,28 @@ def _serve(args: argparse.Namespace) -> int:
         "http": "httptools" if find_spec("httptools") else "h11",
         "loop": "uvloop" if find_spec("uvloop") else "asyncio",
     }
-    if workers > 1:
+    if app is None:
         os.environ["PREFLOG_DB"] = db
         uvicorn.run("preflog.server.app:create_app_from_env", factory=True, workers=workers, **common)
     else:
-        app = create_app(db, settings=settings)
         tune_gc()
         uvicorn.run(app, **common)
     return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse a port another process listens on, the way uvicorn will bind it (SO_REUSEADDR: a
+    port left in TIME_WAIT by a server that just stopped is free)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"--port {port}: cannot listen on {host}:{port} ({exc.strerror}); another server is "
+                f"probably there: stop it, or choose another port (--port, PORT, make run PORT=...)"
+            ) from None
 
 
 def _prepare_demo(args: argparse.Namespace, project: str) -> str:
