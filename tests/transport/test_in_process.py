@@ -64,14 +64,20 @@ def test_a_refused_key_keeps_events_in_the_spool_and_warns_once(
     assert request_ids(service) == Counter(rids)  # every event stored once
 
 
-def test_a_key_of_another_project_keeps_events_until_the_right_key_comes(service: InProcessService) -> None:
-    client = service.client(service.key(project="other"))
-    rids = log(client, 12)
-    assert client.flush(timeout=30)
-    stats = client.stats()
-    client.close()
-    # The service rejects each event on its own (field "project"): kept, not counted as rejected.
+def test_a_key_of_another_project_keeps_events_until_the_right_key_comes(
+    service: InProcessService, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="preflog"):
+        client = service.client(service.key(project="other"), batch_size=4)
+        rids = log(client, 12)
+        assert client.flush(timeout=30)
+        stats = client.stats()
+        client.close()
+    # The service rejects each event on its own (field "project"): kept, not counted as rejected;
+    # as nothing of the batch was taken, the key counts as refused: one warning, no more POSTs.
     assert (stats.rejected, stats.spooled, stats.unauthorized) == (0, 12, 12)
+    assert len([r for r in caplog.records if "refused the API key" in r.getMessage()]) == 1
+    assert service.posts <= 2
     assert service.stored("other") == [] and service.stored() == []
     later = service.client(service.key())
     wait_until(lambda: later.stats().spool_pending == 0, timeout=30)

@@ -403,11 +403,19 @@ class Batcher:
         tally.errors += answers.conflicts
         for why in answers.rejected:
             self._reject(why, tally)
-        if answers.keep:  # refused for the key, or not answered: kept, like a batch refused whole
-            refused = Unauthorized(answers.refused or "refused")
-            self._on_failed_batch(answers.keep, refused, tally)
-            if self.replayer is not None:
-                self.replayer.wake()
+        if not answers.keep:
+            return
+        # Refused for the key (or not answered): kept, like a batch refused whole. When nothing of
+        # the batch was taken the key is refused outright (another project's): hold, as for a 401.
+        refused = Unauthorized(answers.refused or "refused")
+        self._on_failed_batch(answers.keep, refused, tally)
+        if self.replayer is None:
+            return
+        if len(answers.keep) == len(events):
+            self.replayer.hold(refused)
+        else:
+            self._warner.warn("kept", "%d events kept in the spool: %s", len(answers.keep), refused)
+            self.replayer.wake()
 
     def _on_failed_batch(self, events: list[dict[str, Any]], exc: BaseException, tally: Tally) -> None:
         """A batch not delivered (after the retries, if ``exc`` was retryable): to the spool if

@@ -255,6 +255,7 @@ class Replayer:
                 if self._holds != holds:  # a batch was spooled after we looked
                     return self._probe_delay()
                 self.holding = self.hold_error = None  # nothing waits: the next batch tries for itself
+                self._failures = 0
                 self._idle = True
                 while not (self._kick or self._stopping):
                     self._cond.wait()
