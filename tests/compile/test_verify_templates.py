@@ -100,6 +100,7 @@ OWN_FORMATS = [
     "llamafactory-alpaca",
     "hh-rlhf",
     "ultrafeedback",
+    "nemo-rl",
     "axolotl",
 ]
 
@@ -361,3 +362,38 @@ def test_trainer_steps_use_the_given_tokenizer(tmp_path: Path, tokenizers: dict[
     report = verify_dataset(out, trainers=("dpo",), steps=1, tokenizer=tokenizers["qwen2.5"])
     assert [(r.trainer, r.ok, r.steps) for r in report.results] == [("dpo", True, 1)], report.results
     assert report.ok
+
+
+WEATHER = {
+    "id": "call_1",
+    "type": "function",
+    "function": {"name": "weather", "arguments": '{"city":"Paris"}'},
+}
+TOOL_PROMPT = [
+    {"role": "user", "content": "Weather in Paris?"},
+    {"role": "assistant", "content": "", "tool_calls": [WEATHER]},
+    {"role": "tool", "content": '{"sky":"sunny"}', "tool_call_id": "call_1", "name": "weather"},
+    {"role": "user", "content": "And tomorrow?"},
+]
+CALL = [{"role": "assistant", "content": "", "tool_calls": [{**WEATHER, "id": "call_2"}]}]
+
+
+@pytest.mark.parametrize("fmt", ["trl", "nemo-rl"])
+def test_tool_rows_render_with_a_tool_template_and_not_without(
+    tmp_path: Path, tokenizers: dict[str, Path], fmt: str
+) -> None:
+    from preflog.formats import get_format
+    from preflog.records import Pair
+
+    pairs = [
+        Pair(TOOL_PROMPT, None, CALL, "", "r1", "a", "b", "m1", "m2"),  # a tool call against an empty answer
+        Pair(TOOL_PROMPT, None, "Rain tomorrow.", "Sun tomorrow.", "r2", "a", "b", "m1", "m2"),
+    ]
+    rows = [json.loads(json.dumps(r)) for r in get_format(fmt).write_rows(pairs)]
+    out = dataset(tmp_path / fmt, fmt, rows)
+    qwen = verify_dataset(out, steps=0, tokenizer=tokenizers["qwen2.5"])  # renders tool calls and results
+    assert qwen.ok, failing(qwen)
+    # Llama 3's template renders neither tool calls nor their arguments: the call and the empty
+    # answer become the same tokens, which would teach the model nothing
+    llama = verify_dataset(out, steps=0, tokenizer=tokenizers["llama3"])
+    assert failing(llama) == {"identical_after_template": {"train.jsonl:1"}}

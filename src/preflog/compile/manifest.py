@@ -47,6 +47,8 @@ DROP_REASONS: Final[dict[str, str]] = {
     "unsupported_tool_calls": "item with tool calls or tool turns, which the format cannot carry",
     "unsupported_continuation": "item with a multi-message reply, which the format cannot carry",
     "unsupported_refusal": "item with a refusal, which the format cannot carry",
+    "unsupported_last_turn": "item whose prompt does not end with a user turn, which the format requires",
+    "unsupported_role": "item with a prompt turn the format has no role for",
     "unpaired_only": "thumbs or both-bad label, usable only by unpaired formats",
     "paired_only": "pair, not used by an unpaired format (see --unpaired-from-pairs)",
     "duplicate": "item identical (prompt, texts) to an earlier one",

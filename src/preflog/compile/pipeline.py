@@ -146,7 +146,9 @@ def _join(
     # Parquet gives a column one struct type: messages whose keys differ from row to row, and the
     # arguments of different tools, would come back padded with nulls — not the calls logged.
     carries = spec.carries - {TOOL_CALLS} if opts.parquet else spec.carries
-    ctx = JoinContext(opts, spec.kind, judgments.retracted, judgments.erased_requests, spill, drops, carries)
+    ctx = JoinContext(
+        opts, spec.kind, judgments.retracted, judgments.erased_requests, spill, drops, carries, spec.refuses
+    )
     pending = judgments.pending
     drafts: list[Draft] = []
     inferences = joined = 0

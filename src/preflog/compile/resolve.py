@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,7 @@ class JoinContext:
     spill: TextSpill
     drops: Counter[str]
     carries: frozenset[str] = frozenset()  # what the format writes beyond text (FormatSpec.carries)
+    refuses: Callable[[Prompt, str | None], str | None] | None = None  # FormatSpec.refuses
 
 
 def digest(*parts: str) -> bytes:
@@ -281,6 +283,7 @@ class _Request:
         self._refs: dict[str, int] = {}
         self._replies: dict[str, Reply] = {}
         self._prompt_needs: frozenset[str] | None = None
+        self._refusal: str | None = None  # the format's reason to refuse this prompt ("" for none)
         self._prompt_key: bytes | None = None
         self._prompt_repr: str | None = None
 
@@ -333,6 +336,11 @@ class _Request:
         models = self.ctx.options.models
         if models and not any(self._model(c) in models for c in cids):
             return "filtered_model"
+        if self.ctx.refuses is not None:
+            if self._refusal is None:
+                self._refusal = self.ctx.refuses(self.prompt, self.system) or ""
+            if self._refusal:
+                return self._refusal
         if self._prompt_needs is None:
             self._prompt_needs = needs(self.prompt, ())
         if not self._prompt_needs and all(isinstance(r, str) for r in replies):

@@ -22,6 +22,9 @@ FORMAT_MODULES: Final = (
     "hh_rlhf",
     "ultrafeedback",
     "arena",
+    "openai_dpo",
+    "vertex",
+    "nemo_rl",
 )
 
 

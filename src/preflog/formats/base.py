@@ -16,7 +16,10 @@ allows, rows back into records:
 - ``carries``: which of :data:`preflog.records.FEATURES` (tool calls, continuations, refusals) the
   format writes faithfully. Compile never hands a writer an item needing anything else: it drops
   the item first, counted as ``unsupported_<feature>``. A writer of a format that carries nothing
-  only ever sees text replies and plain ``{role, content}`` prompts.
+  only ever sees text replies and plain ``{role, content}`` prompts;
+- ``refuses(prompt, system)`` (optional): the drop reason (``unsupported_...``) when the format
+  cannot take an item with this prompt (OpenAI and Vertex take prompts ending with a user turn),
+  else None. Compile drops and counts such items before the writer sees them.
 
 Writing JSONL (the default) or Parquet is done once, here (:func:`write_rows_file`), never per
 format: JSONL is UTF-8, one compact JSON object per line in the writer's key order; Parquet goes
@@ -33,7 +36,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 from preflog.errors import ConfigError
-from preflog.records import FEATURES, Reply
+from preflog.records import FEATURES, Prompt, Reply
 
 ItemKind: TypeAlias = Literal["pairs", "unpaired"]
 Row: TypeAlias = dict[str, Any]
@@ -63,6 +66,7 @@ class FormatSpec:
     description: str = ""
     extra_files: Callable[[Sequence[DataFile]], dict[str, str]] | None = None
     carries: frozenset[str] = frozenset()
+    refuses: Callable[[Prompt, str | None], str | None] | None = None
 
 
 #: Every format registered so far, by name. Use :func:`preflog.formats.get_format`, which imports
