@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "compile_1m": ([], ["--n", "20000"]),
     "leaderboard": ([], ["--n", "100000"]),
     "load": ([], ["--seconds", "10"]),
+    "verify_checks": ([], ["--n", "200", "--repeat", "1"]),
 }
 
 

@@ -17,6 +17,7 @@ from preflog.verify import VerifyReport, verify_dataset
 from tests import factories as f
 from tests.compile.chat_templates import build_tokenizer_dir
 from tests.compile.helpers import append_all, compile_rows
+from tests.formats.test_v2_records import TOOL_PROMPT, WEATHER
 
 pytest.importorskip("transformers")
 
@@ -364,17 +365,6 @@ def test_trainer_steps_use_the_given_tokenizer(tmp_path: Path, tokenizers: dict[
     assert report.ok
 
 
-WEATHER = {
-    "id": "call_1",
-    "type": "function",
-    "function": {"name": "weather", "arguments": '{"city":"Paris"}'},
-}
-TOOL_PROMPT = [
-    {"role": "user", "content": "Weather in Paris?"},
-    {"role": "assistant", "content": "", "tool_calls": [WEATHER]},
-    {"role": "tool", "content": '{"sky":"sunny"}', "tool_call_id": "call_1", "name": "weather"},
-    {"role": "user", "content": "And tomorrow?"},
-]
 CALL = [{"role": "assistant", "content": "", "tool_calls": [{**WEATHER, "id": "call_2"}]}]
 
 

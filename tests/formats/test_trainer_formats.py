@@ -23,23 +23,13 @@ from preflog.verify import verify_dataset
 from preflog.verify.schemas import row_problems
 from tests import factories as f
 from tests.conftest import ROOT
+from tests.formats.test_v2_records import TOOL_PROMPT, WEATHER
 
 NEW = ("openai-dpo", "vertex", "nemo-rl")
 DOC_PROMPT = [
     {"role": "user", "content": "Hi"},
     {"role": "assistant", "content": "Hello."},
     {"role": "user", "content": "What is 2+2?"},
-]
-WEATHER = {
-    "id": "call_1",
-    "type": "function",
-    "function": {"name": "weather", "arguments": '{"city":"Paris"}'},
-}
-TOOL_PROMPT = [
-    {"role": "user", "content": "Weather in Paris?"},
-    {"role": "assistant", "content": "", "tool_calls": [WEATHER]},
-    {"role": "tool", "content": '{"sky":"sunny"}', "tool_call_id": "call_1", "name": "weather"},
-    {"role": "user", "content": "And tomorrow?"},
 ]
 CALL = [{"role": "assistant", "content": "", "tool_calls": [{**WEATHER, "id": "call_2"}]}]
 REFUSED = [{"role": "assistant", "content": "", "refusal": "I can't help with that."}]
