@@ -11,6 +11,7 @@ from typing import Any
 
 from preflog import config
 from preflog.cli.common import open_store_for
+from preflog.cli.keys_support import audit_key, demo_key
 from preflog.errors import ConfigError
 
 DEMO_PROJECT = "demo"
@@ -31,7 +32,9 @@ def register(sub: Any) -> None:
     serve.add_argument("--port", type=int, default=None, help="env PORT; default 8000")
     serve.add_argument("--workers", type=int, default=None, help="processes (env PREFLOG_WORKERS; default 1)")
     serve.add_argument(
-        "--demo", action="store_true", help="load the demo project (once) and print its admin key"
+        "--demo",
+        action="store_true",
+        help="load the demo project (once) and print its admin key (the same on every run)",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request (off by default)")
     serve.add_argument(
@@ -81,7 +84,7 @@ def _keys_create(args: argparse.Namespace) -> int:
     store, keys = _open(args, create=True)
     try:
         token, key = create_key(keys, project=args.project, scope=args.scope, name=args.name)
-        _audit(store, "key.create", key)
+        audit_key(store, "key.create", key)
     finally:
         keys.close()
         store.close()
@@ -92,26 +95,6 @@ def _keys_create(args: argparse.Namespace) -> int:
         note = f"key {key.key_id}: project {key.project!r}, scope {key.scope}; shown only now"
         print(note, file=sys.stderr)
     return 0
-
-
-def _audit(store: Any, action: Any, key: Any) -> None:
-    """Write a key action of the CLI to the audit log (preflog.server.audit)."""
-    from preflog.server.audit import cli_actor, open_audit_log, record
-
-    audit = open_audit_log(store)
-    try:
-        details = {"scope": key.scope, "name": key.name}
-        record(
-            audit,
-            action,
-            project=key.project,
-            actor=cli_actor(),
-            via="cli",
-            target=key.key_id,
-            details=details,
-        )
-    finally:
-        audit.close()
 
 
 def _keys_list(args: argparse.Namespace) -> int:
@@ -145,7 +128,7 @@ def _keys_revoke(args: argparse.Namespace) -> int:
     store, keys = _open(args, create=False)
     try:
         key = revoke_key(keys, key_id, project=_filter(args))
-        _audit(store, "key.revoke", key)
+        audit_key(store, "key.revoke", key)
     finally:
         keys.close()
         store.close()
@@ -154,8 +137,9 @@ def _keys_revoke(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    """Serve the HTTP API on uvicorn. With --demo, load the demo project (once) and print a new
-    admin key. With --workers N > 1, each worker process opens the store from PREFLOG_DB."""
+    """Serve the HTTP API on uvicorn. With --demo, load the demo project (once) and print its admin
+    key (made once, the same on every run). With --workers N > 1, each worker process opens the
+    store from PREFLOG_DB."""
     from importlib.util import find_spec
 
     import uvicorn
@@ -209,9 +193,8 @@ def _check_port(host: str, port: int) -> None:
 
 
 def _prepare_demo(args: argparse.Namespace, project: str) -> str:
-    """Load the demo events into ``project`` unless it has some already; return a new admin key."""
-    from preflog.server.keys import create_key
-
+    """Load the demo events into ``project`` unless it has some already; return its admin key,
+    the same on every run (kept beside the store, preflog.cli.keys_support)."""
     store, keys = _open(args, create=True)
     try:
         if store.last_position(project=project) == 0:
@@ -222,7 +205,7 @@ def _prepare_demo(args: argparse.Namespace, project: str) -> str:
             else:
                 report = load_demo(store, project)
                 print(f"loaded the demo project {project!r}: {report.events} events", file=sys.stderr)
-        token, _ = create_key(keys, project=project, scope="admin", name="serve --demo")
+        token = demo_key(store, keys, project, str(args.db))
     finally:
         keys.close()
         store.close()
