@@ -213,3 +213,15 @@ def test_verify_catches_a_broken_row_of_every_format(
     failed = {c.check: {e.where for e in c.examples} for c in report.checks if c.status == "fail"}
     assert failed == {check: {"train.jsonl:2"}}, failed
     assert not report.ok
+
+
+def test_parquet_keeps_a_key_the_first_row_leaves_out(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    from preflog.formats.base import write_rows_file
+
+    items = [pair("What is 2+2?"), pair("What is 3+3?", "Be brief.")]  # only the second has a system
+    info = write_rows_file(tmp_path / "train.parquet", get_format("vertex").write_rows(items), parquet=True)
+    rows = list(read_rows_file(tmp_path / "train.parquet"))
+    assert info.rows == 2 and rows[1]["system_instruction"] == {"parts": [{"text": "Be brief."}]}
+    assert [p.system for p in get_format("vertex").read_rows(rows)] == [None, "Be brief."]  # type: ignore[misc]
+    assert all(row_problems("vertex", row) == [] for row in rows)

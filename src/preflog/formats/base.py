@@ -166,7 +166,11 @@ def _write_parquet(path: Path, rows: Iterable[Row]) -> int:
     except ImportError as exc:
         raise ConfigError(f"parquet: needs pyarrow: pip install 'preflog[compile]' ({exc})") from exc
     materialized = list(rows)
-    table = pa.Table.from_pylist(materialized)
+    # Table.from_pylist takes its columns from the first row only: a key the first row leaves out
+    # (vertex's system_instruction, arena's tstamp) would vanish from the whole file. Every key of
+    # any row is a column; the rows without it hold null there.
+    columns = list(dict.fromkeys(key for row in materialized for key in row))
+    table = pa.Table.from_pydict({key: [row.get(key) for row in materialized] for key in columns})
     pq.write_table(table, path, compression="zstd")
     return len(materialized)
 

@@ -107,8 +107,8 @@ def _content(value: Any, path: str, roles: frozenset[str]) -> Problems:
 def vertex(row: dict[str, Any]) -> Problems:
     """``{"system_instruction"?: {parts}, "contents": [Content ending with a user turn],
     "completions": [{score: 1, completion: Content}, {score: 0, completion: Content}]}``."""
-    if "system_instruction" in row:
-        instruction = row["system_instruction"]
+    instruction = row.get("system_instruction")
+    if instruction is not None:  # absent, or null in a Parquet file where other rows have one
         if not isinstance(instruction, dict):
             yield "schema", "system_instruction: must be an object {parts}"
         else:
