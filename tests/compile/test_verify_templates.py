@@ -387,3 +387,18 @@ def test_tool_rows_render_with_a_tool_template_and_not_without(
     # answer become the same tokens, which would teach the model nothing
     llama = verify_dataset(out, steps=0, tokenizer=tokenizers["llama3"])
     assert failing(llama) == {"identical_after_template": {"train.jsonl:1"}}
+
+
+def test_every_file_of_a_grouped_compile_is_checked(
+    store: Store, project: str, tmp_path: Path, tokenizers: dict[str, Path]
+) -> None:
+    evs = events()
+    for i, event in enumerate(e for e in evs if e["type"] == "inference"):
+        event["user_id"] = f"user-{i % 2}"
+    append_all(store, evs, project)
+    out = tmp_path / "grouped"
+    manifest, _ = compile_rows(store, project, out, "trl", test_fraction=0.3, group_by="user")
+    report = verify_dataset(out, steps=0, tokenizer=tokenizers["qwen2.5"])
+    assert report.ok and report.rows == manifest.counts_out["items"] == 9
+    schema = next(c for c in report.checks if c.check == "schema")
+    assert schema.rows == 9

@@ -139,7 +139,8 @@ def verify_dataset(
         progress=progress,
     )
     if names and steps > 0:
-        train = next((n for n, _ in files if Path(n).stem == "train" and "/" not in n), files[0][0])
+        trains = [n for n, _ in files if Path(n).stem == "train"]  # top-level first, then a group's
+        train = next((n for n in trains if "/" not in n), trains[0] if trains else files[0][0])
         report_progress(progress, "training", 0, len(names), unit="trainers")
         report.results = run_trainers(directory / train, fmt, names, steps, tokenizer=tok)
         report_progress(progress, "training", len(names), len(names), unit="trainers")
