@@ -54,7 +54,7 @@ def load(out: Path, tmp_path: Path, config: str | None = None) -> Any:
 def declared_splits(manifest_files: list[Any], prefix: str = "") -> dict[str, int]:
     counts: dict[str, int] = {}
     for file in manifest_files:
-        if file.name.startswith(prefix) and file.name.endswith(".jsonl") and file.rows:
+        if file.name.startswith(prefix) and file.name.endswith((".jsonl", ".parquet")) and file.rows:
             stem = Path(file.name).stem
             counts[stem] = counts.get(stem, 0) + file.rows
     return counts
@@ -63,12 +63,17 @@ def declared_splits(manifest_files: list[Any], prefix: str = "") -> dict[str, in
 PAIR_FORMATS = [name for name in available_formats() if name != "trl-kto"]
 
 
+@pytest.mark.parametrize("parquet", [False, True], ids=["jsonl", "parquet"])
 @pytest.mark.parametrize("fmt", [*PAIR_FORMATS, "trl-kto"])
-def test_load_dataset_gives_the_manifest_splits(store: Store, project: str, tmp_path: Path, fmt: str) -> None:
+def test_load_dataset_gives_the_manifest_splits(
+    store: Store, project: str, tmp_path: Path, fmt: str, parquet: bool
+) -> None:
+    if parquet:
+        pytest.importorskip("pyarrow")
     append_all(store, events(), project)
     out = tmp_path / "out"
-    extra = {"unpaired_from_pairs": True} if fmt == "trl-kto" else {}
-    manifest, _ = compile_rows(store, project, out, fmt, test_fraction=0.4, **extra)
+    extra: dict[str, Any] = {"unpaired_from_pairs": True} if fmt == "trl-kto" else {}
+    manifest, _ = compile_rows(store, project, out, fmt, test_fraction=0.4, parquet=parquet, **extra)
     expected = declared_splits(manifest.files)
     assert sorted(expected) == ["test", "train"], manifest.counts_out  # the fixture fills both
     loaded = load(out, tmp_path)
