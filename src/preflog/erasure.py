@@ -1,9 +1,13 @@
-"""Erasure end to end: erase a request or a user, and find the compiled datasets that held them.
+"""Erasure end to end: erase a request or a user, find the compiled datasets that held them, and
+rewrite those datasets without them.
 
 :func:`erase` appends one ``erasure`` event (the store blanks the content in the same
-transaction, see docs/store.md) and reports which requests it touched. :func:`manifests_holding`
-walks directories for ``manifest.json`` files of earlier compiles and lists those that contain
-(or may contain) those requests, so their owners know which datasets to rebuild:
+transaction, see docs/store.md) and reports which requests it touched. With ``rewrite`` it first
+reads those requests' texts, then rewrites every earlier dataset under those directories that
+holds them (:mod:`preflog.rewrite`: rows removed, manifest and card updated).
+:func:`manifests_holding` walks directories for ``manifest.json`` files of earlier compiles and
+lists those that contain (or may contain) those requests, so their owners know which datasets to
+rebuild:
 
 * a manifest that lists its request ids (``request_ids``) or their SHA-256 digests
   (``request_id_sha256``) is matched exactly (``reason="listed"``);
@@ -25,6 +29,7 @@ from typing import Any, Final, Literal
 
 from preflog.errors import ValidationError
 from preflog.events import new_id, now
+from preflog.rewrite import Rewritten, erased_texts, rewrite_dataset
 from preflog.store.base import Store
 
 MANIFEST_NAME: Final = "manifest.json"
@@ -54,10 +59,13 @@ class ErasureReport:
     request_ids: list[str]
     events_blanked: int
     manifests: list[ManifestHit] = field(default_factory=list)
+    rewritten: list[Rewritten] = field(default_factory=list)
+    texts_unknown: int = 0  # requests already blanked before: their rows cannot be found
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["manifests"] = [m.to_dict() for m in self.manifests]
+        out["rewritten"] = [r.to_dict() for r in self.rewritten]
         return out
 
 
@@ -71,6 +79,17 @@ def requests_of_user(store: Store, project: str, user_id: str) -> list[str]:
     return sorted(found)
 
 
+def judgments_of_user(store: Store, project: str, user_id: str) -> list[int]:
+    """The positions of the judgments the user gave (``source.id``) on requests that are not
+    theirs: an erasure of the user blanks them too (the request stays)."""
+    found = []
+    for item in store.iter_events(project=project, types=["preference", "retraction"]):
+        source = item.event.get("source")
+        if isinstance(source, dict) and source.get("id") == user_id and not item.erased:
+            found.append(item.position)
+    return found
+
+
 def erase(
     store: Store,
     *,
@@ -78,36 +97,65 @@ def erase(
     request_id: str | None = None,
     user_id: str | None = None,
     reason: str | None = None,
+    manifests: Sequence[Path | str] = (),
+    rewrite: Sequence[Path | str] = (),
 ) -> ErasureReport:
-    """Append an erasure of ``request_id`` or of ``user_id`` (exactly one) to ``project``."""
+    """Append an erasure of ``request_id`` or of ``user_id`` (exactly one) to ``project``.
+
+    ``manifests``: directories (or manifest files) of earlier compiles to list when they hold an
+    erased request. ``rewrite``: the same, and those datasets are rewritten without the erased
+    requests' rows (their texts are read before the erasure blanks them)."""
     if (request_id is None) == (user_id is None):
         raise ValidationError("name exactly one of a request id or a user id", path="request_id")
     event: dict[str, Any] = {"event_id": new_id(), "type": "erasure", "occurred_at": now()}
+    judged: list[int] = []
     if user_id is not None:
         event["user_id"] = user_id
         requests = requests_of_user(store, project, user_id)
+        judged = judgments_of_user(store, project, user_id)
     else:
         event["request_id"] = request_id
         requests = [str(request_id)]
     if reason:
         event["reason"] = reason
+    texts = erased_texts(store, project, requests) if rewrite else []
     (result,) = store.append([event], project=project)
     if result.status == "rejected":
         raise ValidationError(result.reason or "rejected", path=result.field or "")
-    blanked = sum(
-        1
-        for rid in requests
-        for item in _events_of(store, project, rid)
-        if item.erased and item.type != "erasure"
-    )
-    return ErasureReport(
+    report = ErasureReport(
         kind="user" if user_id is not None else "request",
         event_id=str(event["event_id"]),
         status=result.status,
         position=result.position,
         request_ids=requests,
-        events_blanked=blanked,
+        events_blanked=_blanked(store, project, requests, judged),
+        texts_unknown=sum(1 for t in texts if not t.known()),
     )
+    if manifests or rewrite:
+        dirs = [*manifests, *rewrite]
+        report.manifests = manifests_holding(store, project, requests, dirs, erased_at=result.position)
+    to_rewrite = {str(p) for p in find_manifests(rewrite)}
+    erasure = {"event_id": report.event_id, "position": report.position, "kind": report.kind}
+    for hit in report.manifests:
+        if hit.path in to_rewrite:
+            report.rewritten.append(rewrite_dataset(hit.path, texts, erasure, erased_user=user_id))
+    return report
+
+
+def _blanked(store: Store, project: str, requests: Sequence[str], judged: Sequence[int]) -> int:
+    """The events of ``requests`` now blanked, and of the judgments at positions ``judged``."""
+    of_requests = {
+        item.position
+        for rid in requests
+        for item in _events_of(store, project, rid)
+        if item.erased and item.type != "erasure"
+    }
+    wanted = set(judged) - of_requests
+    if wanted:
+        for item in store.iter_events(project=project, types=["preference", "retraction"]):
+            if item.position in wanted and item.erased:
+                of_requests.add(item.position)
+    return len(of_requests)
 
 
 def _events_of(store: Store, project: str, request_id: str) -> list[Any]:

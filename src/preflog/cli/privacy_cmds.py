@@ -34,6 +34,15 @@ def register(sub: _Subparsers) -> None:
         type=Path,
         help="directories (or manifest.json files) of earlier compiles to check",
     )
+    erase.add_argument(
+        "--rewrite",
+        nargs="+",
+        metavar="DIR",
+        default=[],
+        type=Path,
+        help="directories (or manifest.json files) of earlier compiles to rewrite without the erased "
+        "requests' rows (manifest and card updated)",
+    )
     erase.add_argument("--format", choices=["text", "json"], default="text")
     erase.set_defaults(handler=_erase)
 
@@ -55,22 +64,27 @@ def _erase(args: argparse.Namespace) -> int:
     """Erase the content of one request (--request) or of every request of a user (--user) in
     --project: prompts, outputs, rationales and metadata are blanked in the store at once, and no
     later compile emits them. The erasure is written to the audit log. With --manifests, list the
-    manifest.json files of earlier compiles that contain the erased requests: rebuild those."""
-    from preflog.erasure import erase, manifests_holding
+    manifest.json files of earlier compiles that contain the erased requests: rebuild those. With
+    --rewrite, rewrite those datasets in place: the erased requests' rows removed, manifest.json
+    (new file hashes, the erasure recorded) and README.md updated."""
+    from preflog.erasure import erase
     from preflog.server.audit import cli_actor, open_audit_log, record_erasure
 
     store = open_store_for(args, create=False)
     audit = open_audit_log(store)
     try:
         report = erase(
-            store, project=args.project, request_id=args.request, user_id=args.user, reason=args.reason
+            store,
+            project=args.project,
+            request_id=args.request,
+            user_id=args.user,
+            reason=args.reason,
+            manifests=args.manifests,
+            rewrite=args.rewrite,
         )
         if report.status == "stored":
             event = {"event_id": report.event_id, "request_id": args.request, "user_id": args.user}
             record_erasure(audit, event, project=args.project, actor=cli_actor(), via="cli")
-        report.manifests = manifests_holding(
-            store, args.project, report.request_ids, args.manifests, erased_at=report.position
-        )
     finally:
         audit.close()
         store.close()
@@ -83,10 +97,22 @@ def _erase(args: argparse.Namespace) -> int:
         f"erased {what} in project {args.project!r}{again}: {len(report.request_ids)} request(s), "
         f"{report.events_blanked} event(s) blanked"
     )
+    rewritten = {r.path: r for r in report.rewritten}
     if args.manifests:
-        print(f"datasets to rebuild: {len(report.manifests)}")
+        print(f"datasets to rebuild: {len(report.manifests) - len(rewritten)}")
         for hit in report.manifests:
-            print(f"  {hit.path}  ({_why(hit)})")
+            if hit.path not in rewritten:
+                print(f"  {hit.path}  ({_why(hit)})")
+    if args.rewrite:
+        print(f"datasets rewritten: {len(rewritten)}")
+        for r in report.rewritten:
+            gone = f", {len(r.files_removed)} file(s) removed" if r.files_removed else ""
+            print(f"  {r.path}  ({r.removed} row(s) removed{gone})")
+        if report.texts_unknown:
+            print(
+                f"  {report.texts_unknown} request(s) were erased before: their rows cannot be found "
+                "by their texts any more; compile those datasets again"
+            )
     return 0
 
 

@@ -44,6 +44,10 @@ KEEP: Final[dict[str, tuple[str, ...]]] = {
     "erasure": ("user_id", "reason"),
 }
 CANDIDATE_KEEP: Final = ("candidate_id", "model", "params", "usage", "latency_ms")
+# Judges whose source.id names a person (an annotator, an end user): a blanked judgment keeps its
+# source kind and version but not that id. A reward model's or AI judge's id names a model and
+# stays, so what each judge said about erased requests still counts.
+PERSON_SOURCES: Final = ("human", "end_user", "implicit")
 
 
 def encode_body(event: dict[str, Any]) -> str:
@@ -78,8 +82,30 @@ def blank_event(event: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {k: event[k] for k in ENVELOPE_KEEP + KEEP.get(etype, ()) if k in event}
     if etype == "inference":
         out["candidates"] = [{k: c[k] for k in CANDIDATE_KEEP if k in c} for c in event.get("candidates", [])]
+    source = out.get("source")
+    if isinstance(source, dict) and source.get("kind") in PERSON_SOURCES:
+        out["source"] = {k: v for k, v in source.items() if k != "id"}
     out["erased"] = True
     return out
+
+
+def subject_id(event: Mapping[str, Any]) -> str | None:
+    """The person an event is about or by, whom an erasure of a user reaches: its ``user_id``,
+    else a judgment's ``source.id`` (end-user feedback names the user there, docs/events.md).
+    Stored in the ``user_id`` column, which only erasure reads.
+
+    >>> subject_id({"type": "preference", "source": {"kind": "end_user", "id": "user-0042"}})
+    'user-0042'
+    >>> subject_id({"type": "signal", "user_id": "u1"}), subject_id({"type": "score", "score": 1.0})
+    ('u1', None)
+    """
+    user = event.get("user_id")
+    if user is not None:
+        return str(user)
+    source = event.get("source") if event.get("type") in ("preference", "retraction") else None
+    if isinstance(source, dict) and source.get("id") is not None:
+        return str(source["id"])
+    return None
 
 
 def user_key(user_id: str) -> str:
@@ -136,7 +162,7 @@ class PendingEvent:
             e["occurred_at"],
             self.received_at,
             e.get("schema_version", SCHEMA_VERSION),
-            e.get("user_id") if not self.erased else None,
+            subject_id(e) if not self.erased else None,
             source_kind(e),
             self.body,
             int(self.erased),
@@ -284,20 +310,15 @@ def hits_erasure(event: Mapping[str, Any], erased: set[tuple[str, str]]) -> bool
         return False
     if ("request", str(event.get("request_id"))) in erased:
         return True
-    user_id = event.get("user_id")
-    return user_id is not None and ("user", user_key(str(user_id))) in erased
+    user_id = subject_id(event)
+    return user_id is not None and ("user", user_key(user_id)) in erased
 
 
 def erasure_lookups(pending: list[PendingEvent]) -> tuple[list[str], list[str]]:
     """The request ids and user digests of a batch, to look up in the erasures table."""
     requests = sorted({str(i.event["request_id"]) for i in pending if i.event.get("request_id")})
-    users = sorted(
-        {
-            user_key(str(i.event["user_id"]))
-            for i in pending
-            if i.event.get("user_id") and i.event["type"] != "erasure"
-        }
-    )
+    subjects = (subject_id(i.event) for i in pending if i.event["type"] != "erasure")
+    users = sorted({user_key(who) for who in subjects if who})
     return requests, users
 
 
