@@ -33,7 +33,6 @@ copy, and redacting twice changes nothing:
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from collections import Counter
@@ -41,6 +40,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from preflog import config
 from preflog.errors import ConfigError
 
 KINDS: Final = ("email", "phone", "secrets")
@@ -133,11 +133,11 @@ class Redactor:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Redactor:
         """From ``PREFLOG_REDACT`` (comma-separated kinds; ``off`` or empty for none) and
-        ``PREFLOG_REDACT_PATTERNS`` (a JSON object of name to regular expression)."""
-        env = os.environ if environ is None else environ
-        raw = env.get("PREFLOG_REDACT", "").strip()
+        ``PREFLOG_REDACT_PATTERNS`` (a JSON object of name to regular expression), read through
+        :mod:`preflog.config` from ``environ`` (default ``os.environ``)."""
+        raw = str(config.get("PREFLOG_REDACT", environ) or "")
         kinds = [] if raw.lower() in ("", "off", "none", "0", "false") else raw.split(",")
-        return cls.from_names(kinds, _parse_patterns(env.get("PREFLOG_REDACT_PATTERNS", "")))
+        return cls.from_names(kinds, _parse_patterns(config.get("PREFLOG_REDACT_PATTERNS", environ) or ""))
 
     def counts(self) -> dict[str, int]:
         """Replacements made so far (by this redactor), by label."""

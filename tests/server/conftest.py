@@ -1,4 +1,15 @@
-"""Server fixtures: a real SQLite file per test, keys in it, and the app behind a TestClient.
+"""Server fixtures: a real store per test (SQLite and PostgreSQL), keys in it, and the app behind a
+TestClient.
+
+The store, its keys and its audit log come from the store conformance suite's backends
+(tests/store/conftest.py): every test that takes ``store`` (or ``client``, ``keys``...) runs once
+per backend, the PostgreSQL run in a fresh schema of its own. A module whose checks are pure HTTP
+(the store behind them does not change what they assert) runs on SQLite only by overriding
+``backend``:
+
+    @pytest.fixture
+    def backend() -> str:
+        return "sqlite"
 
 ``TestClient`` drives the ASGI app in process (httpx underneath, no socket) for the many small
 cases; ``test_live.py`` runs the real ``preflog serve`` on loopback.
@@ -11,11 +22,12 @@ from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
+from tests.conftest import require
+from tests.store.conftest import BACKENDS, POSTGRES_URL, backend
 
 from preflog.server.app import create_app
 from preflog.server.keys import KeyStore, create_key, open_key_store
 from preflog.server.settings import ServerSettings
-from preflog.store import open_store
 from preflog.store.base import Store
 
 PROJECT = "p1"
@@ -23,25 +35,36 @@ OTHER = "p2"
 
 KeyMaker = Callable[..., str]
 
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "events.db"
+__all__ = ["backend"]  # the parametrized fixture, shared with the store suite
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    s = open_store(str(db_path))
+def store(backend: str, tmp_path: Path) -> Iterator[Store]:
+    s = BACKENDS[backend](tmp_path)
     yield s
     s.close()
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: Path) -> str:
+    """A store URL for the CLI and ``preflog serve`` in a subprocess: a fresh SQLite file, or a
+    fresh PostgreSQL schema (``options=-csearch_path=...`` in the URL)."""
+    if backend == "sqlite":
+        return str(tmp_path / "events.db")
+    require(
+        POSTGRES_URL is not None, "PREFLOG_TEST_POSTGRES_URL is not set (scripts/pg-test-cluster.sh start)"
+    )
+    assert POSTGRES_URL is not None
+    from tests.store.pg_isolation import fresh_schema_url
+
+    return fresh_schema_url(POSTGRES_URL)
 
 
 @pytest.fixture
 def keys(store: Store) -> Iterator[KeyStore]:
     ks = open_key_store(store)
     yield ks
-    if ks is not store:
-        ks.close()
+    ks.close()
 
 
 @pytest.fixture

@@ -1,12 +1,11 @@
-"""The audit log of admin actions (keys created and revoked, erasures), over the API; keys hashed
-at rest in the raw table; revocation effective at once in every worker of a real service; and
-redaction configured from the environment, with its counts in /metrics."""
+"""The audit log of admin actions (keys created and revoked, erasures), over the API and the CLI;
+keys hashed at rest in the raw table; revocation effective at once in every worker of a real
+service; and redaction configured from the environment, with its counts in /metrics. Every test
+runs on both stores (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,10 +15,11 @@ from tests import factories as f
 from tests.server.conftest import OTHER, PROJECT, KeyMaker, auth
 from tests.server.live import cli, start_server
 
-from preflog.server.app import create_app
+from preflog.server.app import create_app, options_from_env
 from preflog.server.keys import KeyStore, parse_token
 from preflog.store.base import Store
 from preflog.store.common import user_key
+from preflog.store.sql import SQLStore
 
 
 def _entries(client: TestClient, headers: dict[str, str], **params: Any) -> list[dict[str, Any]]:
@@ -71,8 +71,8 @@ def test_only_admin_keys_read_the_audit_log(client: TestClient, make_key: KeyMak
     assert client.get("/v1/audit").status_code == 401
 
 
-def test_cli_key_actions_are_audited(tmp_path: Path) -> None:
-    db = str(tmp_path / "cli.db")
+def test_cli_key_actions_are_audited(db_url: str) -> None:
+    db = db_url
     token = cli(db, "keys", "create", "--project", PROJECT, "--scope", "read").strip()
     key_id = (parse_token(token) or ("", ""))[0]
     cli(db, "keys", "revoke", key_id)
@@ -87,11 +87,13 @@ def test_cli_key_actions_are_audited(tmp_path: Path) -> None:
 
 
 def test_keys_are_hashed_at_rest_in_the_raw_table(
-    client: TestClient, make_key: KeyMaker, db_path: Path
+    client: TestClient, make_key: KeyMaker, store: Store
 ) -> None:
     created = client.post("/v1/keys", json={"scope": "ingest"}, headers=auth(make_key("admin"))).json()
     key_id, secret = parse_token(created["key"]) or ("", "")
-    rows = sqlite3.connect(db_path).execute("SELECT * FROM api_keys").fetchall()
+    assert isinstance(store, SQLStore)
+    with store.connection("test") as tx:
+        rows = [tuple(r) for r in tx.all("SELECT * FROM api_keys")]
     raw = json.dumps(rows)
     assert key_id in raw and secret not in raw and created["key"] not in raw
     row = next(r for r in rows if r[0] == key_id)
@@ -99,8 +101,8 @@ def test_keys_are_hashed_at_rest_in_the_raw_table(
 
 
 @pytest.mark.slow
-def test_revocation_is_effective_at_once_in_every_worker(tmp_path: Path) -> None:
-    db = str(tmp_path / "workers.db")
+def test_revocation_is_effective_at_once_in_every_worker(db_url: str) -> None:
+    db = db_url
     admin = cli(db, "keys", "create", "--project", PROJECT, "--scope", "admin").strip()
     reader = cli(db, "keys", "create", "--project", PROJECT, "--scope", "read").strip()
     live = start_server(db, "--workers", "2")
@@ -120,8 +122,7 @@ def test_redaction_from_the_environment_and_its_metrics(
     store: Store, keys: KeyStore, make_key: KeyMaker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PREFLOG_REDACT", "email,secrets")
-    store._redactor = None  # type: ignore[attr-defined]  # read the environment again
-    with TestClient(create_app(store, key_store=keys)) as client:
+    with TestClient(create_app(store, key_store=keys, **options_from_env())) as client:
         inf = f.inference(
             prompt="ann@example.com asks", outputs=("token sk-abcdefghijklmnopqrstuvwxyz", "no")
         )

@@ -6,6 +6,7 @@ import gzip
 import json
 from collections.abc import Iterator
 
+import pytest
 from starlette.testclient import TestClient
 from tests import factories as f
 from tests.server.conftest import KeyMaker, auth, make_client
@@ -15,6 +16,13 @@ from preflog.events import Limits
 from preflog.server.keys import KeyStore
 from preflog.server.settings import ServerSettings
 from preflog.store.base import Store
+
+
+@pytest.fixture
+def backend() -> str:
+    """SQLite only: limits and error answers are HTTP behaviour; the store behind them
+    does not change them."""
+    return "sqlite"
 
 
 def _client(store: Store, keys: KeyStore, **settings: object) -> TestClient:

@@ -1,4 +1,5 @@
-"""The real service: ``preflog serve`` (uvicorn, h11) on loopback, a real SQLite file, httpx."""
+"""The real service: ``preflog serve`` (uvicorn) on loopback, a real SQLite file or PostgreSQL
+schema, httpx."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    return str(tmp_path / "live.db")
+def db(db_url: str) -> str:
+    return db_url
 
 
 @pytest.fixture

@@ -5,9 +5,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 from tests import factories as f
 from tests.server.conftest import KeyMaker, auth
+
+
+@pytest.fixture
+def backend() -> str:
+    """SQLite only: the metrics text and the OpenAPI document do not depend on the
+    store."""
+    return "sqlite"
+
 
 _SAMPLE = re.compile(
     r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (\S+)$'

@@ -38,8 +38,10 @@ def _postgres(tmp: Path) -> Store:
 BACKENDS: dict[str, Callable[[Path], Store]] = {"sqlite": _sqlite, "postgres": _postgres}
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=["postgres", "sqlite"], ids=["postgres", "sqlite"])
 def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres":
+        request.applymarker(pytest.mark.postgres)
     return str(request.param)
 
 

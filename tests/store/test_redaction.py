@@ -3,10 +3,16 @@ up, a re-sent event is still a duplicate, and the raw stored row holds no origin
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from preflog.redact import Redactor
+from preflog.store import open_store
 from preflog.store.base import Store
+from preflog.store.sql import SQLStore
+from preflog.store.sqlite import SQLiteStore
 from tests import factories as f
 
 SECRET = "sk-abcdefghijklmnopqrstuvwxyz012345"
@@ -14,13 +20,9 @@ SECRET = "sk-abcdefghijklmnopqrstuvwxyz012345"
 
 def _raw_bodies(store: Store, project: str) -> str:
     """Every stored body of ``project`` as the database holds it (not through the read API)."""
-    if hasattr(store, "transaction"):  # PostgreSQL
-        with store.transaction("test") as conn:
-            rows: list[Any] = conn.execute(
-                "SELECT body FROM events WHERE project = %s", (project,)
-            ).fetchall()
-    else:
-        rows = store._conn().execute("SELECT body FROM events WHERE project = ?", (project,)).fetchall()  # type: ignore[attr-defined]
+    assert isinstance(store, SQLStore)
+    with store.connection("test") as tx:
+        rows: list[Any] = tx.all("SELECT body FROM events WHERE project = ?", (project,))
     return "\n".join(r[0] for r in rows)
 
 
@@ -61,11 +63,30 @@ def test_a_resent_event_is_still_a_duplicate(store: Store, project: str) -> None
     assert again[0].position == first[0].position
 
 
-def test_off_by_default(store: Store, project: str, monkeypatch: Any) -> None:
+def test_off_by_default(store: Store, project: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PREFLOG_REDACT", raising=False)
     monkeypatch.delenv("PREFLOG_REDACT_PATTERNS", raising=False)
-    store._redactor = None  # type: ignore[attr-defined]  # read the environment again
+    store.redactor = Redactor()
     inf = f.inference(prompt="mail ann@example.com")
     store.append([inf], project=project)
     assert "ann@example.com" in _raw_bodies(store, project)
     assert store.redaction_counts() == {}
+
+
+def test_open_store_reads_the_environment_and_stores_do_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``open_store`` is the edge that reads ``PREFLOG_REDACT``; a store built with arguments
+    redacts what its ``redactor=`` says, whatever the environment."""
+    monkeypatch.setenv("PREFLOG_REDACT", "email")
+    inf = f.inference(prompt="mail ann@example.com")
+    with open_store(str(tmp_path / "edge.db")) as edge:
+        edge.append([inf], project="p")
+        assert "ann@example.com" not in _raw_bodies(edge, "p")
+        assert edge.redaction_counts() == {"email": 1}
+    with SQLiteStore(tmp_path / "plain.db") as plain:
+        plain.append([inf], project="p")
+        assert "ann@example.com" in _raw_bodies(plain, "p")
+    with SQLiteStore(tmp_path / "given.db", redactor=Redactor.from_names(["email"])) as given:
+        given.append([inf], project="p")
+        assert "ann@example.com" not in _raw_bodies(given, "p")

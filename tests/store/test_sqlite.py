@@ -92,9 +92,15 @@ def test_synchronous_setting_is_checked(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("PREFLOG_SQLITE_SYNCHRONOUS", "sometimes")
     with pytest.raises(StoreError, match="PREFLOG_SQLITE_SYNCHRONOUS"):
         open_store(str(tmp_path / "x.db"))
+    with pytest.raises(StoreError, match="synchronous: must be"):
+        SQLiteStore(tmp_path / "x.db", synchronous="sometimes")
     monkeypatch.setenv("PREFLOG_SQLITE_SYNCHRONOUS", "full")
-    store = SQLiteStore(tmp_path / "y.db")
-    assert store.synchronous == "FULL"
+    store = open_store(str(tmp_path / "y.db"))  # the edge reads the environment
+    assert isinstance(store, SQLiteStore) and store.synchronous == "FULL"
+    assert store._conn().execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    store.close()
+    assert SQLiteStore(tmp_path / "z.db").synchronous == "NORMAL"  # a store reads no environment
+    assert SQLiteStore(tmp_path / "w.db", synchronous="full").synchronous == "FULL"
 
 
 def test_url_forms(tmp_path: Path) -> None:

@@ -139,22 +139,19 @@ def _keys_revoke(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     """Serve the HTTP API on uvicorn. With --demo, load the demo project (once) and print its admin
     key (made once, the same on every run). With --workers N > 1, each worker process opens the
-    store from PREFLOG_DB."""
+    same store (passed to it as an argument, see preflog.server.app.serve)."""
     from importlib.util import find_spec
 
-    import uvicorn
-
-    from preflog.server.app import create_app, tune_gc
-    from preflog.server.settings import ServerSettings
+    from preflog.server.app import create_app_from_env, options_from_env, serve
 
     db = str(args.db)
     host = args.host or os.environ.get("HOST") or "127.0.0.1"
     port = args.port if args.port is not None else _env_port()
     workers = args.workers if args.workers is not None else config.get("PREFLOG_WORKERS")
     _check_port(host, port)  # before anything is loaded, created or printed
-    settings = ServerSettings.from_env()
+    options_from_env()  # a bad PREFLOG_* value fails before anything is created or printed
     key = _prepare_demo(args, args.project if args.project_given else DEMO_PROJECT) if args.demo else None
-    app = create_app(db, settings=settings) if workers <= 1 else None  # its errors come before the banner
+    app = create_app_from_env(db) if workers <= 1 else None  # its errors come before the banner
     banner = f"preflog is serving http://{host}:{port}" + (f"  key: {key}" if key else "")
     print(banner, flush=True)
     print(f"  API docs: http://{host}:{port}/docs   store: {db}", flush=True)
@@ -168,12 +165,7 @@ def _serve(args: argparse.Namespace) -> int:
         "http": "httptools" if find_spec("httptools") else "h11",
         "loop": "uvloop" if find_spec("uvloop") else "asyncio",
     }
-    if app is None:
-        os.environ["PREFLOG_DB"] = db
-        uvicorn.run("preflog.server.app:create_app_from_env", factory=True, workers=workers, **common)
-    else:
-        tune_gc()
-        uvicorn.run(app, **common)
+    serve(db, workers=workers, app=app, **common)
     return 0
 
 

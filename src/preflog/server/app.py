@@ -1,14 +1,18 @@
 """The ingestion service: ``create_app(store_url | store, settings=...) -> FastAPI``.
 
 Store calls block (SQLite, psycopg), so routes run them in the worker-thread pool and the event
-loop stays free. ``create_app_from_env`` is the factory uvicorn calls in each worker process
-(``uvicorn --factory preflog.server.app:create_app_from_env``); it reads ``PREFLOG_DB`` and the
-``PREFLOG_*`` settings.
+loop stays free. :func:`create_app` takes every setting as an argument. :func:`create_app_from_env`
+is the app factory that reads them (through :mod:`preflog.config`: ``PREFLOG_DB`` unless a store
+is given, the ``PREFLOG_*`` service settings, redaction, the web UI's sessions); uvicorn calls it
+in each worker process (``uvicorn --factory preflog.server.app:create_app_from_env``), and
+:func:`serve` (``preflog serve``) hands its workers the store by argument, not by environment.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,8 +23,9 @@ from fastapi.openapi.utils import get_openapi
 
 from preflog import __version__
 from preflog.errors import ConfigError
+from preflog.redact import Redactor
+from preflog.schema import event_json_schema
 from preflog.server import (
-    openapi_docs,
     routes_analytics,
     routes_audit,
     routes_events,
@@ -49,13 +54,8 @@ Log preference events from LLM applications. Every `/v1` route needs `Authorizat
 
 
 def event_schema() -> dict[str, Any]:
-    """The JSON Schema of one event: ``preflog.schema``'s when it exists, else a permissive one."""
-    try:
-        from preflog.schema import event_json_schema  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return dict(openapi_docs.EVENT_SCHEMA_FALLBACK)
-    schema: dict[str, Any] = event_json_schema()
-    return schema
+    """The JSON Schema of one event (:mod:`preflog.schema`)."""
+    return event_json_schema()
 
 
 def _embed_event_schema(document: dict[str, Any]) -> None:
@@ -101,16 +101,23 @@ def create_app(
     settings: ServerSettings | None = None,
     key_store: KeyStore | None = None,
     audit_log: AuditLog | None = None,
+    redactor: Redactor | None = None,
 ) -> FastAPI:
     """The service over ``store`` (a :class:`Store`, or a URL for :func:`open_store`; None means
     ``$PREFLOG_DB``). A store opened here from a URL is closed at shutdown; a store passed in is
     the caller's. Keys and the audit log live in the store's database unless ``key_store`` and
-    ``audit_log`` are given."""
+    ``audit_log`` are given. ``redactor`` (:mod:`preflog.redact`), when given, is what the store
+    redacts on ingest; otherwise a store passed in keeps its own, and one opened here takes
+    ``PREFLOG_REDACT`` (:func:`open_store`)."""
     settings = settings or ServerSettings()
     owned = not isinstance(store, Store)
-    event_store = open_store(store, limits=settings.limits) if not isinstance(store, Store) else store
+    if isinstance(store, Store):
+        event_store = store
+        if redactor is not None:
+            event_store.redactor = redactor
+    else:
+        event_store = open_store(store, limits=settings.limits, redactor=redactor)
     keys = key_store or open_key_store(event_store)
-    _ = event_store.redactor  # a bad PREFLOG_REDACT fails here, at start, not on the first write
     audit = audit_log or _open_audit_log(event_store)
     metrics = Metrics()
     limiter = RateLimiter(settings.rate_limit, settings.burst) if settings.rate_limit else None
@@ -118,7 +125,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        if key_store is None and not isinstance(keys, Store):
+        if key_store is None:
             keys.close()
         if audit_log is None:
             audit.close()
@@ -149,18 +156,49 @@ def create_app(
 
 
 def _open_audit_log(store: Store) -> AuditLog:
-    """The store's audit log; in memory (lost at exit) for a store type without one."""
+    """The store's audit log; in memory (lost at exit) for a store that is not an SQL store (a
+    test's wrapper around one, say)."""
     try:
         return open_audit_log(store)
     except ConfigError:
         return MemoryAuditLog()
 
 
-def create_app_from_env() -> FastAPI:
-    """The app for ``uvicorn --factory``: store from ``PREFLOG_DB``, settings from ``PREFLOG_*``."""
-    app = create_app(None, settings=ServerSettings.from_env())
+def options_from_env() -> dict[str, Any]:
+    """The keyword arguments of :func:`create_app` that come from ``PREFLOG_*`` variables
+    (:mod:`preflog.config`): ``settings`` and ``redactor``. A bad value fails here, at start."""
+    return {"settings": ServerSettings.from_env(), "redactor": Redactor.from_env()}
+
+
+def create_app_from_env(store: str | None = None) -> FastAPI:
+    """The app factory: :func:`create_app` with every setting from the environment, over the
+    store at ``store`` (default ``PREFLOG_DB``). For ``uvicorn --factory`` (no argument) and each
+    worker of :func:`serve`; it also tunes the collector for a server process (:func:`tune_gc`)."""
+    app = create_app(store, **options_from_env())
     tune_gc()
     return app
+
+
+def serve(store: str, *, workers: int = 1, app: FastAPI | None = None, **uvicorn_options: Any) -> None:
+    """Serve the store at ``store`` on uvicorn, in this process or in ``workers`` processes.
+
+    One worker serves ``app`` when given (the CLI builds it first, so that its errors come before
+    its banner), else ``create_app_from_env(store)``. Several workers are started by uvicorn's
+    supervisor; each builds its app with ``create_app_from_env(store)``, the store passed as an
+    argument (pickled to the worker with the factory), so nothing is written to the environment
+    to reach them. ``uvicorn_options`` are :class:`uvicorn.Config`'s (host, port, log_level...)."""
+    import uvicorn
+
+    if workers <= 1:
+        uvicorn.run(app or create_app_from_env(store), **uvicorn_options)
+        return
+    options_from_env()  # a bad PREFLOG_* value fails here, once, before any worker starts
+    from uvicorn.supervisors import Multiprocess
+
+    factory = functools.partial(create_app_from_env, store)
+    config = uvicorn.Config(factory, factory=True, workers=workers, **uvicorn_options)
+    with contextlib.suppress(KeyboardInterrupt):  # as uvicorn.run: ^C ends the supervisor quietly
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
 
 
 def tune_gc() -> None:

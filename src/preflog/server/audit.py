@@ -7,9 +7,9 @@ project. Recorded actions (:data:`ACTIONS`):
   details the erasure's ``event_id``.
 
 Entries live in table ``audit_log`` of the store's own database, created by the store's
-migrations (SQLite version 2, PostgreSQL version 3). A backend provides an :class:`AuditLog`,
-found by :func:`open_audit_log` like :func:`preflog.server.keys.open_key_store` finds key stores:
-a module ``preflog.server.audit_<backend>`` with a class ``<Backend>AuditLog(store)``.
+migrations (SQLite version 2, PostgreSQL version 3; :mod:`preflog.store.tables`), and are read and
+written by :class:`SQLAuditLog` on the store's own connections and transactions, like the API keys
+(:class:`preflog.server.keys.SQLKeyStore`). :func:`open_audit_log` finds it for a store.
 
 An action is recorded right after it succeeds; if the record cannot be written the caller gets
 the store error (HTTP 503), so a missing entry is never silent.
@@ -22,13 +22,13 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
+from typing import Any, Final, Literal, NamedTuple, cast, get_args
 
+from preflog.errors import ConfigError
 from preflog.events import now
+from preflog.store.base import Store
 from preflog.store.common import user_key
-
-if TYPE_CHECKING:
-    from preflog.store.base import Store
+from preflog.store.sql import SQLStore
 
 Action = Literal["key.create", "key.revoke", "erase.request", "erase.user"]
 ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
@@ -66,21 +66,34 @@ class AuditEntry:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> AuditEntry:
-        entry_id, at, project, actor, via, action, target, details = row
+        r = AuditRow._make(row)
         return cls(
-            at=str(at),
-            project=str(project),
-            actor=str(actor),
-            via=cast(Via, via),
-            action=cast(Action, action),
-            target=target,
-            details=json.loads(details or "{}"),
-            id=int(entry_id),
+            at=str(r.at),
+            project=str(r.project),
+            actor=str(r.actor),
+            via=cast(Via, r.via),
+            action=cast(Action, r.action),
+            target=r.target,
+            details=json.loads(r.details or "{}"),
+            id=int(r.id),
         )
 
 
-COLUMNS: Final = "id, at, project, actor, via, action, target, details"
-INSERT_COLUMNS: Final = "at, project, actor, via, action, target, details"
+class AuditRow(NamedTuple):
+    """A row of table ``audit_log``, in the order of :data:`COLUMNS` (the database hands out ``id``)."""
+
+    id: int
+    at: str
+    project: str
+    actor: str
+    via: str
+    action: str
+    target: str | None
+    details: str  # JSON
+
+
+COLUMNS: Final = ", ".join(AuditRow._fields)
+INSERT_COLUMNS: Final = ", ".join(AuditRow._fields[1:])
 
 
 class AuditLog(ABC):
@@ -96,7 +109,7 @@ class AuditLog(ABC):
     ) -> list[AuditEntry]:
         """Entries with ``id > after`` (of ``project``, of ``action`` when given), oldest first."""
 
-    def close(self) -> None:  # noqa: B027 - optional: backends on the store's pool hold nothing
+    def close(self) -> None:  # noqa: B027 - optional: a log on the store's connections holds nothing
         """Release what this audit log holds (the event store is closed separately)."""
 
 
@@ -120,6 +133,34 @@ class MemoryAuditLog(AuditLog):
             if e.id > after and project in (None, e.project) and action in (None, e.action)
         ]
         return rows[: max(0, limit)]
+
+
+class SQLAuditLog(AuditLog):
+    """Entries in table ``audit_log`` of an SQL store's database, on the store's own connections."""
+
+    def __init__(self, store: SQLStore) -> None:
+        self.store = store
+
+    def add(self, entry: AuditEntry) -> AuditEntry:
+        marks = ", ".join("?" * len(entry.row()))
+        sql = f"INSERT INTO audit_log ({INSERT_COLUMNS}) VALUES ({marks}) RETURNING id"
+        with self.store.transaction("audit log") as tx:
+            (entry_id,) = tx.one(sql, entry.row())
+        return replace(entry, id=int(entry_id))
+
+    def entries(
+        self, project: str | None = None, *, after: int = 0, limit: int = 100, action: str | None = None
+    ) -> list[AuditEntry]:
+        where: list[str] = ["id > ?"]
+        args: list[Any] = [after]
+        for column, value in (("project", project), ("action", action)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = f"SELECT {COLUMNS} FROM audit_log WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
+        with self.store.connection("audit log") as tx:
+            rows = tx.all(sql, [*args, max(0, limit)])
+        return [AuditEntry.from_row(r) for r in rows]
 
 
 # ---------------------------------------------------------------------------------------------- recording
@@ -162,13 +203,13 @@ def record_erasure(log: AuditLog, event: dict[str, Any], *, project: str, actor:
     record(log, action, project=project, actor=actor, via=via, target=target, details=details)
 
 
-# ---------------------------------------------------------------------------------------------- backends
+# ----------------------------------------------------------------------------------------- where entries live
 
 
 def open_audit_log(store: Store) -> AuditLog:
     """The :class:`AuditLog` in the same database as ``store`` (see the module doc)."""
     if isinstance(store, AuditLog):
         return store
-    from preflog.server.backends import backend_part
-
-    return cast(AuditLog, backend_part(store, prefix="audit", suffix="AuditLog", what="audit logs"))
+    if isinstance(store, SQLStore):
+        return SQLAuditLog(store)
+    raise ConfigError(f"audit logs are not supported on a {type(store).__name__} store")

@@ -1,4 +1,4 @@
-"""API keys: projects, scopes, hashing, and the small :class:`KeyStore` interface backends implement.
+"""API keys: projects, scopes, hashing, and where keys are kept (:class:`KeyStore`, :class:`SQLKeyStore`).
 
 A key is shown to its owner once, as ``pfl_<key_id>_<secret>``: ``key_id`` is 12 lowercase hex
 characters (public, used to look the key up and to revoke it), ``secret`` is 43 URL-safe base64
@@ -15,18 +15,17 @@ events, requests and analytics; ``annotate`` reads and writes preferences and re
 web UI); ``admin`` does everything, including key management and erasure. A key belongs to
 one project and never reads or writes another.
 
-Backends
---------
-Keys live in the same database as the events. A backend provides a :class:`KeyStore`, found by
-:func:`open_key_store`: a module ``preflog.server.keys_<backend>`` (``keys_sqlite``,
-``keys_postgres``) defines a class ``<Backend>KeyStore`` whose constructor takes the store object
-(see :mod:`preflog.server.backends`).
-
-A ``KeyStore`` stores :class:`StoredKey` rows as given (it never hashes or generates anything) in
-a table ``api_keys`` with columns ``key_id TEXT PRIMARY KEY, project TEXT, scope TEXT, name TEXT
-NULL, salt TEXT, secret_hash TEXT, created_at TEXT, revoked_at TEXT NULL``, and translates its
-driver's errors into :mod:`preflog.errors` (``StoreUnavailable`` when the database cannot be
-reached). It must be safe to use from several threads.
+Where keys live
+---------------
+In the same database as the events, table ``api_keys`` (``key_id TEXT PRIMARY KEY, project, scope,
+name NULL, salt, secret_hash, created_at, revoked_at NULL``), created by the store's migrations
+(:mod:`preflog.store.tables`). :class:`SQLKeyStore` reads and writes it on the store's own
+connections and transactions (:meth:`preflog.store.sql.SQLStore.connection`, ``.transaction``):
+the store's connection settings, its writers' queue on SQLite, its pool on PostgreSQL, and its
+error translation (a database that cannot be reached is ``StoreUnavailable``; a missing table or
+a clashing key id is a ``StoreError``, a bug rather than an outage). :func:`open_key_store` finds
+it for a store. A :class:`KeyStore` stores :class:`StoredKey` rows as given (it never hashes or
+generates anything) and is safe to use from several threads.
 """
 
 from __future__ import annotations
@@ -38,13 +37,12 @@ import secrets
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
+from typing import Any, Final, Literal, NamedTuple, get_args
 
-from preflog.errors import NotFound, StoreError, ValidationError
+from preflog.errors import ConfigError, NotFound, StoreError, ValidationError
 from preflog.events import PROJECT_RE, PROJECT_RULE, now
-
-if TYPE_CHECKING:
-    from preflog.store.base import Store
+from preflog.store.base import Store
+from preflog.store.sql import SQLStore
 
 Scope = Literal["ingest", "read", "annotate", "admin"]
 SCOPES: Final[tuple[Scope, ...]] = get_args(Scope)
@@ -94,22 +92,29 @@ class StoredKey(ApiKey):
         return ApiKey(**fields)
 
 
-KEY_COLUMNS: Final = "key_id, project, scope, name, salt, secret_hash, created_at, revoked_at"
+class KeyRow(NamedTuple):
+    """A row of table ``api_keys``, in the order of :data:`KEY_COLUMNS`."""
+
+    key_id: str
+    project: str
+    scope: str
+    name: str | None
+    salt: str
+    secret_hash: str
+    created_at: str
+    revoked_at: str | None
+
+
+KEY_COLUMNS: Final = ", ".join(KeyRow._fields)
 
 
 def key_from_row(row: tuple[Any, ...]) -> StoredKey:
     """A :class:`StoredKey` from an ``api_keys`` row selected as :data:`KEY_COLUMNS`."""
-    key_id, project, scope, name, salt, secret_hash, created_at, revoked_at = row
-    return StoredKey(
-        key_id=key_id,
-        project=project,
-        scope=cast(Scope, scope),
-        name=name,
-        created_at=created_at,
-        revoked_at=revoked_at,
-        salt=salt,
-        secret_hash=secret_hash,
-    )
+    return StoredKey(**KeyRow._make(row)._asdict())
+
+
+def key_row(key: StoredKey) -> KeyRow:
+    return KeyRow(**{name: getattr(key, name) for name in KeyRow._fields})
 
 
 class KeyStore(ABC):
@@ -131,7 +136,7 @@ class KeyStore(ABC):
     def set_revoked(self, key_id: str, revoked_at: str) -> bool:
         """Set ``revoked_at`` when the key exists and is not revoked yet; True when a row changed."""
 
-    def close(self) -> None:  # noqa: B027 - optional: backends sharing the store's connection have nothing to do
+    def close(self) -> None:  # noqa: B027 - optional: a key store on the store's connections holds nothing
         """Release what this key store holds (the event store is closed separately)."""
 
 
@@ -162,6 +167,34 @@ class MemoryKeyStore(KeyStore):
                 return False
             self._rows[key_id] = replace(key, revoked_at=revoked_at)
             return True
+
+
+class SQLKeyStore(KeyStore):
+    """Keys in table ``api_keys`` of an SQL store's database, on the store's own connections."""
+
+    def __init__(self, store: SQLStore) -> None:
+        self.store = store
+
+    def add_key(self, key: StoredKey) -> None:
+        marks = ", ".join("?" * len(KeyRow._fields))
+        with self.store.transaction("api_keys") as tx:
+            tx.execute(f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES ({marks})", key_row(key))
+
+    def get_key(self, key_id: str) -> StoredKey | None:
+        with self.store.connection("api_keys") as tx:
+            row = tx.one(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,))
+        return None if row is None else key_from_row(row)
+
+    def list_keys(self, project: str | None = None) -> list[StoredKey]:
+        where, args = ("WHERE project = ?", (project,)) if project is not None else ("", ())
+        with self.store.connection("api_keys") as tx:
+            rows = tx.all(f"SELECT {KEY_COLUMNS} FROM api_keys {where} ORDER BY created_at, key_id", args)
+        return [key_from_row(r) for r in rows]
+
+    def set_revoked(self, key_id: str, revoked_at: str) -> bool:
+        sql = "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL"
+        with self.store.transaction("api_keys") as tx:
+            return int(tx.execute(sql, (revoked_at, key_id)).rowcount) > 0
 
 
 # ---------------------------------------------------------------------------------------------- tokens
@@ -245,13 +278,13 @@ def revoke_key(keys: KeyStore, key_id: str, *, project: str | None = None) -> Ap
     return revoked.public()
 
 
-# ---------------------------------------------------------------------------------------------- backends
+# -------------------------------------------------------------------------------------------- where keys live
 
 
 def open_key_store(store: Store) -> KeyStore:
     """The :class:`KeyStore` that keeps keys in the same database as ``store`` (see module doc)."""
     if isinstance(store, KeyStore):
         return store
-    from preflog.server.backends import backend_part
-
-    return cast(KeyStore, backend_part(store, prefix="keys", suffix="KeyStore", what="API keys"))
+    if isinstance(store, SQLStore):
+        return SQLKeyStore(store)
+    raise ConfigError(f"API keys are not supported on a {type(store).__name__} store")

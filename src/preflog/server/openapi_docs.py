@@ -12,7 +12,6 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import HTMLResponse
 
 from preflog.errors import ConfigError
-from preflog.events import EVENT_TYPES
 from preflog.server.models import BatchResponse, ErrorResponse
 
 REQUEST_ID: Final = "7d3f5c2e-3b1a-4c55-9f6e-2a0b8c1d4e5f"
@@ -74,22 +73,6 @@ PLURALS: Final = {
     "score": "scores",
     "signal": "signals",
     "retraction": "retractions",
-}
-
-EVENT_SCHEMA_FALLBACK: Final[dict[str, Any]] = {
-    "title": "Event",
-    "description": "A preflog event, contract version 1 (docs/events.md). Invalid events are answered "
-    "per event in the batch response, not with a 422 for the whole request.",
-    "type": "object",
-    "properties": {
-        "event_id": {"type": "string", "description": "UUID chosen by the producer: the idempotency key"},
-        "type": {"type": "string", "enum": list(EVENT_TYPES)},
-        "request_id": {"type": "string"},
-        "project": {"type": "string", "description": "optional: taken from the API key"},
-        "occurred_at": {"type": "string", "description": "RFC 3339 with offset"},
-        "schema_version": {"type": "integer", "minimum": 1},
-    },
-    "additionalProperties": True,
 }
 
 

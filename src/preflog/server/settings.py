@@ -1,41 +1,18 @@
-"""Service settings: explicit keyword arguments, each with a documented ``PREFLOG_*`` env fallback."""
+"""Service settings: explicit keyword arguments; :meth:`ServerSettings.from_env` fills them from
+their ``PREFLOG_*`` variables through :mod:`preflog.config` (the app factory calls it)."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
+from preflog import config
 from preflog.errors import ConfigError
 from preflog.events import Limits
 
-MiB = 1024 * 1024
-
-
-def _env(name: str, default: str | None) -> str | None:
-    raw = os.environ.get(name)
-    return default if raw is None or raw.strip() == "" else raw.strip()
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = _env(name, None)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-
-
-def _env_float(name: str, default: float | None) -> float | None:
-    raw = _env(name, None)
-    if raw is None:
-        return default
-    if raw.lower() in ("off", "none", "0"):
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number or 'off', got {raw!r}") from None
+MiB: Final = 1024 * 1024
+DEFAULT_SESSION_TTL_S: Final = 12 * 3600
 
 
 @dataclass(frozen=True)
@@ -49,6 +26,9 @@ class ServerSettings:
     ``rate_burst`` (``PREFLOG_RATE_BURST``, default ``2 × rate_limit``, at least 1) the bucket size.
     ``retry_after_s`` (``PREFLOG_RETRY_AFTER``, 1) is the ``Retry-After`` sent with a 503.
     ``limits`` are the event field limits (:class:`preflog.events.Limits`, ``PREFLOG_MAX_PROMPT_BYTES``...).
+    ``session_ttl_s`` (``PREFLOG_SESSION_TTL``, 12 hours) is how long a web UI sign-in lasts;
+    ``session_secret`` (``PREFLOG_SESSION_SECRET``, none) is mixed into the UI's session signatures
+    (:mod:`preflog.server.ui.session`).
     """
 
     max_body_bytes: int = 10 * MiB
@@ -59,9 +39,11 @@ class ServerSettings:
     retry_after_s: int = 1
     ready_timeout_s: float = 5.0
     limits: Limits = field(default_factory=Limits)
+    session_ttl_s: int = DEFAULT_SESSION_TTL_S
+    session_secret: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "max_batch_events", "max_page", "retry_after_s"):
+        for name in ("max_body_bytes", "max_batch_events", "max_page", "retry_after_s", "session_ttl_s"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
         if self.rate_limit is not None and self.rate_limit <= 0:
@@ -74,14 +56,20 @@ class ServerSettings:
         return max(1, round(2 * (self.rate_limit or 0)))
 
     @classmethod
-    def from_env(cls) -> ServerSettings:
-        burst = _env("PREFLOG_RATE_BURST", None)
-        return cls(
-            max_body_bytes=_env_int("PREFLOG_MAX_BODY_BYTES", cls.max_body_bytes),
-            max_batch_events=_env_int("PREFLOG_MAX_BATCH_EVENTS", cls.max_batch_events),
-            max_page=_env_int("PREFLOG_MAX_PAGE", cls.max_page),
-            rate_limit=_env_float("PREFLOG_RATE_LIMIT", None),
-            rate_burst=None if burst is None else _env_int("PREFLOG_RATE_BURST", 0),
-            retry_after_s=_env_int("PREFLOG_RETRY_AFTER", cls.retry_after_s),
-            limits=Limits.from_env(),
-        )
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
+        """Every field from its ``PREFLOG_*`` variable in ``environ`` (default ``os.environ``)."""
+        values = {name: config.get(variable, environ) for name, variable in _VARIABLES.items()}
+        values["session_secret"] = values["session_secret"] or ""
+        return cls(limits=Limits.from_env(), **values)
+
+
+_VARIABLES: Final = {
+    "max_body_bytes": "PREFLOG_MAX_BODY_BYTES",
+    "max_batch_events": "PREFLOG_MAX_BATCH_EVENTS",
+    "max_page": "PREFLOG_MAX_PAGE",
+    "rate_limit": "PREFLOG_RATE_LIMIT",
+    "rate_burst": "PREFLOG_RATE_BURST",
+    "retry_after_s": "PREFLOG_RETRY_AFTER",
+    "session_ttl_s": "PREFLOG_SESSION_TTL",
+    "session_secret": "PREFLOG_SESSION_SECRET",
+}

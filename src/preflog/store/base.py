@@ -1,4 +1,4 @@
-"""The store contract every backend implements (SQLite now, PostgreSQL next).
+"""The store contract every backend implements (:mod:`.sqlite`, :mod:`.postgres`, both on :mod:`.sql`).
 
 A store is an append-only log of events per project. Each stored event gets a ``position`` that
 increases in commit order, so a reader asking for events after position N never skips one.
@@ -117,9 +117,10 @@ class Store(ABC):
 
     @property
     def redactor(self) -> Redactor:
-        """What ``append`` redacts: ``PREFLOG_REDACT``/``PREFLOG_REDACT_PATTERNS`` unless set."""
+        """What ``append`` redacts: nothing unless a redactor was given (the stores' ``redactor=``
+        argument; :func:`preflog.store.open_store` and the service build it from ``PREFLOG_REDACT``)."""
         if self._redactor is None:
-            self._redactor = Redactor.from_env()
+            self._redactor = Redactor()
         return self._redactor
 
     @redactor.setter

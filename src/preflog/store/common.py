@@ -1,17 +1,18 @@
-"""Pieces every backend shares: how an event becomes a row, duplicate/conflict classification,
-what erasure keeps, and error translation. Keeping them here makes SQLite and PostgreSQL answer
-exactly alike (the conformance suite checks it)."""
+"""Pieces every backend shares, with no database in sight: how an event becomes a row (the named
+tuples :class:`EventRow`, :class:`ExistingRow`, :class:`ReadRow`), duplicate/conflict
+classification, what erasure keeps. :mod:`preflog.store.sql` runs them against a database; each
+backend translates its own driver's errors. Keeping them here makes every backend answer exactly
+alike (the conformance suite checks it)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
-from preflog.errors import StoreError, StoreFull, StoreUnavailable, ValidationError
+from preflog.errors import ValidationError
 from preflog.events import SCHEMA_VERSION, Limits, canonical_json, normalize_time, now, upcast, validate_event
 from preflog.redact import Redactor
 from preflog.store.base import AppendResult, AppendStatus, RequestView, StoredEvent
@@ -48,6 +49,47 @@ CANDIDATE_KEEP: Final = ("candidate_id", "model", "params", "usage", "latency_ms
 # source kind and version but not that id. A reward model's or AI judge's id names a model and
 # stays, so what each judge said about erased requests still counts.
 PERSON_SOURCES: Final = ("human", "end_user", "implicit")
+
+
+class EventRow(NamedTuple):
+    """One new row of table ``events``, in the order of :data:`EVENT_COLUMNS` (``position`` is
+    handed out by the database)."""
+
+    project: str
+    event_id: str
+    type: str
+    request_id: str | None
+    occurred_at: str
+    received_at: str
+    schema_version: int
+    user_id: str | None
+    source_kind: str | None
+    body: str
+    erased: int
+    content_hash: str | None
+
+
+class ExistingRow(NamedTuple):
+    """What an append needs to know about an event id that is already stored."""
+
+    position: int
+    body: str
+    erased: bool
+    digest: str | None  # the content digest taken before blanking (erased rows only)
+
+
+class ReadRow(NamedTuple):
+    """What a read selects (:data:`READ_COLUMNS`) to make a :class:`StoredEvent`."""
+
+    position: int
+    body: str
+    project: str
+    received_at: str
+    erased: Any  # 0/1 in SQLite, a boolean in PostgreSQL
+
+
+EVENT_COLUMNS: Final = ", ".join(EventRow._fields)
+READ_COLUMNS: Final = ", ".join(ReadRow._fields)
 
 
 def encode_body(event: dict[str, Any]) -> str:
@@ -152,9 +194,9 @@ class PendingEvent:
         self.body = encode_body(self.event)
         self.erased = True
 
-    def row(self, project: str) -> tuple[Any, ...]:
+    def row(self, project: str) -> EventRow:
         e = self.event
-        return (
+        return EventRow(
             project,
             e["event_id"],
             e["type"],
@@ -187,40 +229,23 @@ class PendingEvent:
             )
 
 
-def classify_existing(item: PendingEvent, row: tuple[int, str, bool, str | None]) -> AppendResult:
+def classify_existing(item: PendingEvent, row: ExistingRow) -> AppendResult:
     """An event whose id is already stored: ``duplicate`` when the content is the same, else
     ``conflict`` (nothing is overwritten). Erased rows are compared by their pre-erasure digest."""
-    position, body, erased, digest = row
-    if erased:
+    if row.erased:
         original = item.digest or content_hash(item.event)
-        same = digest == original
+        same = row.digest == original
     else:
-        same = body == item.body or json.loads(body) == json.loads(item.body)
+        same = row.body == item.body or json.loads(row.body) == json.loads(item.body)
     if same:
-        return AppendResult("duplicate", item.event_id, position)
+        return AppendResult("duplicate", item.event_id, row.position)
     return AppendResult(
         "conflict",
         item.event_id,
-        position,
+        row.position,
         field="event_id",
         reason="event_id already stored with other content",
     )
-
-
-# SQLite result codes (primary, low byte) that say "try again later" or "the disk is full".
-_SQLITE_FULL: Final = 13
-_SQLITE_UNAVAILABLE: Final = {5, 6, 8, 10, 14}  # BUSY, LOCKED, READONLY, IOERR, CANTOPEN
-
-
-def translate_sqlite_error(exc: sqlite3.Error, what: str) -> StoreError:
-    code = getattr(exc, "sqlite_errorcode", None)
-    primary = code & 0xFF if isinstance(code, int) else None
-    message = f"sqlite: {what}: {exc}"
-    if primary == _SQLITE_FULL or "disk is full" in str(exc):
-        return StoreFull(message)
-    if primary in _SQLITE_UNAVAILABLE or "locked" in str(exc) or "unable to open" in str(exc):
-        return StoreUnavailable(message)
-    return StoreError(message)
 
 
 def prepare_batch(
@@ -322,11 +347,11 @@ def erasure_lookups(pending: list[PendingEvent]) -> tuple[list[str], list[str]]:
     return requests, users
 
 
-def stored_event(position: int, body: str, project: str, received_at: str, erased: Any) -> StoredEvent:
-    event = decode_body(body)
-    event["project"] = project
-    event["received_at"] = received_at
-    return StoredEvent(int(position), event, bool(erased))
+def stored_event(row: ReadRow) -> StoredEvent:
+    event = decode_body(row.body)
+    event["project"] = row.project
+    event["received_at"] = row.received_at
+    return StoredEvent(int(row.position), event, bool(row.erased))
 
 
 def blanked_rows(rows: list[tuple[int, str]]) -> list[tuple[str, str, int]]:
@@ -363,20 +388,19 @@ def read_where(
     types: Iterable[str] | None,
     since: str | None,
     until: str | None,
-    mark: str,
 ) -> tuple[str, list[Any]]:
-    """The WHERE clause and arguments of ``Store.read`` in a driver's placeholder style (``?`` or
-    ``%s``); types become ``type IN (...)``, which both SQLite and PostgreSQL plan well."""
-    where = [f"project = {mark}", f"position > {mark}"]
+    """The WHERE clause (``?`` placeholders, see :class:`preflog.store.sql.Tx`) and arguments of
+    ``Store.read``; types become ``type IN (...)``, which both SQLite and PostgreSQL plan well."""
+    where = ["project = ?", "position > ?"]
     args: list[Any] = [project, after]
     if types is not None:
         wanted = list(types)
-        where.append(f"type IN ({', '.join([mark] * len(wanted))})" if wanted else "false")
+        where.append(f"type IN ({', '.join('?' * len(wanted))})" if wanted else "false")
         args.extend(wanted)
     if since is not None:
-        where.append(f"occurred_at >= {mark}")
+        where.append("occurred_at >= ?")
         args.append(normalize_time(since))
     if until is not None:
-        where.append(f"occurred_at < {mark}")
+        where.append("occurred_at < ?")
         args.append(normalize_time(until))
     return " AND ".join(where), args

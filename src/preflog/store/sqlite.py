@@ -3,6 +3,8 @@
 Writers serialize on ``BEGIN IMMEDIATE``, so the rowid order of ``events.position`` is commit
 order and a reader tailing "after position N" never skips an event. Several processes may write
 one file at once (SQLite's file lock plus a busy timeout). Each thread gets its own connection.
+Everything but the connections, the transaction and the error translation is
+:class:`preflog.store.sql.SQLStore`'s.
 """
 
 from __future__ import annotations
@@ -11,69 +13,82 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Final
 
-from preflog.errors import StoreError
-from preflog.events import DEFAULT_LIMITS, Limits
-from preflog.store.base import AppendResult, RequestView, Store, StoredEvent, StoreStats
-from preflog.store.common import (
-    PendingEvent,
-    blanked_rows,
-    build_view,
-    classify_existing,
-    erasure_effect,
-    erasure_lookups,
-    finish,
-    hits_erasure,
-    prepare_batch,
-    read_where,
-    stored_event,
-    translate_sqlite_error,
-    user_key,
-)
+from preflog.errors import ConfigError, StoreError, StoreFull, StoreUnavailable
+from preflog.events import Limits
+from preflog.redact import Redactor
+from preflog.store.common import EventRow
 from preflog.store.forksafe import inside_sqlite
-from preflog.store.group import Append, GroupCommit
+from preflog.store.group import Append
+from preflog.store.sql import INSERT_EVENT, SQLStore, Tx
 from preflog.store.sqlite_checkpoint import INLINE_CHECKPOINT_PAGES, Checkpointer
 from preflog.store.sqlite_lock import WriterLock
 from preflog.store.sqlite_schema import migrate
 
-_SELECT: Final = "SELECT position, body, project, received_at, erased FROM events"
-_INSERT: Final = (
-    "INSERT INTO events (project, event_id, type, request_id, occurred_at, received_at, "
-    "schema_version, user_id, source_kind, body, erased, content_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
-    "ON CONFLICT (project, event_id) DO NOTHING"
-)
-_MAX_VARS: Final = 500  # ids per IN (...) query, well under SQLite's variable limit
+SYNCHRONOUS: Final = ("OFF", "NORMAL", "FULL", "EXTRA")
 # Page cache per connection (KiB; SQLite's default is 2 MiB). The unique (project, event_id) and
 # (project, request_id) indexes take random ids, so each batch touches pages all over them: kept
 # in memory between transactions, they are not read back for every append. Filled only as used.
 _CACHE_KIB: Final = 32 * 1024
+# SQLite result codes (primary, low byte) that say "try again later" or "the disk is full".
+_SQLITE_FULL: Final = 13
+_SQLITE_UNAVAILABLE: Final = {5, 6, 8, 10, 14}  # BUSY, LOCKED, READONLY, IOERR, CANTOPEN
+# RETURNING (the audit log's ids) arrived in 3.35 (2021); Debian 12 has 3.40, Ubuntu 22.04 3.37.
+_MIN_SQLITE: Final = (3, 35, 0)
+
+_SQL_BY_MODEL: Final = (
+    "SELECT json_extract(c.value, '$.model.name') AS model, COUNT(*) FROM events, "
+    "json_each(events.body, '$.candidates') AS c WHERE events.project = ? "
+    "AND events.type = 'inference' GROUP BY model ORDER BY model"
+)
 
 
-class SQLiteStore(Store):
+def translate_error(exc: sqlite3.Error, what: str) -> StoreError:
+    """A sqlite3 error as a preflog error, by SQLite's result code: busy, locked, read-only, I/O
+    and cannot-open are :class:`StoreUnavailable` (another try may work), a full disk
+    :class:`StoreFull`; anything else (a missing table, a broken constraint: a bug, not an outage)
+    :class:`StoreError`."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    message = f"sqlite: {what}: {exc}"
+    if primary == _SQLITE_FULL or "disk is full" in str(exc):
+        return StoreFull(message)
+    if primary in _SQLITE_UNAVAILABLE or "locked" in str(exc) or "unable to open" in str(exc):
+        return StoreUnavailable(message)
+    return StoreError(message)
+
+
+class SQLiteStore(SQLStore):
     """Events in the SQLite file at ``path`` (created with its parent directory if missing).
 
     ``synchronous`` is ``NORMAL`` by default: in WAL mode a power loss may lose the last
-    transactions but never corrupts the file; ``FULL`` (env ``PREFLOG_SQLITE_SYNCHRONOUS``) makes
-    every commit durable before ``append`` returns, at some cost in speed.
+    transactions but never corrupts the file; ``FULL`` makes every commit durable before
+    ``append`` returns, at some cost in speed. (:func:`preflog.store.open_store` takes it from
+    ``PREFLOG_SQLITE_SYNCHRONOUS``.)
     """
+
+    BY_MODEL_SQL = _SQL_BY_MODEL
 
     def __init__(
         self,
         path: Path | str,
         *,
         limits: Limits | None = None,
-        synchronous: str | None = None,
+        synchronous: str = "NORMAL",
         busy_timeout_s: float = 30.0,
+        redactor: Redactor | None = None,
     ) -> None:
+        if sqlite3.sqlite_version_info < _MIN_SQLITE:
+            raise ConfigError(f"SQLite {sqlite3.sqlite_version} is too old: preflog needs 3.35 or newer")
+        super().__init__(limits=limits, redactor=redactor)
         self.path = Path(path)
-        self.limits = limits or DEFAULT_LIMITS
-        self.synchronous = (synchronous or os.environ.get("PREFLOG_SQLITE_SYNCHRONOUS") or "NORMAL").upper()
-        if self.synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
-            raise StoreError(f"PREFLOG_SQLITE_SYNCHRONOUS: must be NORMAL or FULL, got {self.synchronous!r}")
+        self.synchronous = synchronous.upper()
+        if self.synchronous not in SYNCHRONOUS:
+            raise StoreError(f"synchronous: must be NORMAL or FULL (or OFF, EXTRA), got {synchronous!r}")
         self._busy_timeout_s = busy_timeout_s
         self._local = threading.local()
         # Every connection opened, with the process and thread that own it (see _connect, close).
@@ -81,7 +96,6 @@ class SQLiteStore(Store):
         self._all_lock = threading.Lock()
         self._closed = False
         self._writers = WriterLock(self.path, timeout_s=busy_timeout_s)
-        self._group = GroupCommit(self._write_group)
         self._checkpointer = Checkpointer(self.path, timeout_s=busy_timeout_s)
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,7 +130,7 @@ class SQLiteStore(Store):
             # Checkpoints run on the checkpointer's thread; the inline one is only a backstop.
             conn.execute(f"PRAGMA wal_autocheckpoint={INLINE_CHECKPOINT_PAGES}")
         except sqlite3.Error as exc:
-            raise translate_sqlite_error(exc, f"cannot open {self.path}") from exc
+            raise translate_error(exc, f"cannot open {self.path}") from exc
         with self._all_lock:
             self._all = self._prune(self._all)
             self._all.append((os.getpid(), threading.current_thread(), conn))
@@ -128,17 +142,23 @@ class SQLiteStore(Store):
             with inside_sqlite():
                 yield
         except sqlite3.Error as exc:
-            raise translate_sqlite_error(exc, what or str(self.path)) from exc
+            raise translate_error(exc, what or str(self.path)) from exc
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def connection(self, what: str = "read") -> Iterator[Tx]:
+        """This thread's connection (no transaction: each statement sees the latest commit)."""
+        with self._errors(what):
+            yield Tx(self._conn(), self.MARK)
+
+    @contextmanager
+    def transaction(self, what: str = "write") -> Iterator[Tx]:
         """A write transaction, after taking a turn in the writers' queue (:mod:`.sqlite_lock`:
         SQLite's own busy handler would leave waiting writers asleep while the database is free)."""
         conn = self._conn()
-        with self._errors("append"), self._writers.hold():
+        with self._errors(what), self._writers.hold():
             conn.execute("BEGIN IMMEDIATE")
             try:
-                yield conn
+                yield Tx(conn, self.MARK)
                 conn.execute("COMMIT")
             except BaseException:
                 _rollback(conn)
@@ -172,224 +192,33 @@ class SQLiteStore(Store):
                 kept.append((pid, thread, conn))
         return kept
 
-    # ------------------------------------------------------------------------------------ append
+    # ------------------------------------------------------------------------------------ dialect
 
-    def append(
-        self, events: Sequence[Mapping[str, Any]], *, project: str, validated: bool = False
-    ) -> list[AppendResult]:
-        results: list[AppendResult | None] = [None] * len(events)
-        pending = prepare_batch(
-            events,
-            project=project,
-            validated=validated,
-            limits=self.limits,
-            results=results,
-            redactor=self.redactor,
-        )
-        if pending:
-            self._group.run(Append(project, pending, results))
-        return finish(results)
+    @contextmanager
+    def _savepoint(self, tx: Tx) -> Iterator[None]:
+        tx.raw.execute("SAVEPOINT bulk_insert")
+        try:
+            yield
+        except BaseException:
+            if tx.raw.in_transaction:  # some errors (a full disk) already rolled everything back
+                with suppress(sqlite3.Error):
+                    tx.raw.execute("ROLLBACK TO bulk_insert")
+                    tx.raw.execute("RELEASE bulk_insert")
+            raise
+        tx.raw.execute("RELEASE bulk_insert")
 
-    def _write_group(self, group: list[Append]) -> None:
-        """Appends queued together (:mod:`.group`), one after the other in one transaction."""
-        with self._write() as conn:
-            for job in group:
-                self._insert(conn, job.project, job.pending, job.results)
+    def _bulk_insert(self, tx: Tx, rows: list[EventRow]) -> None:
+        tx.raw.executemany(INSERT_EVENT, rows)
+
+    def _is_duplicate_id(self, exc: Exception) -> bool:
+        # "UNIQUE constraint failed: events.project, events.event_id"
+        return isinstance(exc, sqlite3.IntegrityError) and "events.event_id" in str(exc)
+
+    def _in(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
+    def _committed(self, group: list[Append]) -> None:
         self._checkpointer.wrote(sum(len(item.body) for job in group for item in job.pending))
-
-    def _insert(
-        self,
-        conn: sqlite3.Connection,
-        project: str,
-        pending: list[PendingEvent],
-        results: list[AppendResult | None],
-    ) -> None:
-        erased = self._erased_targets(conn, project, pending)
-        if erased:
-            for item in pending:
-                if hits_erasure(item.event, erased):
-                    item.blank()
-        (before,) = conn.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()
-        conn.executemany(_INSERT, (item.row(project) for item in pending))
-        stored = dict(
-            conn.execute("SELECT event_id, position FROM events WHERE position > ?", (before,)).fetchall()
-        )
-        missing = [item for item in pending if item.event_id not in stored]
-        existing = self._existing(conn, project, [item.event_id for item in missing])
-        for item in pending:
-            position = stored.get(item.event_id)
-            if position is not None:
-                item.answer(results, AppendResult("stored", item.event_id, position))
-            else:
-                row = existing[item.event_id]
-                item.answer(results, classify_existing(item, row))
-        for item in pending:
-            effect = erasure_effect(item) if item.event_id in stored else None
-            if effect is not None:
-                self._erase(conn, project, effect)
-
-    def _existing(
-        self, conn: sqlite3.Connection, project: str, ids: list[str]
-    ) -> dict[str, tuple[int, str, bool, str | None]]:
-        out: dict[str, tuple[int, str, bool, str | None]] = {}
-        for start in range(0, len(ids), _MAX_VARS):
-            chunk = ids[start : start + _MAX_VARS]
-            marks = ",".join("?" * len(chunk))
-            for event_id, position, body, erased, digest in conn.execute(
-                f"SELECT event_id, position, body, erased, content_hash FROM events "
-                f"WHERE project = ? AND event_id IN ({marks})",
-                (project, *chunk),
-            ):
-                out[event_id] = (position, body, bool(erased), digest)
-        return out
-
-    # ------------------------------------------------------------------------------------ erasure
-
-    def _erased_targets(
-        self, conn: sqlite3.Connection, project: str, pending: list[PendingEvent]
-    ) -> set[tuple[str, str]]:
-        """The (kind, target) erasures that touch this batch: later events stay blanked too."""
-        if conn.execute("SELECT 1 FROM erasures WHERE project = ? LIMIT 1", (project,)).fetchone() is None:
-            return set()
-        requests, users = erasure_lookups(pending)
-        found: set[tuple[str, str]] = set()
-        for kind, targets in (("request", requests), ("user", users)):
-            for start in range(0, len(targets), _MAX_VARS):
-                chunk = targets[start : start + _MAX_VARS]
-                rows = conn.execute(
-                    f"SELECT kind, target FROM erasures WHERE project = ? AND kind = ? "
-                    f"AND target IN ({','.join('?' * len(chunk))})",
-                    (project, kind, *chunk),
-                )
-                found.update((str(k), str(t)) for k, t in rows)
-        return found
-
-    def _erase(self, conn: sqlite3.Connection, project: str, erasure: Mapping[str, Any]) -> None:
-        user_id = erasure.get("user_id")
-        if user_id is not None:
-            requests = [
-                r
-                for (r,) in conn.execute(
-                    "SELECT DISTINCT request_id FROM events "
-                    "WHERE project = ? AND user_id = ? AND type = 'inference'",
-                    (project, user_id),
-                )
-            ]
-            conn.execute(
-                "INSERT OR IGNORE INTO erasures (project, kind, target) VALUES (?, 'user', ?)",
-                (project, user_key(str(user_id))),
-            )
-            self._blank_where(conn, "project = ? AND user_id = ? AND type != 'erasure'", (project, user_id))
-        else:
-            requests = [str(erasure["request_id"])]
-        for request_id in requests:
-            conn.execute(
-                "INSERT OR IGNORE INTO erasures (project, kind, target) VALUES (?, 'request', ?)",
-                (project, request_id),
-            )
-            self._blank_where(
-                conn, "project = ? AND request_id = ? AND type != 'erasure'", (project, request_id)
-            )
-
-    def _blank_where(self, conn: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> None:
-        rows = conn.execute(
-            f"SELECT position, body FROM events WHERE erased = 0 AND {where}", args
-        ).fetchall()
-        conn.executemany(
-            "UPDATE events SET body = ?, content_hash = ?, erased = 1, user_id = NULL WHERE position = ?",
-            blanked_rows(rows),
-        )
-
-    # ------------------------------------------------------------------------------------ reads
-
-    def _query(self, sql: str, args: Iterable[Any]) -> list[StoredEvent]:
-        with self._errors("read"):
-            rows = self._conn().execute(sql, tuple(args)).fetchall()
-        return [stored_event(*row) for row in rows]
-
-    def read(
-        self,
-        *,
-        project: str,
-        after: int = 0,
-        limit: int = 1000,
-        types: Iterable[str] | None = None,
-        since: str | None = None,
-        until: str | None = None,
-    ) -> list[StoredEvent]:
-        where, args = read_where(
-            project=project, after=after, types=types, since=since, until=until, mark="?"
-        )
-        args.append(max(0, int(limit)))
-        return self._query(f"{_SELECT} WHERE {where} ORDER BY position LIMIT ?", args)
-
-    def get_request(self, request_id: str, *, project: str) -> RequestView:
-        rows = self._query(
-            f"{_SELECT} WHERE project = ? AND request_id = ? ORDER BY position", (project, request_id)
-        )
-        return build_view(request_id, rows)
-
-    def get_event(self, event_id: str, *, project: str) -> StoredEvent | None:
-        rows = self._query(f"{_SELECT} WHERE project = ? AND event_id = ?", (project, event_id))
-        return rows[0] if rows else None
-
-    def last_position(self, *, project: str | None = None) -> int:
-        conn = self._conn()
-        with self._errors("read"):
-            if project is None:
-                row = conn.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()
-            else:
-                row = conn.execute(
-                    "SELECT COALESCE(MAX(position), 0) FROM events WHERE project = ?", (project,)
-                ).fetchone()
-        return int(row[0])
-
-    def stats(self, *, project: str) -> StoreStats:
-        conn = self._conn()
-        with self._errors("stats"):
-            by_type = dict(
-                conn.execute("SELECT type, COUNT(*) FROM events WHERE project = ? GROUP BY type", (project,))
-            )
-            by_source = dict(
-                conn.execute(
-                    "SELECT source_kind, COUNT(*) FROM events WHERE project = ? AND source_kind IS NOT NULL "
-                    "GROUP BY source_kind",
-                    (project,),
-                )
-            )
-            by_model = dict(
-                conn.execute(
-                    "SELECT json_extract(c.value, '$.model.name') AS model, COUNT(*) FROM events, "
-                    "json_each(events.body, '$.candidates') AS c WHERE events.project = ? "
-                    "AND events.type = 'inference' "
-                    "GROUP BY model ORDER BY model",
-                    (project,),
-                )
-            )
-            (requests,) = conn.execute(
-                "SELECT COUNT(DISTINCT request_id) FROM events WHERE project = ? AND request_id IS NOT NULL",
-                (project,),
-            ).fetchone()
-            (orphans,) = conn.execute(
-                "SELECT COUNT(DISTINCT request_id) FROM events e WHERE project = ? "
-                "AND type IN ('preference', 'score', 'signal') AND NOT EXISTS (SELECT 1 FROM events i "
-                "WHERE i.project = e.project AND i.request_id = e.request_id AND i.type = 'inference')",
-                (project,),
-            ).fetchone()
-        return StoreStats(
-            events=sum(by_type.values()),
-            by_type=dict(sorted(by_type.items())),
-            by_source=dict(sorted(by_source.items())),
-            by_model={str(k): v for k, v in by_model.items()},
-            requests=int(requests),
-            orphan_requests=int(orphans),
-            last_position=self.last_position(project=project),
-        )
-
-    def projects(self) -> list[str]:
-        with self._errors("read"):
-            rows = self._conn().execute("SELECT DISTINCT project FROM events ORDER BY project").fetchall()
-        return [str(r[0]) for r in rows]
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
@@ -414,4 +243,4 @@ def _enable_wal(conn: sqlite3.Connection, timeout_s: float) -> None:
             time.sleep(0.01)
 
 
-__all__ = ["SQLiteStore"]
+__all__ = ["SQLiteStore", "translate_error"]

@@ -8,51 +8,14 @@ import sqlite3
 from contextlib import suppress
 from typing import Final
 
-from preflog.errors import StoreError
+from preflog.store.tables import API_KEYS, ColumnTypes, audit_log, events_and_erasures, steps_to_apply
+
+TYPES: Final = ColumnTypes(serial="INTEGER PRIMARY KEY AUTOINCREMENT", flag="INTEGER NOT NULL DEFAULT 0")
 
 MIGRATIONS: Final[tuple[str, ...]] = (
-    # 1: the event log, and the erasures that later events must honour.
-    """
-    CREATE TABLE events (
-        position       INTEGER PRIMARY KEY AUTOINCREMENT,
-        project        TEXT NOT NULL,
-        event_id       TEXT NOT NULL,
-        type           TEXT NOT NULL,
-        request_id     TEXT,
-        occurred_at    TEXT NOT NULL,
-        received_at    TEXT NOT NULL,
-        schema_version INTEGER NOT NULL,
-        user_id        TEXT,
-        source_kind    TEXT,
-        body           TEXT NOT NULL,
-        erased         INTEGER NOT NULL DEFAULT 0,
-        content_hash   TEXT,
-        UNIQUE (project, event_id)
-    );
-    CREATE INDEX events_request ON events (project, request_id);
-    CREATE INDEX events_type ON events (project, type, position);
-    CREATE INDEX events_user ON events (project, user_id) WHERE user_id IS NOT NULL;
-    CREATE TABLE erasures (
-        project TEXT NOT NULL,
-        kind    TEXT NOT NULL CHECK (kind IN ('request', 'user')),
-        target  TEXT NOT NULL,
-        PRIMARY KEY (project, kind, target)
-    );
-    """,
-    # 2: the audit log of admin actions (key creation and revocation, erasure): preflog.server.audit.
-    """
-    CREATE TABLE audit_log (
-        id      INTEGER PRIMARY KEY AUTOINCREMENT,
-        at      TEXT NOT NULL,
-        project TEXT NOT NULL,
-        actor   TEXT NOT NULL,
-        via     TEXT NOT NULL,
-        action  TEXT NOT NULL,
-        target  TEXT,
-        details TEXT NOT NULL DEFAULT '{}'
-    );
-    CREATE INDEX audit_log_project ON audit_log (project, id);
-    """,
+    events_and_erasures(TYPES),  # 1: the event log and the erasures
+    audit_log(TYPES),  # 2: the audit log of admin actions
+    API_KEYS,  # 3: the service's API keys (the key store used to create this table itself)
 )
 LATEST: Final = len(MIGRATIONS)
 
@@ -60,17 +23,12 @@ LATEST: Final = len(MIGRATIONS)
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the file to :data:`LATEST`; return the version found before."""
     (found,) = conn.execute("PRAGMA user_version").fetchone()
-    if found > LATEST:
-        raise StoreError(
-            f"this SQLite file has schema version {found}, newer than this preflog understands ({LATEST}); "
-            "upgrade preflog"
-        )
-    if found == LATEST:
+    if not steps_to_apply(found, LATEST, what="this SQLite file"):
         return int(found)
     conn.execute("BEGIN IMMEDIATE")
     try:
         (current,) = conn.execute("PRAGMA user_version").fetchone()  # another process may have won
-        for version in range(current + 1, LATEST + 1):
+        for version in steps_to_apply(current, LATEST, what="this SQLite file"):
             for statement in _statements(MIGRATIONS[version - 1]):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version}")

@@ -81,8 +81,11 @@ async def login(request: Request) -> Response:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE)
     if not same_origin(request) or expected is None or not csrf_ok_plain(expected, form.get("csrf")):
         return _login_page(request, error="The form expired; please sign in again.", status=403)
-    keys = get_state(request).keys
-    signed = await run_in_threadpool(sign_in, keys, form.get("api_key", ""))
+    state = get_state(request)
+    token, settings = form.get("api_key", ""), state.settings
+    signed = await run_in_threadpool(
+        lambda: sign_in(state.keys, token, ttl_s=settings.session_ttl_s, secret=settings.session_secret)
+    )
     if signed is None:
         message = "That key is not valid here: use an active key of scope annotate, read or admin."
         return _login_page(request, error=message, status=401)

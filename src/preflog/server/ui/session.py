@@ -2,7 +2,8 @@
 
 The cookie is ``v1.<key_id>.<expires>.<nonce>.<signature>``. The signature is an HMAC-SHA256 whose
 key is the API key's stored ``secret_hash`` (a server-side secret that never leaves the database,
-see :mod:`preflog.server.keys`) mixed with ``PREFLOG_SESSION_SECRET`` when set. So:
+see :mod:`preflog.server.keys`) mixed with a service-wide ``secret`` when set (``PREFLOG_SESSION_SECRET``,
+passed down from :class:`preflog.server.settings.ServerSettings`). So:
 
 * every worker process that reads the same key store verifies the same cookie — no shared memory;
 * the key is looked up on every request (as the API does): revoking the key ends its sessions at
@@ -11,7 +12,7 @@ see :mod:`preflog.server.keys`) mixed with ``PREFLOG_SESSION_SECRET`` when set. 
 
 Sign-out deletes the cookie and puts its nonce on this process's deny list until it expires; with
 several worker processes a *copied* cookie stays valid in the other workers until ``expires``
-(``PREFLOG_SESSION_TTL`` seconds, 12 hours by default) — revoke the key to end it everywhere.
+(``ttl_s``: ``PREFLOG_SESSION_TTL`` seconds, 12 hours by default) — revoke the key to end it everywhere.
 
 CSRF: every state-changing request carries a token — a form field ``csrf`` or an ``X-CSRF-Token``
 header — that is an HMAC of the session nonce under the same key, compared in constant time. The
@@ -24,7 +25,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 import threading
 import time
@@ -35,30 +35,25 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from preflog.server.keys import ApiKey, KeyStore, StoredKey, verify_key
+from preflog.server.settings import DEFAULT_SESSION_TTL_S
 
 SESSION_COOKIE: Final = "preflog_session"
 LOGIN_CSRF_COOKIE: Final = "preflog_login_csrf"
 CSRF_HEADER: Final = "x-csrf-token"
 UI_SCOPES: Final = frozenset({"read", "annotate", "admin"})
-DEFAULT_TTL_S: Final = 12 * 3600
-
-
-def session_ttl() -> int:
-    raw = os.environ.get("PREFLOG_SESSION_TTL", "").strip()
-    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_TTL_S
+DEFAULT_TTL_S: Final = DEFAULT_SESSION_TTL_S
 
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _signing_key(stored: StoredKey) -> bytes:
-    pepper = os.environ.get("PREFLOG_SESSION_SECRET", "")
-    return hashlib.sha256(f"preflog-ui-session\x00{pepper}\x00{stored.secret_hash}".encode()).digest()
+def _signing_key(stored: StoredKey, secret: str) -> bytes:
+    return hashlib.sha256(f"preflog-ui-session\x00{secret}\x00{stored.secret_hash}".encode()).digest()
 
 
-def _mac(stored: StoredKey, *parts: str) -> str:
-    return _b64(hmac.new(_signing_key(stored), "\x00".join(parts).encode(), hashlib.sha256).digest())
+def _mac(stored: StoredKey, secret: str, *parts: str) -> str:
+    return _b64(hmac.new(_signing_key(stored, secret), "\x00".join(parts).encode(), hashlib.sha256).digest())
 
 
 @dataclass(frozen=True)
@@ -104,23 +99,27 @@ class _DenyList:
 SIGNED_OUT = _DenyList()
 
 
-def sign_in(keys: KeyStore, token: str) -> tuple[str, Session] | None:
-    """``(cookie value, session)`` for an active key of a UI scope, else None."""
+def sign_in(
+    keys: KeyStore, token: str, *, ttl_s: int = DEFAULT_TTL_S, secret: str = ""
+) -> tuple[str, Session] | None:
+    """``(cookie value, session)`` for an active key of a UI scope, else None; the session lasts
+    ``ttl_s`` seconds and is signed with ``secret`` mixed in (see the module doc)."""
     key = verify_key(keys, token.strip())
     if key is None or key.scope not in UI_SCOPES:
         return None
     stored = keys.get_key(key.key_id)
     if stored is None:
         return None
-    expires = int(time.time()) + session_ttl()
+    expires = int(time.time()) + ttl_s
     nonce = secrets.token_urlsafe(18)
     body = f"v1.{key.key_id}.{expires}.{nonce}"
-    cookie = f"{body}.{_mac(stored, 'session', body)}"
-    return cookie, Session(key, nonce, expires, _mac(stored, "csrf", nonce))
+    cookie = f"{body}.{_mac(stored, secret, 'session', body)}"
+    return cookie, Session(key, nonce, expires, _mac(stored, secret, "csrf", nonce))
 
 
-def load_session(keys: KeyStore, cookie: str | None) -> Session | None:
-    """The session a cookie proves, or None (malformed, forged, expired, signed out, key revoked)."""
+def load_session(keys: KeyStore, cookie: str | None, *, secret: str = "") -> Session | None:
+    """The session a cookie proves, or None (malformed, forged, expired, signed out, key revoked,
+    or signed with another ``secret``)."""
     if not cookie or len(cookie) > 512:
         return None
     parts = cookie.split(".")
@@ -134,9 +133,9 @@ def load_session(keys: KeyStore, cookie: str | None) -> Session | None:
     if stored is None or not stored.active or stored.scope not in UI_SCOPES:
         return None
     body = f"v1.{key_id}.{expires_raw}.{nonce}"
-    if not hmac.compare_digest(_mac(stored, "session", body), signature):
+    if not hmac.compare_digest(_mac(stored, secret, "session", body), signature):
         return None
-    return Session(stored.public(), nonce, expires, _mac(stored, "csrf", nonce))
+    return Session(stored.public(), nonce, expires, _mac(stored, secret, "csrf", nonce))
 
 
 def sign_out(session: Session) -> None:

@@ -132,7 +132,10 @@ async def optional_session(request: Request) -> Session | None:
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
-    return await run_in_threadpool(load_session, get_state(request).keys, cookie)
+    state = get_state(request)
+    return await run_in_threadpool(
+        lambda: load_session(state.keys, cookie, secret=state.settings.session_secret)
+    )
 
 
 def login_redirect(request: Request) -> RedirectResponse:
