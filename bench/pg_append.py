@@ -33,8 +33,8 @@ from tests import factories as f
 
 from pgdb import fresh_database
 from preflog.events import validate_event
-from preflog.store.common import PendingEvent, encode_body
-from preflog.store.postgres import _COLUMNS, PostgresStore
+from preflog.store.common import EVENT_COLUMNS, PendingEvent, encode_body
+from preflog.store.postgres import PostgresStore
 
 Batches = list[list[dict[str, Any]]]
 
@@ -54,7 +54,7 @@ def copy_rows(batches: Batches) -> list[list[tuple[Any, ...]]]:
 
 
 def copy_batch(conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]]) -> None:
-    with conn.cursor() as cur, cur.copy(f"COPY events ({_COLUMNS}) FROM STDIN") as copy:
+    with conn.cursor() as cur, cur.copy(f"COPY events ({EVENT_COLUMNS}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
     conn.commit()

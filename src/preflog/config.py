@@ -200,7 +200,7 @@ _TABLE: Final = (
         "PREFLOG_REDACT",
         "off",
         _text,
-        "app, CLI",
+        "open_store, app",
         "built-in redaction rules applied on ingest: comma-separated kinds "
         "(`secrets`, `email`, `phone`, `all`) or `off`",
     ),
@@ -208,7 +208,7 @@ _TABLE: Final = (
         "PREFLOG_REDACT_PATTERNS",
         None,
         _text,
-        "app, CLI",
+        "open_store, app",
         "custom redaction rules: a JSON object of name to regular expression",
     ),
     _s("PREFLOG_SESSION_TTL", str(12 * 3600), _positive_int, "app", "seconds a web UI sign-in lasts"),

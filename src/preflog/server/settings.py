@@ -60,7 +60,7 @@ class ServerSettings:
         """Every field from its ``PREFLOG_*`` variable in ``environ`` (default ``os.environ``)."""
         values = {name: config.get(variable, environ) for name, variable in _VARIABLES.items()}
         values["session_secret"] = values["session_secret"] or ""
-        return cls(limits=Limits.from_env(), **values)
+        return cls(limits=Limits.from_env(environ), **values)
 
 
 _VARIABLES: Final = {
