@@ -134,7 +134,7 @@ class Redactor:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Redactor:
         """From ``PREFLOG_REDACT`` (comma-separated kinds; ``off`` or empty for none) and
         ``PREFLOG_REDACT_PATTERNS`` (a JSON object of name to regular expression), read through
-        :mod:`preflog.config` from ``environ`` (default ``os.environ``)."""
+        :mod:`preflog.config` from ``environ`` (default: the process environment)."""
         raw = str(config.get("PREFLOG_REDACT", environ) or "")
         kinds = [] if raw.lower() in ("", "off", "none", "0", "false") else raw.split(",")
         return cls.from_names(kinds, _parse_patterns(config.get("PREFLOG_REDACT_PATTERNS", environ) or ""))

@@ -83,9 +83,10 @@ def test_serve_demo_prints_the_url_and_a_working_admin_key(tmp_path: Path) -> No
         live.stop()
 
 
-def test_several_workers_share_one_store(db: str) -> None:
+def test_several_workers_share_one_store(db: str, tmp_path: Path) -> None:
     admin = _key(db, "admin")
-    live = start_server(db, "--workers", "2")
+    decoy = tmp_path / "decoy.db"  # the workers serve --db, whatever PREFLOG_DB says
+    live = start_server(db, "--workers", "2", env={"PREFLOG_DB": str(decoy)})
     try:
         headers = {"Authorization": f"Bearer {admin}"}
         with httpx.Client(base_url=live.url, timeout=10) as client:
@@ -96,5 +97,6 @@ def test_several_workers_share_one_store(db: str) -> None:
             page = client.get("/v1/events", params={"limit": 1000}, headers=headers).json()
         positions = [e["position"] for e in page["events"]]
         assert len(positions) == 100 and positions == sorted(set(positions))
+        assert not decoy.exists()
     finally:
         live.stop()

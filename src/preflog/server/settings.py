@@ -57,7 +57,7 @@ class ServerSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
-        """Every field from its ``PREFLOG_*`` variable in ``environ`` (default ``os.environ``)."""
+        """Every field from its ``PREFLOG_*`` variable in ``environ`` (default: the process environment)."""
         values = {name: config.get(variable, environ) for name, variable in _VARIABLES.items()}
         values["session_secret"] = values["session_secret"] or ""
         return cls(limits=Limits.from_env(environ), **values)
