@@ -26,6 +26,7 @@ from preflog.errors import ConfigError
 from preflog.redact import Redactor
 from preflog.schema import event_json_schema
 from preflog.server import (
+    openapi_docs,
     routes_analytics,
     routes_audit,
     routes_events,
