@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import preflog
+from preflog.errors import Unauthorized
 from preflog.events import Limits
 from preflog.sdk.spool import DiskSpool
 from preflog.server.settings import ServerSettings
@@ -285,5 +286,17 @@ def test_call_makes_one_json_request_with_the_transports_key_and_wire(service: I
         status, answer = transport.call("GET", f"/v1/requests/{rid}")
         assert status == 200 and answer["inference"]["prompt"] == "q"
         assert transport.call("GET", "/v1/requests/nope")[0] == 404
+    finally:
+        transport.close()
+
+
+def test_a_refused_key_is_raised_once_by_the_transport_not_answered_as_rejected(
+    service: InProcessService,
+) -> None:
+    transport = service.transport("pfl_000000000000_notavalidsecretatall", spool=False)
+    try:
+        with pytest.raises(Unauthorized, match="HTTP 401") as refused:
+            transport.send([{"event_id": "x"}], "default")
+        assert refused.value.status == 401 and service.posts == 1
     finally:
         transport.close()
