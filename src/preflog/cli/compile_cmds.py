@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from preflog.cli.common import open_store_for, require_events
 from preflog.cli.progress import TerminalProgress
@@ -26,6 +26,12 @@ DEFAULTS = CompileOptions()  # the library's defaults are the flags' defaults
 def register(sub: _Subparsers) -> None:
     _register_compile(sub)
     _register_verify(sub)
+
+
+def _library_default(group: Any, flag: str, help: str, **kwargs: Any) -> None:
+    """An option whose default is :class:`CompileOptions`' (one definition), said in its help."""
+    default = getattr(DEFAULTS, flag.removeprefix("--").replace("-", "_"))
+    group.add_argument(flag, default=default, help=f"{help} (default {default})", **kwargs)
 
 
 def _register_compile(sub: _Subparsers) -> None:
@@ -54,26 +60,9 @@ def _register_compile(sub: _Subparsers) -> None:
     )
     p.add_argument("--parquet", action="store_true", help="write Parquet instead of JSONL")
     g = p.add_argument_group("resolve and aggregate")
-    g.add_argument(
-        "--aggregate",
-        choices=AGGREGATES,
-        default=DEFAULTS.aggregate,
-        help=f"how several judgments of one pair decide (default {DEFAULTS.aggregate})",
-    )
-    g.add_argument(
-        "--min-agreement",
-        type=float,
-        default=DEFAULTS.min_agreement,
-        metavar="F",
-        help=f"share of votes the majority needs (default {DEFAULTS.min_agreement})",
-    )
-    g.add_argument(
-        "--min-margin",
-        type=float,
-        default=DEFAULTS.min_margin,
-        metavar="F",
-        help=f"score gap a reward-score pair needs (default {DEFAULTS.min_margin})",
-    )
+    _library_default(g, "--aggregate", "how several judgments of one pair decide", choices=AGGREGATES)
+    _library_default(g, "--min-agreement", "share of votes the majority needs", type=float, metavar="F")
+    _library_default(g, "--min-margin", "score gap a reward-score pair needs", type=float, metavar="F")
     g.add_argument(
         "--unpaired-from-pairs",
         action="store_true",
@@ -99,19 +88,8 @@ def _register_compile(sub: _Subparsers) -> None:
     s.add_argument("--prefer-low-margin", action="store_true", help="caps keep the smallest margins first")
     s.add_argument("--balance-position", action="store_true", help="chosen shown first as often as second")
     s.add_argument("--balance-length", action="store_true", help="chosen longer as often as shorter")
-    s.add_argument(
-        "--test-fraction",
-        type=float,
-        default=DEFAULTS.test_fraction,
-        metavar="F",
-        help=f"share of prompts in test (default {DEFAULTS.test_fraction})",
-    )
-    s.add_argument(
-        "--seed",
-        type=int,
-        default=DEFAULTS.seed,
-        help=f"seed of every random choice (default {DEFAULTS.seed})",
-    )
+    _library_default(s, "--test-fraction", "share of prompts in test", type=float, metavar="F")
+    _library_default(s, "--seed", "seed of every random choice", type=int)
     p.add_argument(
         "--since-manifest",
         metavar="PATH",
