@@ -225,3 +225,47 @@ def test_parquet_keeps_a_key_the_first_row_leaves_out(tmp_path: Path) -> None:
     assert info.rows == 2 and rows[1]["system_instruction"] == {"parts": [{"text": "Be brief."}]}
     assert [p.system for p in get_format("vertex").read_rows(rows)] == [None, "Be brief."]  # type: ignore[misc]
     assert all(row_problems("vertex", row) == [] for row in rows)
+
+
+def _v2_events() -> list[dict[str, Any]]:
+    """Three requests as contract v2 logs them: a tool call against an empty answer under a prompt
+    with tool turns; an agent continuation against a refusal; a plain text pair."""
+    from preflog.events import new_id
+
+    tool = f.inference(outputs=("", ""), prompt=TOOL_PROMPT)
+    tool["candidates"][0].update(tool_calls=CALL[0]["tool_calls"], finish_reason="tool_calls")
+    agent = f.inference(outputs=("", ""), prompt="Weather tomorrow?")
+    del agent["candidates"][0]["output"]
+    agent["candidates"][0]["messages"] = AGENT
+    agent["candidates"][1]["refusal"] = "I can't help with that."
+    plain = f.inference(outputs=("Paris.", "Lyon."), prompt="Capital of France?")
+    events = [tool, agent, plain]
+    for inference in list(events):
+        events.append({**f.preference(str(inference["request_id"])), "event_id": new_id()})
+    return events
+
+
+@pytest.mark.skipif(
+    "tool_calls" not in __import__("preflog.events", fromlist=["CANDIDATE_FIELDS"]).CANDIDATE_FIELDS,
+    reason="tool-call candidates need event contract v2 (candidates[].tool_calls)",
+)
+def test_v2_events_compile_to_each_trainer_format(tmp_path: Path) -> None:
+    expected = {  # format → (items, drops)
+        "openai-dpo": (2, {"unsupported_continuation": 1}),
+        "vertex": (1, {"unsupported_tool_calls": 2}),
+        "nemo-rl": (3, {}),
+    }
+    with open_store(str(tmp_path / "events.db")) as store:
+        answers = store.append(_v2_events(), project="p")
+        assert {a.status for a in answers} == {"stored"}, [a.reason for a in answers]
+        for fmt, (items, drops) in expected.items():
+            out = tmp_path / fmt
+            manifest = compile_dataset(store, project="p", out_dir=out, format=fmt, options=CompileOptions())
+            assert (manifest.counts_out["items"], manifest.drops) == (items, drops), fmt
+            rows = list(read_rows_file(out / "train.jsonl"))
+            assert all(row_problems(fmt, row) == [] for row in rows), rows
+            back = {
+                p.chosen if isinstance(p.chosen, str) else "calls" for p in get_format(fmt).read_rows(rows)
+            }  # type: ignore[misc]
+            assert "Paris." in back
+            assert verify_dataset(out, steps=0).ok

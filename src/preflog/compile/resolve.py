@@ -336,17 +336,22 @@ class _Request:
         models = self.ctx.options.models
         if models and not any(self._model(c) in models for c in cids):
             return "filtered_model"
-        if self.ctx.refuses is not None:
-            if self._refusal is None:
-                self._refusal = self.ctx.refuses(self.prompt, self.system) or ""
-            if self._refusal:
-                return self._refusal
         if self._prompt_needs is None:
             self._prompt_needs = needs(self.prompt, ())
-        if not self._prompt_needs and all(isinstance(r, str) for r in replies):
-            return None  # plain text: every format carries it
-        missing = (self._prompt_needs | needs("", replies)) - self.ctx.carries
-        return next((f"unsupported_{f}" for f in FEATURES if f in missing), None)
+        if self._prompt_needs or not all(isinstance(r, str) for r in replies):  # more than plain text
+            missing = (self._prompt_needs | needs("", replies)) - self.ctx.carries
+            unsupported = next((f"unsupported_{f}" for f in FEATURES if f in missing), None)
+            if unsupported is not None:
+                return unsupported
+        return self._refused()
+
+    def _refused(self) -> str | None:
+        """The format's own reason to refuse this request's prompt (FormatSpec.refuses), once."""
+        if self.ctx.refuses is None:
+            return None
+        if self._refusal is None:
+            self._refusal = self.ctx.refuses(self.prompt, self.system) or ""
+        return self._refusal or None
 
     def pair_draft(self, d: Decision) -> Draft | None:
         reason = self._check((d.winner, d.loser))
