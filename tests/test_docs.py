@@ -108,3 +108,19 @@ def test_every_screenshot_the_docs_show_exists() -> None:
         re.findall(r'shoot\(\w+, "([\w-]+)"', (ROOT / "tests" / "ui" / "test_browser.py").read_text())
     )
     assert {name.removesuffix(".png") for name in shown} <= taken
+
+
+def test_ui_docs_make_keys_in_the_store_make_run_serves() -> None:
+    """docs/ui.md's keys create names the store and project of make run, where signing in works."""
+    makefile = (ROOT / "Makefile").read_text()
+    demo_db = re.search(r"^DEMO_DB \?= (\S+)", makefile, re.MULTILINE)
+    assert demo_db and f"--db {demo_db.group(1)} serve --demo" in makefile.replace(
+        "$(DEMO_DB)", demo_db.group(1)
+    )
+    ui_doc = (ROOT / "docs" / "ui.md").read_text()
+    creates = re.findall(r"preflog (.*?keys create.*)", ui_doc)
+    assert creates
+    for command in creates:
+        assert f"--db {demo_db.group(1)}" in command and "--project demo" in command, command
+    readme = (ROOT / "README.md").read_text()
+    assert ".venv/bin" in readme and "examples/events.ndjson" in readme
