@@ -106,7 +106,7 @@ def _status(args: argparse.Namespace) -> int:
 
 def _print(report: ReplayReport, fmt: str) -> None:
     if fmt == "json":
-        print(json.dumps(report.__dict__))
+        print(json.dumps(report._asdict()))
         return
     print(
         f"replayed {report.replayed} events from {report.directory} ({report.rejected} rejected); "

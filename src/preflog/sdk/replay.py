@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from preflog.answers import AppendResult
 from preflog.errors import RetryableError, Unauthorized
@@ -76,8 +76,7 @@ def sort_answers(events: Sequence[dict[str, Any]], results: Sequence[AppendResul
     return out
 
 
-@dataclass(frozen=True)
-class ReplayReport:
+class ReplayReport(NamedTuple):
     """What a client's replays did so far: events ``replayed`` and ``rejected``, events still
     ``pending`` in ``directory``, and the ``error`` that stopped the last replay (None: it ran to
     the end)."""

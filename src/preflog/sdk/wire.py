@@ -11,8 +11,7 @@ run the SDK against the real service app. Any object with ``request``, ``close``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from preflog.errors import ServiceUnavailable
 
@@ -22,8 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["Response", "SocketWire", "Wire"]
 
 
-@dataclass(frozen=True)
-class Response:
+class Response(NamedTuple):
     """An HTTP answer: status, headers (lower-case names) and the whole body."""
 
     status: int
