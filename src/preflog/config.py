@@ -99,14 +99,26 @@ _TABLE: Final = (
         "the store: a path, `sqlite:///...` or `postgresql://...`",
     ),
     _s("PREFLOG_PROJECT", "default", _text, "Client, CLI", "the project (tenant) read and written"),
-    _s("PREFLOG_URL", None, _text, "Client", "the ingestion service's URL; when set the SDK sends over HTTP"),
-    _s("PREFLOG_API_KEY", None, _text, "Client", "the API key the SDK sends (`Authorization: Bearer`)"),
+    _s(
+        "PREFLOG_URL",
+        None,
+        _text,
+        "Client, CLI (spool)",
+        "the ingestion service's URL; when set the SDK sends over HTTP",
+    ),
+    _s(
+        "PREFLOG_API_KEY",
+        None,
+        _text,
+        "Client, CLI (spool)",
+        "the API key the SDK sends (`Authorization: Bearer`)",
+    ),
     # the SDK's disk spool
     _s(
         "PREFLOG_SPOOL_DIR",
         None,
         _text,
-        "Client",
+        "Client, CLI (spool)",
         "the parent directory of the SDK's spools (default `$XDG_CACHE_HOME/preflog/spool`, "
         "else `~/.cache/preflog/spool`); one subdirectory per service and project",
     ),
@@ -114,7 +126,7 @@ _TABLE: Final = (
         "PREFLOG_SPOOL_DIR_EXACT",
         None,
         _text,
-        "Client",
+        "Client, CLI (spool)",
         "the spool directory itself, used as given (no per-service subdirectory)",
     ),
     _s(
