@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "privacy_cmds",  # erase, audit
     "judge_cmds",  # score, judge
     "spool_cmds",  # spool replay, spool status
+    "archive_cmds",  # archive
 )
 
 

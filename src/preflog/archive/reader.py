@@ -1,0 +1,149 @@
+"""An archive read as a store: :class:`ArchiveStore` gives the events of a project's archive through
+the store's read interface, so the compile pipeline and analytics run on it unchanged.
+
+Only committed files count: those named by a position range up to the watermark in
+``_preflog/<project>/state.json`` (a crashed run's later parts are invisible). With ``store=``,
+opening refuses an archive that an erasure in the store has not reached yet (an erasure after
+the archive's watermark: run ``preflog archive`` first), so no compile reads erased text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from preflog.archive.rows import event_of
+from preflog.archive.target import S3Options, Target, open_target, part_files, read_state
+from preflog.errors import ConfigError, StoreError
+from preflog.store.base import AppendResult, RequestView, Store, StoredEvent, StoreStats
+from preflog.store.common import build_view
+
+
+class ArchiveStale(ConfigError):
+    """The store holds an erasure the archive has not applied yet."""
+
+
+def check_fresh(store: Store, *, project: str, watermark: int) -> None:
+    """Refuse an archive whose watermark is behind an erasure in ``store``."""
+    later = store.read(project=project, after=watermark, limit=1, types=["erasure"])
+    if later:
+        raise ArchiveStale(
+            f"from_archive: the store has an erasure (position {later[0].position}) after the archive's "
+            f"watermark {watermark}; run preflog archive first so the archive is blanked too"
+        )
+
+
+class ArchiveStore(Store):
+    """One project's archive, read-only, with the store's read methods."""
+
+    def __init__(self, uri: str, *, project: str, s3: S3Options | None = None, store: Store | None = None):
+        self.target: Target = open_target(uri, s3=s3, create=False)
+        self.project = project
+        state = read_state(self.target, project)
+        if not state:
+            raise ConfigError(f"from_archive: {uri!r} holds no archive of project {project!r}")
+        self.watermark = int(state["position"])
+        if store is not None:
+            check_fresh(store, project=project, watermark=self.watermark)
+        committed = [f for f in part_files(self.target, project) if f[1] <= self.watermark]
+        self._groups = _overlapping(committed)
+
+    # --- reads ---------------------------------------------------------------------------------
+    def iter_events(
+        self,
+        *,
+        project: str,
+        after: int = 0,
+        types: Iterable[str] | None = None,
+        batch: int = 5000,
+        until_position: int | None = None,
+    ) -> Iterator[StoredEvent]:
+        self._check(project)
+        wanted = list(types) if types is not None else None
+        top = self.watermark if until_position is None else min(until_position, self.watermark)
+        for first, last, paths in self._groups:
+            if last <= after or first > top:
+                continue
+            table = self._scan(paths, after, top, wanted)
+            for position, body, erased in zip(
+                table["position"].to_pylist(),
+                table["event"].to_pylist(),
+                table["erased"].to_pylist(),
+                strict=True,
+            ):
+                yield event_of(position, body, erased)
+
+    def _scan(self, paths: list[str], after: int, top: int, types: list[str] | None) -> pa.Table:
+        table = pa.concat_tables(
+            pq.read_table(p, filesystem=self.target.fs, columns=["position", "type", "erased", "event"])
+            for p in paths
+        )
+        keep = pc.and_(pc.greater(table["position"], after), pc.less_equal(table["position"], top))
+        if types is not None:
+            keep = pc.and_(keep, pc.is_in(table["type"], value_set=pa.array(types, pa.string())))
+        return table.filter(keep).sort_by("position")
+
+    def read(
+        self,
+        *,
+        project: str,
+        after: int = 0,
+        limit: int = 1000,
+        types: Iterable[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[StoredEvent]:
+        out = []
+        for item in self.iter_events(project=project, after=after, types=types):
+            stamp = str(item.event.get("occurred_at") or "")
+            if (since and stamp < since) or (until and stamp >= until):
+                continue
+            out.append(item)
+            if len(out) >= limit:
+                break
+        return out
+
+    def get_request(self, request_id: str, *, project: str) -> RequestView:
+        rows = [i for i in self.iter_events(project=project) if i.request_id == request_id]
+        return build_view(request_id, rows)
+
+    def get_event(self, event_id: str, *, project: str) -> StoredEvent | None:
+        return next((i for i in self.iter_events(project=project) if i.event_id == event_id), None)
+
+    def last_position(self, *, project: str | None = None) -> int:
+        return self.watermark
+
+    def projects(self) -> list[str]:
+        return [self.project]
+
+    def stats(self, *, project: str) -> StoreStats:
+        raise StoreError("an archive answers reads only: preflog stats reads the store")
+
+    def append(
+        self, events: Sequence[Mapping[str, Any]], *, project: str, validated: bool = False
+    ) -> list[AppendResult]:
+        raise StoreError("an archive is read-only: append to the store, then run preflog archive")
+
+    def close(self) -> None:
+        return None
+
+    def _check(self, project: str) -> None:
+        if project != self.project:
+            raise ConfigError(f"project: this archive reader is for {self.project!r}, not {project!r}")
+
+
+def _overlapping(files: list[tuple[int, int, str]]) -> list[tuple[int, int, list[str]]]:
+    """Files grouped where their position ranges overlap (one archive run's days), in order: a
+    group is read and sorted whole, so memory stays one run's batch."""
+    groups: list[tuple[int, int, list[str]]] = []
+    for first, last, path in files:
+        if groups and first <= groups[-1][1]:
+            start, end, paths = groups[-1]
+            groups[-1] = (start, max(end, last), [*paths, path])
+        else:
+            groups.append((first, last, [path]))
+    return groups

@@ -1,0 +1,153 @@
+"""Where an archive lives: a local directory or ``s3://bucket/prefix`` (pyarrow's filesystem layer),
+and the two writes every commit is made of — a file written under a temporary name and moved into
+place (a rename locally; a copy and a delete on S3), so no reader sees a partial file.
+
+Temporary names start with ``.`` (``.tmp-part-...``): pyarrow's and DuckDB's dataset readers
+skip names starting with ``.`` or ``_``, and :func:`part_files` lists only committed parts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyarrow import fs as pafs
+
+from preflog.errors import ConfigError
+
+PART_RE: Final = re.compile(r"^part-(\d+)-(\d+)\.parquet$")
+
+
+@dataclass(frozen=True)
+class S3Options:
+    """Endpoint and credentials for ``s3://`` archives (the CLI fills them from ``--s3-*`` options,
+    else the standard ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY`` and
+    ``AWS_REGION`` variables). None leaves a value to the AWS SDK's own chain."""
+
+    endpoint: str | None = None
+    access_key: str | None = None
+    secret_key: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """An opened archive location: its filesystem and its root path on it."""
+
+    fs: pafs.FileSystem
+    root: str
+    uri: str
+
+    def path(self, *parts: str) -> str:
+        return "/".join([self.root.rstrip("/"), *parts])
+
+
+def open_target(uri: str, *, s3: S3Options | None = None, create: bool = True) -> Target:
+    """The filesystem and root of ``uri`` (a local path or ``s3://bucket/prefix``)."""
+    if uri.startswith("s3://"):
+        bucket_path = uri[len("s3://") :].strip("/")
+        if not bucket_path:
+            raise ConfigError(f"out: {uri!r} names no bucket (s3://bucket/prefix)")
+        return Target(_s3(s3 or S3Options()), bucket_path, uri)
+    if "://" in uri:
+        raise ConfigError(f"out: {uri!r}: only local paths and s3://bucket/prefix are supported")
+    local = pafs.LocalFileSystem()
+    root = pafs.LocalFileSystem().normalize_path(_absolute(uri))
+    if create:
+        local.create_dir(root, recursive=True)
+    return Target(local, root, uri)
+
+
+def _absolute(path: str) -> str:
+    from pathlib import Path
+
+    return str(Path(path).expanduser().resolve())
+
+
+def _s3(options: S3Options) -> pafs.S3FileSystem:
+    kwargs: dict[str, Any] = {}
+    if options.endpoint:
+        parts = urlsplit(options.endpoint if "://" in options.endpoint else f"https://{options.endpoint}")
+        kwargs["endpoint_override"] = parts.netloc
+        kwargs["scheme"] = parts.scheme or "https"
+    if options.access_key:
+        kwargs["access_key"] = options.access_key
+        kwargs["secret_key"] = options.secret_key or ""
+    if options.region:
+        kwargs["region"] = options.region
+    return pafs.S3FileSystem(**kwargs)
+
+
+def commit_table(target: Target, table: pa.Table, relative: str) -> None:
+    """Write ``table`` as Parquet at ``relative`` under a temporary name, then move it into place."""
+    final = target.path(relative)
+    directory, _, name = final.rpartition("/")
+    temporary = f"{directory}/.tmp-{name}"
+    target.fs.create_dir(directory, recursive=True)
+    # Parquet bytes depend only on the rows: no timestamps in the footer, so a rerun is identical.
+    pq.write_table(table, temporary, filesystem=target.fs, compression="zstd")
+    target.fs.move(temporary, final)
+
+
+def commit_bytes(target: Target, data: bytes, relative: str) -> None:
+    """Write ``data`` at ``relative`` under a temporary name, then move it into place."""
+    final = target.path(relative)
+    directory, _, name = final.rpartition("/")
+    temporary = f"{directory}/.tmp-{name}"
+    target.fs.create_dir(directory, recursive=True)
+    with target.fs.open_output_stream(temporary) as stream:
+        stream.write(data)
+    target.fs.move(temporary, final)
+
+
+def state_path(project: str) -> str:
+    """Where a project's state lives: one file per project, so archivers of two projects never
+    write the same file. ``_`` keeps dataset readers out of it."""
+    return f"_preflog/{project}/state.json"
+
+
+def read_state(target: Target, project: str) -> dict[str, Any]:
+    """A project's archive state (``_preflog/<project>/state.json``): its watermark; {} when new."""
+    try:
+        with target.fs.open_input_stream(target.path(state_path(project))) as stream:
+            loaded = json.loads(stream.read().decode("utf-8"))
+    except FileNotFoundError:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"archive: {target.uri}/{state_path(project)} is not a JSON object")
+    return loaded
+
+
+def write_state(target: Target, project: str, state: dict[str, Any]) -> None:
+    data = (json.dumps(state, indent=2, sort_keys=True) + "\n").encode()
+    commit_bytes(target, data, state_path(project))
+
+
+def part_files(target: Target, project: str) -> list[tuple[int, int, str]]:
+    """The committed part files of ``project``: (first position, last position, path), sorted."""
+    base = target.path(f"project={project}")
+    try:
+        infos = target.fs.get_file_info(pafs.FileSelector(base, recursive=True))
+    except FileNotFoundError:
+        return []
+    found = []
+    for info in infos:
+        match = PART_RE.match(info.base_name) if info.type == pafs.FileType.File else None
+        if match:
+            found.append((int(match[1]), int(match[2]), info.path))
+    return sorted(found)
+
+
+def temporaries(target: Target, project: str) -> list[str]:
+    """Temporary files a crashed run left (``.tmp-*``): removed by the next run."""
+    base = target.path(f"project={project}")
+    try:
+        infos = target.fs.get_file_info(pafs.FileSelector(base, recursive=True))
+    except FileNotFoundError:
+        return []
+    return [i.path for i in infos if i.type == pafs.FileType.File and i.base_name.startswith(".tmp-")]
