@@ -12,8 +12,8 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-RUN_EXTRAS := server,analytics,cli
-TEST_EXTRAS := server,compile,analytics,plot,verify,cli,dev
+RUN_EXTRAS := server,analytics,cli,stream
+TEST_EXTRAS := server,compile,analytics,plot,verify,cli,stream,dev
 BENCH_EXTRAS := $(TEST_EXTRAS),bench
 
 HOST ?= 127.0.0.1

@@ -1,0 +1,169 @@
+"""Reading the stream into the store: ``preflog consume``.
+
+Each polled batch is appended per project (the store answers a redelivered event ``duplicate``,
+so a restart replays harmlessly), and only then are offsets committed, and only up to the last
+offset of a gap-free run the store holds. A store outage is retried with backoff (doubling from
+0.5 s to 30 s): nothing is skipped and nothing past it is committed. On a partition revoke the
+batch in hand is appended and committed before the partitions go; SIGTERM/SIGINT stop the loop
+after the batch in hand (:meth:`StreamConsumer.stop`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from confluent_kafka import Consumer, Message, TopicPartition
+
+from preflog.errors import RetryableError
+from preflog.store.base import Store
+from preflog.stream.producer import client_config
+from preflog.stream.url import StreamURL
+
+BATCH: Final = 500  # events per poll: one store transaction each (bench/stream_ingest.py)
+BACKOFF_FIRST_S: Final = 0.5
+BACKOFF_MAX_S: Final = 30.0
+
+
+@dataclass
+class ConsumeSummary:
+    received: int = 0
+    stored: int = 0
+    duplicate: int = 0
+    rejected: int = 0  # not JSON, or refused by the store: counted, committed, never retried
+    conflict: int = 0
+    store_retries: int = 0
+    partitions: set[int] = field(default_factory=set)
+
+    def line(self) -> str:
+        return (
+            f"consumed {self.received} events: {self.stored} stored, {self.duplicate} duplicate, "
+            f"{self.conflict} conflict, {self.rejected} rejected; {self.store_retries} store retries"
+        )
+
+
+class StreamConsumer:
+    """One member of consumer group ``group`` reading ``url``'s topic into ``store``."""
+
+    def __init__(
+        self,
+        url: StreamURL,
+        store: Store,
+        *,
+        group: str,
+        batch: int = BATCH,
+        on_assign: Callable[[list[int]], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.url, self.store, self.batch = url, store, batch
+        self.summary = ConsumeSummary()
+        self._on_assign = on_assign
+        self._sleep = sleep
+        self._stopping = False
+        self._pending: list[Message] = []
+        self._consumer = Consumer(
+            client_config(
+                url,
+                **{
+                    "group.id": group,
+                    "enable.auto.commit": False,
+                    "auto.offset.reset": "earliest",
+                    # 6 s: a killed member's partitions move to the others within seconds
+                    "session.timeout.ms": 6000,
+                },
+            )
+        )
+        self._consumer.subscribe([url.topic], on_assign=self._assigned, on_revoke=self._revoked)
+
+    def stop(self) -> None:
+        """Finish the batch in hand, commit it and return from :meth:`run`."""
+        self._stopping = True
+
+    def run(self, *, idle_exit_s: float | None = None) -> ConsumeSummary:
+        """Consume until :meth:`stop` (or, with ``idle_exit_s``, until no message came for that
+        long after the first assignment); then commit, leave the group and answer the summary."""
+        idle_since = time.monotonic()
+        try:
+            while not self._stopping:
+                messages = self._consumer.consume(self.batch, timeout=0.5)
+                self._pending = [m for m in messages if self._usable(m)]
+                if self._pending:
+                    self._flush()
+                    idle_since = time.monotonic()
+                elif self._idle(idle_exit_s, idle_since):
+                    break
+        finally:
+            self._consumer.close()
+        return self.summary
+
+    def _idle(self, idle_exit_s: float | None, since: float) -> bool:
+        if idle_exit_s is None or not self.summary.partitions:
+            return False
+        return time.monotonic() - since > idle_exit_s
+
+    def _usable(self, message: Message) -> bool:
+        # An error message (a broker hiccup librdkafka retries itself) carries no event.
+        return message.error() is None
+
+    def _assigned(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        numbers = [p.partition for p in partitions]
+        self.summary.partitions.update(numbers)
+        if self._on_assign is not None:
+            self._on_assign(numbers)
+
+    def _revoked(self, _consumer: Consumer, _partitions: list[TopicPartition]) -> None:
+        if self._pending:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Append the batch in hand (retrying a store outage), then commit its offsets."""
+        messages, self._pending = self._pending, []
+        by_project: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for message in messages:
+            self.summary.received += 1
+            event = _decode(message.value())
+            if event is None:
+                self.summary.rejected += 1
+            else:
+                by_project[str(event.get("project", ""))].append(event)
+        for project, events in by_project.items():
+            for result in self._append(events, project):
+                setattr(self.summary, result, getattr(self.summary, result) + 1)
+        self._commit(messages)
+
+    def _append(self, events: list[dict[str, Any]], project: str) -> list[str]:
+        delay = BACKOFF_FIRST_S
+        while True:
+            try:
+                return [r.status for r in self.store.append(events, project=project)]
+            except RetryableError:
+                self.summary.store_retries += 1
+                self._sleep(delay)
+                delay = min(delay * 2, BACKOFF_MAX_S)
+
+    def _commit(self, messages: list[Message]) -> None:
+        """Commit, per partition, the offset after the last message handled. Every message of the
+        batch is in the store by now (the append is retried until it is), and ``consume`` hands a
+        partition's messages in order from its committed position, so the run is gap-free."""
+        last: dict[int, int] = {}
+        for message in messages:
+            partition, offset = message.partition(), message.offset()
+            if partition is not None and offset is not None:
+                last[partition] = max(offset, last.get(partition, -1))
+        if last:
+            offsets = [TopicPartition(self.url.topic, p, o + 1) for p, o in last.items()]
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+
+
+def _decode(value: bytes | str | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    try:
+        event = json.loads(value)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None

@@ -1,0 +1,131 @@
+"""Producing events to the stream: the service's sink instead of the store.
+
+:class:`StreamSink` has the store's ``append(events, *, project)`` signature, so the ingest path
+(:func:`preflog.server.ingest.ingest`) takes it unchanged. Each event is validated as the store
+would (a bad one is ``rejected`` with its field and reason), the valid ones are produced with
+``acks=all`` and ``enable.idempotence=True``, keyed by ``request_id`` (an erasure by its
+``user_id``) so an inference and its judgments share a partition, and ``append`` returns only once
+the broker has acknowledged every one of them. A broker that cannot be reached or refuses raises
+:class:`preflog.errors.StoreUnavailable` (the service answers 503 with ``Retry-After``): an event
+is never answered ``stored`` unless it is on the broker.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from preflog.answers import AppendResult
+from preflog.errors import StoreUnavailable, ValidationError
+from preflog.events.contract import Limits
+from preflog.store.common import normalize_for_store
+from preflog.stream.url import StreamURL
+
+# The longest a batch waits for the broker's acks before the service answers 503: 10 s stays under
+# the SDK's default request timeout, so the client sees the 503 (and spools) rather than its own
+# timeout. A paused broker (SIGSTOP in tests/stream) is detected within this bound.
+DELIVERY_TIMEOUT_S: Final = 10.0
+
+
+def client_config(url: StreamURL, **extra: Any) -> dict[str, Any]:
+    """The config every preflog Kafka client shares. ``log_level`` 0: librdkafka would otherwise
+    print a line to stderr every 50 ms while a broker is unreachable."""
+    return {"bootstrap.servers": url.bootstrap, "log_level": 0, **extra}
+
+
+def event_key(event: Mapping[str, Any]) -> bytes | None:
+    """The partition key: ``request_id``, or for an erasure the ``user_id`` it erases."""
+    key = event.get("user_id") if event.get("type") == "erasure" else event.get("request_id")
+    return key.encode() if isinstance(key, str) else None
+
+
+def ensure_topic(url: StreamURL, *, timeout: float = DELIVERY_TIMEOUT_S) -> None:
+    """Create the topic with the URL's partition count; an existing topic is left as it is
+    (auto-created topics would get the broker's default, 4 on tansu)."""
+    admin = AdminClient(client_config(url))
+    futures = admin.create_topics(
+        [NewTopic(url.topic, num_partitions=url.partitions, replication_factor=url.replication)],
+        request_timeout=timeout,
+    )
+    try:
+        futures[url.topic].result(timeout=timeout)
+    except KafkaException as exc:
+        if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            raise StoreUnavailable(f"cannot create topic {url.topic!r}: {exc.args[0].str()}") from None
+    except Exception as exc:  # concurrent.futures.TimeoutError: the broker did not answer
+        raise StoreUnavailable(f"cannot create topic {url.topic!r}: {exc or 'timed out'}") from None
+
+
+class StreamSink:
+    """Validates and produces events; see the module docstring."""
+
+    def __init__(
+        self, url: StreamURL, *, limits: Limits | None = None, timeout: float = DELIVERY_TIMEOUT_S
+    ) -> None:
+        self.url = url
+        self.limits = limits or Limits()
+        self.timeout = timeout
+        self._producer = Producer(
+            client_config(
+                url,
+                acks="all",
+                **{"enable.idempotence": True, "delivery.timeout.ms": int(timeout * 1000)},
+            )
+        )
+
+    def append(
+        self, events: Sequence[Mapping[str, Any]], *, project: str, validated: bool = False
+    ) -> list[AppendResult]:
+        results: list[AppendResult] = []
+        failures: list[str] = []
+
+        def delivered(err: KafkaError | None, _msg: Message) -> None:
+            if err is not None:
+                failures.append(err.str())
+
+        sent = 0
+        for raw in events:
+            try:
+                event = normalize_for_store(raw, project=project, validated=validated, limits=self.limits)
+            except ValidationError as exc:
+                event_id = raw.get("event_id") if isinstance(raw, Mapping) else None
+                results.append(
+                    AppendResult(
+                        "rejected",
+                        event_id=event_id if isinstance(event_id, str) else None,
+                        field=exc.field or None,
+                        reason=exc.reason,
+                    )
+                )
+                continue
+            self._produce(event, delivered)
+            sent += 1
+            results.append(AppendResult("stored", event_id=event.get("event_id")))
+        if sent:
+            self._await(sent, failures)
+        return results
+
+    def _produce(self, event: dict[str, Any], delivered: Any) -> None:
+        value = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+        while True:
+            try:
+                self._producer.produce(self.url.topic, value, key=event_key(event), on_delivery=delivered)
+                return
+            except BufferError:  # the local queue is full: let deliveries drain, then retry
+                self._producer.poll(0.1)
+
+    def _await(self, sent: int, failures: list[str]) -> None:
+        left = self._producer.flush(self.timeout)
+        if left or failures:
+            reason = failures[0] if failures else f"{left} of {sent} not acknowledged in {self.timeout:g} s"
+            raise StoreUnavailable(
+                f"the stream broker at {self.url.bootstrap} did not take the batch: {reason}"
+            )
+
+    def close(self) -> None:
+        self._producer.flush(self.timeout)
