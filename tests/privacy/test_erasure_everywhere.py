@@ -211,3 +211,53 @@ def test_cli_erase_rewrite(tmp_path: Path) -> None:
         )
     )
     assert data["rewritten"][0]["removed"] >= 1 and _check_hashes(tmp_path / "compiled" / "a")
+
+
+def _as_before_the_upgrade(store: Store, backend: str, judgment_id: str, blanked_id: str) -> None:
+    """Make the store look as version 3 left it: judgments without the user_id column, a blanked
+    judgment that kept the person's id, and migration 4 not applied."""
+    from preflog.store.sql import SQLStore
+
+    assert isinstance(store, SQLStore)
+    with store.transaction("test") as tx:
+        tx.execute("UPDATE events SET user_id = NULL WHERE event_id = ?", (judgment_id,))
+        if backend == "sqlite":
+            tx.execute(
+                "UPDATE events SET body = json_set(body, '$.source.id', 'ann') WHERE event_id = ?",
+                (blanked_id,),
+            )
+            tx.execute("PRAGMA user_version = 3")
+        else:
+            kept_id = "jsonb_set(body::jsonb, '{source,id}', '\"ann\"')::text"
+            tx.execute(f"UPDATE events SET body = {kept_id} WHERE event_id = ?", (blanked_id,))
+            tx.execute("DELETE FROM preflog_migrations WHERE version = 4")
+
+
+def _migrate(store: Store, backend: str) -> None:
+    from preflog.store import postgres_schema, sqlite_schema
+
+    if backend == "sqlite":
+        import sqlite3
+
+        conn = sqlite3.connect(str(store.path), isolation_level=None)  # type: ignore[attr-defined]
+        assert sqlite_schema.migrate(conn) == 3
+        conn.close()
+    else:
+        with store.transaction("test") as tx:  # type: ignore[attr-defined]
+            assert postgres_schema.migrate(tx.raw) == 3
+
+
+def test_rows_stored_before_the_upgrade_are_reached(
+    store: Store, project: str, request: pytest.FixtureRequest
+) -> None:
+    backend = request.node.callspec.params["store"]
+    made = _seed(store, project)
+    erase(store, project=project, request_id=str(made["bob1"]["request_id"]))
+    blanked = store.get_request(str(made["bob1"]["request_id"]), project=project).preferences[0]
+    _as_before_the_upgrade(store, backend, made["judged_by_ann"]["event_id"], blanked.event_id)
+    _migrate(store, backend)
+    before = store.get_event(blanked.event_id, project=project)
+    assert before is not None and "id" not in before.event["source"]  # the kept id is gone
+    erase(store, project=project, user_id="ann")
+    judged = store.get_event(made["judged_by_ann"]["event_id"], project=project)
+    assert judged is not None and judged.erased and ANN_RATIONALE not in json.dumps(judged.event)

@@ -7,6 +7,7 @@ from typing import Any, Final
 
 import psycopg
 
+from preflog.store.common import PERSON_SOURCES
 from preflog.store.tables import API_KEYS, ColumnTypes, audit_log, events_and_erasures, steps_to_apply
 
 MIGRATE_LOCK: Final = 0x70666C6F67_01  # "pflog" 1: migrations
@@ -16,6 +17,8 @@ TYPES: Final = ColumnTypes(
     serial="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", flag="BOOLEAN NOT NULL DEFAULT false"
 )
 
+_PEOPLE: Final = "(" + ", ".join(f"'{kind}'" for kind in PERSON_SOURCES) + ")"  # SQL list
+
 MIGRATIONS: Final[tuple[str, ...]] = (
     # 1: the event log and the erasures; tailing reads by project go by (project, position).
     events_and_erasures(
@@ -23,6 +26,17 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     ),
     API_KEYS,  # 2: the service's API keys (preflog.server.keys)
     audit_log(TYPES),  # 3: the audit log of admin actions (preflog.server.audit)
+    # 4: erasure reaches judgments by source.id (store.common.subject_id): rows stored before
+    # carry it in the user_id column too, and blanked ones lose the id of the person who judged.
+    f"""
+    UPDATE events SET user_id = body::jsonb #>> '{{source,id}}'
+     WHERE type IN ('preference', 'retraction') AND user_id IS NULL AND NOT erased
+       AND body::jsonb #>> '{{source,id}}' IS NOT NULL;
+    UPDATE events SET body = (body::jsonb #- '{{source,id}}')::text
+     WHERE type IN ('preference', 'retraction') AND erased
+       AND body::jsonb #>> '{{source,kind}}' IN {_PEOPLE}
+       AND body::jsonb #>> '{{source,id}}' IS NOT NULL;
+    """,
 )
 LATEST: Final = len(MIGRATIONS)
 

@@ -8,14 +8,28 @@ import sqlite3
 from contextlib import suppress
 from typing import Final
 
+from preflog.store.common import PERSON_SOURCES
 from preflog.store.tables import API_KEYS, ColumnTypes, audit_log, events_and_erasures, steps_to_apply
 
 TYPES: Final = ColumnTypes(serial="INTEGER PRIMARY KEY AUTOINCREMENT", flag="INTEGER NOT NULL DEFAULT 0")
+
+_PEOPLE: Final = "(" + ", ".join(f"'{kind}'" for kind in PERSON_SOURCES) + ")"  # SQL list
 
 MIGRATIONS: Final[tuple[str, ...]] = (
     events_and_erasures(TYPES),  # 1: the event log and the erasures
     audit_log(TYPES),  # 2: the audit log of admin actions
     API_KEYS,  # 3: the service's API keys (the key store used to create this table itself)
+    # 4: erasure reaches judgments by source.id (store.common.subject_id): rows stored before
+    # carry it in the user_id column too, and blanked ones lose the id of the person who judged.
+    f"""
+    UPDATE events SET user_id = json_extract(body, '$.source.id')
+     WHERE type IN ('preference', 'retraction') AND user_id IS NULL AND erased = 0
+       AND json_extract(body, '$.source.id') IS NOT NULL;
+    UPDATE events SET body = json_remove(body, '$.source.id')
+     WHERE type IN ('preference', 'retraction') AND erased = 1
+       AND json_extract(body, '$.source.kind') IN {_PEOPLE}
+       AND json_extract(body, '$.source.id') IS NOT NULL
+    """,
 )
 LATEST: Final = len(MIGRATIONS)
 
