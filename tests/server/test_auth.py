@@ -43,6 +43,7 @@ ROUTES: dict[str, Call] = {
     "GET /v1/analytics/matrix": lambda c, h, ctx: c.get("/v1/analytics/matrix", headers=h),
     "GET /v1/analytics/ab/{a}/{b}": lambda c, h, ctx: c.get("/v1/analytics/ab/model-a/model-b", headers=h),
     "GET /v1/analytics/report": lambda c, h, ctx: c.get("/v1/analytics/report", headers=h),
+    "GET /v1/analytics/judges": lambda c, h, ctx: c.get("/v1/analytics/judges", headers=h),
     "GET /v1/audit": lambda c, h, ctx: c.get("/v1/audit", headers=h),
 }
 
@@ -65,6 +66,7 @@ EXPECTED: dict[str, tuple[int, int, int, int]] = {
     "GET /v1/analytics/matrix": (403, 200, 200, 200),
     "GET /v1/analytics/ab/{a}/{b}": (403, 200, 200, 200),
     "GET /v1/analytics/report": (403, 200, 200, 200),
+    "GET /v1/analytics/judges": (403, 200, 200, 200),
     "GET /v1/audit": (403, 403, 403, 200),
 }
 SCOPES = ("ingest", "read", "annotate", "admin")
