@@ -32,7 +32,7 @@ def register(sub: _Subparsers) -> None:
     archive.set_defaults(handler=_archive)
 
 
-def add_s3_options(parser: argparse.ArgumentParser) -> None:
+def add_s3_options(parser: argparse._ActionsContainer) -> None:
     """``--s3-endpoint``, ``--s3-access-key``, ``--s3-secret-key``, ``--s3-region`` (archive, compile...)."""
     parser.add_argument("--s3-endpoint", metavar="URL", help="S3 endpoint (default: $AWS_ENDPOINT_URL)")
     parser.add_argument("--s3-access-key", metavar="KEY", help="S3 access key (default: $AWS_ACCESS_KEY_ID)")

@@ -17,6 +17,7 @@ from preflog.verify import TRAINERS
 
 if TYPE_CHECKING:
     from preflog.compile import Manifest
+    from preflog.store import Store
 
     _Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
@@ -95,8 +96,39 @@ def _register_compile(sub: _Subparsers) -> None:
         metavar="PATH",
         help="incremental: only what is new since this manifest.json (or its directory)",
     )
+    add_engine_options(p)
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
     p.set_defaults(handler=cmd_compile)
+
+
+def add_engine_options(p: argparse.ArgumentParser) -> None:
+    """``--engine``, ``--from-archive``, ``--archive-cache`` and the S3 options (docs/datasets.md)."""
+    from preflog.cli.archive_cmds import add_s3_options
+
+    e = p.add_argument_group("engine")
+    e.add_argument("--engine", choices=("local", "duckdb"), default="local", help="what reads the events")
+    e.add_argument("--from-archive", metavar="URI", help="read this Parquet archive instead of the store")
+    e.add_argument(
+        "--archive-cache", metavar="DIR", help="duckdb on a store: its archive (default: <db>.archive)"
+    )
+    add_s3_options(e)
+
+
+def _source(args: argparse.Namespace, store: Store | None) -> Store:
+    from preflog.cli.archive_cmds import s3_options
+    from preflog.engines import compile_source, default_cache
+
+    cache = args.archive_cache
+    if cache is None and args.engine == "duckdb" and args.from_archive is None:
+        cache = default_cache(str(args.db))
+    return compile_source(
+        store,
+        project=args.project,
+        engine=args.engine,
+        from_archive=args.from_archive,
+        s3=s3_options(args),
+        cache=cache,
+    )
 
 
 def _add_implicit(p: argparse.ArgumentParser) -> None:
@@ -157,8 +189,9 @@ def cmd_compile(args: argparse.Namespace) -> int:
     )
     with open_store_for(args, create=False) as store, TerminalProgress("compile") as progress:
         require_events(store, args.project)
+        source = _source(args, store)
         manifest = compile_dataset(
-            store,
+            source,
             project=args.project,
             out_dir=args.out,
             format=args.format,

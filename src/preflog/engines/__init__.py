@@ -1,0 +1,71 @@
+"""Compile engines: where the compile pipeline's events come from. There is ONE pipeline
+(:func:`preflog.compile.compile_dataset`); an engine only produces its input — the scan, filter
+and position order of a project's events — so every engine writes the same bytes.
+
+* ``local``: the store itself, or with ``from_archive`` the archive read by pyarrow
+  (:class:`preflog.archive.ArchiveStore`);
+* ``duckdb``: the archive scanned, filtered and ordered by DuckDB (:mod:`.duck`); on a store it
+  first brings a local archive cache up to date incrementally (:func:`default_cache`).
+
+Spark is not built yet (docs/datasets.md, "Engines").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+from preflog.archive import ArchiveStore, S3Options, archive_events
+from preflog.errors import ConfigError
+from preflog.store.base import Store
+
+ENGINES: Final = ("local", "duckdb")
+
+
+def default_cache(db: str) -> str:
+    """Where ``--engine duckdb`` on a store keeps its archive: beside a SQLite file
+    (``events.db`` → ``events.db.archive``), else under ``~/.cache/preflog/archive/<digest>``.
+
+    >>> default_cache("sqlite:///data/events.db")
+    '/data/events.db.archive'
+    """
+    if db.startswith("postgresql://") or db.startswith("postgres://"):
+        import hashlib
+
+        digest = hashlib.sha256(db.encode()).hexdigest()[:16]
+        return str(Path("~/.cache/preflog/archive").expanduser() / digest)
+    path = db[len("sqlite://") :] if db.startswith("sqlite:///") else db
+    return f"{path}.archive"
+
+
+def compile_source(
+    store: Store | None,
+    *,
+    project: str,
+    engine: str = "local",
+    from_archive: str | None = None,
+    s3: S3Options | None = None,
+    cache: str | None = None,
+) -> Store:
+    """The event source ``compile_dataset`` reads for ``engine``: the store, or an archive (given,
+    or the store's cache brought up to date first). An archive is checked against ``store``'s
+    erasures whenever a store is given."""
+    if engine not in ENGINES:
+        raise ConfigError(f"engine: {engine!r} is not one of {', '.join(ENGINES)}")
+    if from_archive is None and engine == "local":
+        if store is None:
+            raise ConfigError("engine: the local engine reads a store or an archive (from_archive)")
+        return store
+    if from_archive is None:
+        if store is None or cache is None:
+            raise ConfigError("engine: duckdb on a store needs the store and its archive cache")
+        archive_events(store, project=project, out=cache)
+        from_archive, s3 = cache, None
+    if engine == "duckdb":
+        from preflog.engines.duck import DuckArchiveStore
+
+        return DuckArchiveStore(from_archive, project=project, s3=s3, store=store)
+    return ArchiveStore(from_archive, project=project, s3=s3, store=store)
+
+
+__all__ = ["ENGINES", "compile_source", "default_cache"]
