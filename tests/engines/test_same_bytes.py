@@ -106,3 +106,33 @@ def test_every_format_and_every_option_set_is_the_same_on_every_engine(tmp_path:
             compile_everywhere(store, tmp_path / f"trl-{n}", "trl", options)
     finally:
         store.close()
+
+
+def test_incremental_compiles_from_a_manifest_are_the_same_on_every_engine(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "events.db"))
+    try:
+        first = [f.inference(prompt=f"first {i}?", user_id="u1") for i in range(4)]
+        append_all(store, first + [f.preference(e["request_id"]) for e in first], PROJECT)
+        archive, cache = str(tmp_path / "archive"), str(tmp_path / "cache")
+        engines = {
+            "store": lambda: store,
+            "local-archive": lambda: compile_source(store, project=PROJECT, from_archive=archive),
+            "duckdb-store": lambda: compile_source(store, project=PROJECT, engine="duckdb", cache=cache),
+        }
+        archive_events(store, project=PROJECT, out=archive)
+        for name, source in engines.items():
+            compile_dataset(source(), project=PROJECT, out_dir=tmp_path / name / "one", format="trl")
+        late = [f.preference(first[0]["request_id"], "c1", "c0", kind="ai_judge")]
+        more = [f.inference(prompt=f"second {i}?") for i in range(3)]
+        append_all(store, late + more + [f.preference(e["request_id"]) for e in more], PROJECT)
+        archive_events(store, project=PROJECT, out=archive)
+        seen = {}
+        for name, source in engines.items():
+            out = tmp_path / name / "two"
+            since = tmp_path / name / "one" / "manifest.json"
+            compile_dataset(source(), project=PROJECT, out_dir=out, format="trl", since_manifest=since)
+            seen[name] = digests(out)
+        assert seen["store"] and all(d == seen["store"] for d in seen.values()), seen
+        assert "second 0?" in (tmp_path / "store" / "two" / "train.jsonl").read_text()
+    finally:
+        store.close()
