@@ -63,10 +63,12 @@ class Progress:
 def _register_log(sub: _Subparsers) -> None:
     p = sub.add_parser(
         "log",
-        help="append NDJSON events from a file or stdin, reporting per line",
+        help="append NDJSON events (or a JSON array of them) from a file or stdin, reporting per line",
         description="Append NDJSON events (one JSON object per line) and report each line: stored, "
         "duplicate, conflict, or rejected with its field and reason. Valid lines are stored even when "
-        "others are not. Exit code 0 when every line was stored or a duplicate, 1 otherwise.",
+        "others are not. A JSON array of events (one line or pretty-printed) and pretty-printed events "
+        "one after another are read whole; a UTF-8 byte order mark is skipped. Exit code 0 when every "
+        "line was stored or a duplicate, 1 otherwise.",
     )
     p.add_argument("file", metavar="FILE", help="an NDJSON file, or - for stdin")
     p.add_argument("--quiet", "-q", action="store_true", help="print only problems and the summary")
