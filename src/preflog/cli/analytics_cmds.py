@@ -9,10 +9,12 @@ import argparse
 import csv
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from preflog.cli.common import open_store_for, output_dir
+from preflog.cli.compile_cmds import add_engine_options
 from preflog.errors import ValidationError
 
 
@@ -33,6 +35,7 @@ def register(sub: Any) -> None:
     lb.add_argument("--plot", metavar="DIR", help="also write leaderboard.png (or .svg) into DIR")
     lb.add_argument("--plot-format", choices=("png", "svg"), default="png")
     _add_selection(lb)
+    add_engine_options(lb)
     lb.set_defaults(handler=cmd_leaderboard)
 
     ab = sub.add_parser("ab", help="head-to-head A/B comparison of two models or versions")
@@ -58,6 +61,7 @@ def register(sub: Any) -> None:
     )
     rp.add_argument("--format", choices=("table", "json"), default="table")
     _add_selection(rp, by=False)
+    add_engine_options(rp)
     rp.set_defaults(handler=cmd_report)
 
 
@@ -99,8 +103,17 @@ def parse_anchor(text: str | None) -> dict[str, float] | None:
         raise ValidationError(f"expected MODEL=RATING, got {text!r}", "--anchor") from None
 
 
-def _open(args: argparse.Namespace) -> Any:
-    return open_store_for(args, create=False)
+@contextmanager
+def _open(args: argparse.Namespace) -> Iterator[Any]:
+    """The store, or with ``--from-archive`` / ``--engine duckdb`` (leaderboard, report) the events
+    as that engine reads them (preflog.engines; the store still checks the archive's erasures)."""
+    from preflog.cli.compile_cmds import engine_source
+
+    store = open_store_for(args, create=False)
+    try:
+        yield engine_source(args, store) if hasattr(args, "engine") else store
+    finally:
+        store.close()
 
 
 # ---------------------------------------------------------------------------------------------- leaderboard

@@ -114,7 +114,8 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
     add_s3_options(e)
 
 
-def _source(args: argparse.Namespace, store: Store | None) -> Store:
+def engine_source(args: argparse.Namespace, store: Store | None) -> Store:
+    """The events ``--engine`` and ``--from-archive`` name (the store when neither is given)."""
     from preflog.cli.archive_cmds import s3_options
     from preflog.engines import compile_source, default_cache
 
@@ -189,7 +190,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     )
     with open_store_for(args, create=False) as store, TerminalProgress("compile") as progress:
         require_events(store, args.project)
-        source = _source(args, store)
+        source = engine_source(args, store)
         manifest = compile_dataset(
             source,
             project=args.project,
