@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "judge_cmds",  # score, judge
     "spool_cmds",  # spool replay, spool status
     "archive_cmds",  # archive
+    "stream_cmds",  # consume
 )
 
 

@@ -40,6 +40,12 @@ def register(sub: Any) -> None:
     serve.add_argument(
         "--log-level", default=None, help="uvicorn log level (env PREFLOG_LOG_LEVEL; default info)"
     )
+    serve.add_argument(
+        "--stream",
+        metavar="kafka://HOST:PORT/TOPIC",
+        default=None,
+        help="produce accepted events to this Kafka topic (preflog consume stores them); see docs/scaling.md",
+    )
     serve.set_defaults(handler=_serve)
 
     keys = sub.add_parser("keys", help="create, list and revoke API keys")
@@ -149,12 +155,18 @@ def _serve(args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else _env_port()
     workers = args.workers if args.workers is not None else config.get("PREFLOG_WORKERS")
     _check_port(host, port)  # before anything is loaded, created or printed
+    if args.stream:
+        from preflog.stream.url import parse_stream_url
+
+        parse_stream_url(args.stream)  # a bad URL is one line, before anything starts
     options_from_env()  # a bad PREFLOG_* value fails before anything is created or printed
     key = _prepare_demo(args, args.project if args.project_given else DEMO_PROJECT) if args.demo else None
-    app = create_app_from_env(db) if workers <= 1 else None  # its errors come before the banner
+    app = create_app_from_env(db, args.stream) if workers <= 1 else None  # its errors come before the banner
     banner = f"preflog is serving http://{host}:{port}" + (f"  key: {key}" if key else "")
     print(banner, flush=True)
     print(f"  API docs: http://{host}:{port}/docs   store: {db}", flush=True)
+    if args.stream:
+        print(f"  ingest goes to the stream {args.stream} (preflog consume stores it)", flush=True)
     common: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -165,7 +177,7 @@ def _serve(args: argparse.Namespace) -> int:
         "http": "httptools" if find_spec("httptools") else "h11",
         "loop": "uvloop" if find_spec("uvloop") else "asyncio",
     }
-    serve(db, workers=workers, app=app, **common)
+    serve(db, workers=workers, app=app, stream=args.stream, **common)
     return 0
 
 

@@ -16,7 +16,7 @@ import functools
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -44,6 +44,9 @@ from preflog.server.state import ServerState
 from preflog.server.ui import install_ui
 from preflog.store import open_store
 from preflog.store.base import Store
+
+if TYPE_CHECKING:
+    from preflog.stream.producer import StreamSink
 
 GC_GEN0_THRESHOLD = 20_000  # container allocations between young-generation collections (default 700)
 
@@ -103,14 +106,18 @@ def create_app(
     key_store: KeyStore | None = None,
     audit_log: AuditLog | None = None,
     redactor: Redactor | None = None,
+    stream: str | None = None,
 ) -> FastAPI:
     """The service over ``store`` (a :class:`Store`, or a URL for :func:`open_store`; None means
     ``$PREFLOG_DB``). A store opened here from a URL is closed at shutdown; a store passed in is
     the caller's. Keys and the audit log live in the store's database unless ``key_store`` and
     ``audit_log`` are given. ``redactor`` (:mod:`preflog.redact`), when given, is what the store
     redacts on ingest; otherwise a store passed in keeps its own, and one opened here takes
-    ``PREFLOG_REDACT`` (:func:`open_store`)."""
+    ``PREFLOG_REDACT`` (:func:`open_store`). ``stream`` (``kafka://HOST:PORT/TOPIC``, see
+    :mod:`preflog.stream`) sends accepted events to that topic instead of the store; reads still
+    come from the store, which ``preflog consume`` fills."""
     settings = settings or ServerSettings()
+    sink = _stream_sink(stream, settings) if stream else None
     owned = not isinstance(store, Store)
     if isinstance(store, Store):
         event_store = store
@@ -132,6 +139,8 @@ def create_app(
             audit.close()
         if owned:
             event_store.close()
+        if sink is not None:
+            sink.close()
 
     app = FastAPI(
         title="preflog",
@@ -141,7 +150,7 @@ def create_app(
         docs_url=None,  # /docs and /redoc come from openapi_docs.install_docs, with local assets
         redoc_url=None,
     )
-    app.state.preflog = ServerState(event_store, keys, settings, metrics, limiter, audit)
+    app.state.preflog = ServerState(event_store, keys, settings, metrics, limiter, audit, sink)
     install_error_handlers(app, retry_after_s=settings.retry_after_s)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(routes_events.router)
@@ -154,6 +163,13 @@ def create_app(
     _install_openapi(app)
     openapi_docs.install_docs(app)
     return app
+
+
+def _stream_sink(url: str, settings: ServerSettings) -> StreamSink:
+    from preflog.stream.producer import StreamSink  # confluent_kafka only when streaming
+    from preflog.stream.url import parse_stream_url
+
+    return StreamSink(parse_stream_url(url), limits=settings.limits)
 
 
 def _open_audit_log(store: Store) -> AuditLog:
@@ -171,16 +187,23 @@ def options_from_env() -> dict[str, Any]:
     return {"settings": ServerSettings.from_env(), "redactor": Redactor.from_env()}
 
 
-def create_app_from_env(store: str | None = None) -> FastAPI:
+def create_app_from_env(store: str | None = None, stream: str | None = None) -> FastAPI:
     """The app factory: :func:`create_app` with every setting from the environment, over the
     store at ``store`` (default ``PREFLOG_DB``). For ``uvicorn --factory`` (no argument) and each
     worker of :func:`serve`; it also tunes the collector for a server process (:func:`tune_gc`)."""
-    app = create_app(store, **options_from_env())
+    app = create_app(store, stream=stream, **options_from_env())
     tune_gc()
     return app
 
 
-def serve(store: str, *, workers: int = 1, app: FastAPI | None = None, **uvicorn_options: Any) -> None:
+def serve(
+    store: str,
+    *,
+    workers: int = 1,
+    app: FastAPI | None = None,
+    stream: str | None = None,
+    **uvicorn_options: Any,
+) -> None:
     """Serve the store at ``store`` on uvicorn, in this process or in ``workers`` processes.
 
     One worker serves ``app`` when given (the CLI builds it first, so that its errors come before
@@ -191,12 +214,12 @@ def serve(store: str, *, workers: int = 1, app: FastAPI | None = None, **uvicorn
     import uvicorn
 
     if workers <= 1:
-        uvicorn.run(app or create_app_from_env(store), **uvicorn_options)
+        uvicorn.run(app or create_app_from_env(store, stream), **uvicorn_options)
         return
     options_from_env()  # a bad PREFLOG_* value fails here, once, before any worker starts
     from uvicorn.supervisors import Multiprocess
 
-    factory = functools.partial(create_app_from_env, store)
+    factory = functools.partial(create_app_from_env, store, stream)
     config = uvicorn.Config(factory, factory=True, workers=workers, **uvicorn_options)
     with contextlib.suppress(KeyboardInterrupt):  # as uvicorn.run: ^C ends the supervisor quietly
         Multiprocess(config, sockets=[config.bind_socket()]).run()

@@ -22,7 +22,8 @@ from typing import Any, Final
 from preflog.events import EVENT_TYPES, new_id, now
 from preflog.server.auth import Principal
 from preflog.server.body import Item
-from preflog.store.base import AppendResult, Store
+from preflog.server.state import Sink
+from preflog.store.base import AppendResult
 
 STATUSES: Final = ("stored", "duplicate", "conflict", "rejected")
 _TYPES: Final = frozenset(EVENT_TYPES)
@@ -103,7 +104,7 @@ def _type_label(item: Item) -> str:
 
 
 def ingest(
-    store: Store, principal: Principal, items: Sequence[Item], *, only_type: str | None = None
+    store: Sink, principal: Principal, items: Sequence[Item], *, only_type: str | None = None
 ) -> BatchOutcome:
     """Append the events of ``items`` that pass the key's checks; one result per item, in order."""
     answers: list[AppendResult | None] = [None] * len(items)

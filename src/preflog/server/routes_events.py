@@ -30,7 +30,7 @@ def _write(
     items = parse_batch(body, content_type, state.settings.max_batch_events)
     if event_type is not None:
         items = [Item(i.index, fill_defaults(i.value, event_type), i.line, i.error) for i in items]
-    outcome = ingest(state.store, principal, items, only_type=event_type)
+    outcome = ingest(state.ingest_sink, principal, items, only_type=event_type)
     _audit_erasures(state, principal, items, outcome.results)
     return outcome
 

@@ -100,7 +100,7 @@ def _export(state: ServerState, principal: Principal, body: bytes, content_type:
             limit="max_batch_events",
         )
     items = [Item(i, event) for i, event in enumerate(conversion.events)]
-    return _Answer(conversion, ingest(state.store, principal, items))
+    return _Answer(conversion, ingest(state.ingest_sink, principal, items))
 
 
 def _protobuf_answer(answer: _Answer) -> bytes:

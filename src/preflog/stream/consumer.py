@@ -64,6 +64,7 @@ class StreamConsumer:
         self._on_assign = on_assign
         self._sleep = sleep
         self._stopping = False
+        self._active_at = time.monotonic()
         self._pending: list[Message] = []
         self._consumer = Consumer(
             client_config(
@@ -86,24 +87,25 @@ class StreamConsumer:
     def run(self, *, idle_exit_s: float | None = None) -> ConsumeSummary:
         """Consume until :meth:`stop` (or, with ``idle_exit_s``, until no message came for that
         long after the first assignment); then commit, leave the group and answer the summary."""
-        idle_since = time.monotonic()
+        self._active_at = time.monotonic()
         try:
             while not self._stopping:
                 messages = self._consumer.consume(self.batch, timeout=0.5)
                 self._pending = [m for m in messages if self._usable(m)]
                 if self._pending:
                     self._flush()
-                    idle_since = time.monotonic()
-                elif self._idle(idle_exit_s, idle_since):
+                    self._active_at = time.monotonic()
+                elif self._idle(idle_exit_s):
                     break
         finally:
             self._consumer.close()
         return self.summary
 
-    def _idle(self, idle_exit_s: float | None, since: float) -> bool:
+    def _idle(self, idle_exit_s: float | None) -> bool:
+        """Idle since the last batch or assignment (a member waits ~11–23 s for its partitions)."""
         if idle_exit_s is None or not self.summary.partitions:
             return False
-        return time.monotonic() - since > idle_exit_s
+        return time.monotonic() - self._active_at > idle_exit_s
 
     def _usable(self, message: Message) -> bool:
         # An error message (a broker hiccup librdkafka retries itself) carries no event.
@@ -112,6 +114,7 @@ class StreamConsumer:
     def _assigned(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         numbers = [p.partition for p in partitions]
         self.summary.partitions.update(numbers)
+        self._active_at = time.monotonic()
         if self._on_assign is not None:
             self._on_assign(numbers)
 

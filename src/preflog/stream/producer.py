@@ -70,6 +70,7 @@ class StreamSink:
         self.url = url
         self.limits = limits or Limits()
         self.timeout = timeout
+        self._topic_ready = False
         self._producer = Producer(
             client_config(
                 url,
@@ -81,6 +82,9 @@ class StreamSink:
     def append(
         self, events: Sequence[Mapping[str, Any]], *, project: str, validated: bool = False
     ) -> list[AppendResult]:
+        if not self._topic_ready:  # at the first batch, so a service can start before its broker
+            ensure_topic(self.url, timeout=self.timeout)
+            self._topic_ready = True
         results: list[AppendResult] = []
         failures: list[str] = []
 

@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import parse_qsl, urlsplit
 
+from preflog.errors import ConfigError
+
 # 12 partitions: a consumer group can grow to 12 members without re-partitioning, and 12 divides
 # evenly among 1, 2, 3, 4 and 6 consumers. docs/scaling.md says when to raise it.
 DEFAULT_PARTITIONS: Final = 12
 DEFAULT_REPLICATION: Final = 1
 
 
-class StreamURLError(ValueError):
+class StreamURLError(ConfigError):
     """A ``kafka://`` URL that cannot be used; the message names the part and the reason."""
 
 
