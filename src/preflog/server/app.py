@@ -219,7 +219,8 @@ def serve(
     options_from_env()  # a bad PREFLOG_* value fails here, once, before any worker starts
     from uvicorn.supervisors import Multiprocess
 
-    factory = functools.partial(create_app_from_env, store, stream)
+    extra = {"stream": stream} if stream else {}  # a worker without a stream is built as before
+    factory = functools.partial(create_app_from_env, store, **extra)
     config = uvicorn.Config(factory, factory=True, workers=workers, **uvicorn_options)
     with contextlib.suppress(KeyboardInterrupt):  # as uvicorn.run: ^C ends the supervisor quietly
         Multiprocess(config, sockets=[config.bind_socket()]).run()
