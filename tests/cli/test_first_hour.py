@@ -268,3 +268,20 @@ def test_the_cli_takes_choices_and_defaults_from_the_library() -> None:
     for name in ("aggregate", "min_agreement", "min_margin", "test_fraction", "seed"):
         assert actions[name].default == getattr(library, name), name
     assert ",".join(TRAINERS) in (COMMANDS["preflog verify"]._option_string_actions["--trainer"].help or "")
+
+
+def test_no_library_error_names_a_cli_flag() -> None:
+    """Outside preflog.cli, an error names the option (``aggregate:``), never the flag (``--aggregate:``)."""
+    import re
+
+    from tests.conftest import ROOT
+
+    flagged = re.compile(r"""Error\(\s*f?["']--[a-z]""")  # the message may start on the next line
+    offenders = [
+        f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, match.start()) + 1}"
+        for path in sorted((ROOT / "src" / "preflog").rglob("*.py"))
+        if "cli" not in path.relative_to(ROOT / "src" / "preflog").parts
+        for text in [path.read_text(encoding="utf-8")]
+        for match in flagged.finditer(text)
+    ]
+    assert offenders == []
