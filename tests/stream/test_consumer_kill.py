@@ -52,3 +52,19 @@ def test_a_consumer_killed_while_storing_and_restarted_stores_each_event_once(
     ids = _count(db, project)
     assert len(ids) == len(set(ids)) == len(events)
     assert set(ids) == {e["event_id"] for e in events}
+
+
+def test_sigterm_stops_the_consumer_with_a_summary(broker: Broker, tmp_path: Path) -> None:
+    db, project = str(tmp_path / "events.db"), "p1"
+    url = broker.url("t-" + new_id()[:8], partitions=2)
+    StreamSink(parse_stream_url(url)).append([factories.inference() for _ in range(50)], project=project)
+    open_store(db).close()
+    args = [*PREFLOG, "--db", db, "consume", "--stream", url, "--group", "g-" + new_id()[:6]]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and len(_count(db, project)) < 50:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 0
+    assert "consumed 50 events: 50 stored, 0 duplicate" in out
