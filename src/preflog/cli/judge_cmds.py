@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from preflog.cli.common import open_store_for
+from preflog.cli.progress import TerminalProgress
 from preflog.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -127,7 +129,6 @@ def _print(report: Any, fmt: str, lines: list[str]) -> int:
 
 def _score(args: argparse.Namespace) -> int:
     from preflog.judges import EndpointScorer, RewardModelScorer, score_log
-    from preflog.store import open_store
 
     scorer: Any
     if args.model:
@@ -136,7 +137,11 @@ def _score(args: argparse.Namespace) -> int:
         scorer = EndpointScorer(
             args.endpoint, name=args.scorer, version=args.scorer_version, policy=_policy(args)
         )
-    with _stop_on_signals() as stop, open_store(args.db) as store:
+    with (
+        _stop_on_signals() as stop,
+        open_store_for(args, create=False) as store,
+        TerminalProgress("score") as bar,
+    ):
         report = score_log(
             store,
             project=args.project,
@@ -147,6 +152,7 @@ def _score(args: argparse.Namespace) -> int:
             follow=args.follow,
             poll_s=args.poll,
             stop=stop,
+            progress=bar,
         )
     name = f"{scorer.name} {scorer.version}"
     lines = [
@@ -158,7 +164,6 @@ def _score(args: argparse.Namespace) -> int:
 
 def _judge(args: argparse.Namespace) -> int:
     from preflog.judges import ChatJudge, judge_log
-    from preflog.store import open_store
 
     try:
         principles = Path(args.principles).read_text(encoding="utf-8")
@@ -172,7 +177,11 @@ def _judge(args: argparse.Namespace) -> int:
         max_tokens=args.max_tokens,
         policy=_policy(args),
     )
-    with _stop_on_signals() as stop, open_store(args.db) as store:
+    with (
+        _stop_on_signals() as stop,
+        open_store_for(args, create=False) as store,
+        TerminalProgress("judge") as bar,
+    ):
         report = judge_log(
             store,
             project=args.project,
@@ -186,6 +195,7 @@ def _judge(args: argparse.Namespace) -> int:
             follow=args.follow,
             poll_s=args.poll,
             stop=stop,
+            progress=bar,
         )
     lines = [
         f"judged {report.pairs:,} pairs with {judge.model} ({report.judge.get('version', judge.model)}): "

@@ -17,7 +17,7 @@ import itertools
 import re
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -26,6 +26,8 @@ from preflog.errors import ConfigError, PreflogError
 from preflog.events import now
 from preflog.judges.http import DEFAULT_POLICY, EndpointPolicy, post_json
 from preflog.judges.inputs import InferenceView, derived_id, iter_inferences
+from preflog.progress import ProgressCallback
+from preflog.progress import report as report_progress
 from preflog.store import Store
 
 Policy = Literal["all", "uncertain", "balanced"]
@@ -323,7 +325,7 @@ def _run_pairs(
     concurrency: int,
     token_budget: int | None,
     criterion: str | None,
-    progress: Callable[[int], None] | None,
+    progress: ProgressCallback | None,
 ) -> bool:
     """Ask about ``pairs`` with ``concurrency`` requests in flight; False when an endpoint failed."""
     remaining = iter(pairs)
@@ -350,8 +352,7 @@ def _run_pairs(
             report.pairs += 1
             report.tokens += verdict.tokens
             _store_verdict(store, project, verdict, judge, criterion, report)
-            if progress is not None:
-                progress(report.pairs)
+            report_progress(progress, "judging pairs", report.pairs, len(pairs), unit="pairs")
 
 
 def _first_done(futures: set[Future[_Verdict]]) -> set[Future[_Verdict]]:
@@ -373,7 +374,7 @@ def judge_log(
     follow: bool = False,
     poll_s: float = 1.0,
     stop: threading.Event | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> JudgeReport:
     """Judge the project's unjudged pairs (see the module docstring) and report."""
     if policy not in POLICIES:

@@ -11,7 +11,7 @@ inferences until ``stop`` is set.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +19,9 @@ from preflog.errors import PreflogError
 from preflog.events import now
 from preflog.judges.inputs import derived_id, iter_inferences, scored_by
 from preflog.judges.scorers import ScoreInput, Scorer
+from preflog.progress import ProgressCallback
+from preflog.progress import report as report_progress
 from preflog.store import Store
-
-Progress = Callable[[int], None]
 
 
 @dataclass
@@ -104,7 +104,7 @@ def _run_once(
     *,
     batch_size: int,
     criterion: str | None,
-    progress: Progress | None,
+    progress: ProgressCallback | None,
 ) -> bool:
     """Score what is pending after ``report.last_position``; False when a batch failed."""
     batch: list[ScoreInput] = []
@@ -113,8 +113,7 @@ def _run_once(
         if len(batch) >= batch_size:
             if not _attempt(store, project, batch, scorer, criterion, report):
                 return False
-            if progress is not None:
-                progress(report.scored)
+            report_progress(progress, "scoring candidates", report.scored, unit="candidates")
             batch = []
     return not batch or _attempt(store, project, batch, scorer, criterion, report)
 
@@ -149,7 +148,7 @@ def score_log(
     follow: bool = False,
     poll_s: float = 1.0,
     stop: threading.Event | None = None,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ScoreReport:
     """Score the pending candidates of ``project`` (see the module docstring) and report."""
     report = ScoreReport(scorer={"name": scorer.name, "version": scorer.version}, last_position=after)
