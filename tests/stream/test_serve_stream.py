@@ -73,7 +73,9 @@ def test_serve_stream_acks_after_the_broker_and_503s_while_it_is_paused(
     finally:
         store.close()
     assert set(acked) <= set(stored) and len(stored) == len(set(stored))
-    assert f"consumed {len(on_topic)} events" in summary
+    # the 503'd batch may still reach the broker after the resume (its resend would be a duplicate)
+    consumed = int(summary.split()[1])
+    assert len(acked) <= consumed <= len(acked) + 1 and consumed == len(stored)
 
 
 def test_a_bad_stream_url_is_one_line(tmp_path: Path) -> None:
