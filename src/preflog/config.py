@@ -55,6 +55,16 @@ def _number_or_off(raw: str) -> float | None:
     return value
 
 
+def _number(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"must be a number, got {raw!r}") from None
+    if not value > 0:
+        raise ValueError(f"must be positive, got {raw!r}")
+    return value
+
+
 def _seconds(raw: str) -> float:
     try:
         value = float(raw)
@@ -230,6 +240,27 @@ _TABLE: Final = (
         _text,
         "app",
         "mixed into the web UI's session signatures; rotating it ends every session",
+    ),
+    _s(
+        "PREFLOG_FEEDBACK_RATE",
+        "1",
+        _number,
+        "app",
+        "browser feedback calls per second allowed per feedback token, on average",
+    ),
+    _s(
+        "PREFLOG_FEEDBACK_BURST",
+        "10",
+        _positive_int,
+        "app",
+        "browser feedback calls a token may make at once",
+    ),
+    _s(
+        "PREFLOG_FEEDBACK_MAX_TTL",
+        str(30 * 24 * 3600),
+        _positive_int,
+        "app",
+        "the longest lifetime, in seconds, of a feedback token (`POST /v1/feedback-tokens`)",
     ),
     _s("PREFLOG_WORKERS", "1", _positive_int, "CLI", "`preflog serve` worker processes"),
     _s("PREFLOG_LOG_LEVEL", "info", _text, "CLI", "`preflog serve` log level"),

@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "import_cmds",  # import
     "privacy_cmds",  # erase, audit
     "judge_cmds",  # score, judge
+    "feedback_cmds",  # feedback origins
     "spool_cmds",  # spool replay, spool status
     "archive_cmds",  # archive
     "stream_cmds",  # consume

@@ -373,6 +373,22 @@ class Client:
 
     # ------------------------------------------------------------------------------------------ control
 
+    def feedback_token(
+        self,
+        request_id: str,
+        *,
+        kinds: Sequence[str] = ("thumbs", "pick", "comment"),
+        ttl: int | None = None,
+        user_id: str | None = None,
+    ) -> str:
+        """A signed token for a product page to send its end user's feedback on ``request_id``
+        (``kinds`` of ``thumbs``, ``pick``, ``comment``; valid ``ttl`` seconds, a day by default;
+        the judgments carry ``user_id``). Minted by the service this client sends to: one call,
+        which raises when it fails (see :mod:`preflog.sdk.feedback`)."""
+        from preflog.sdk.feedback import feedback_token
+
+        return feedback_token(self.transport, request_id, kinds=kinds, ttl=ttl, user_id=user_id)
+
     def flush(self, timeout: float | None = None) -> bool:
         """Block until every event logged before this call is delivered or counted; False when
         ``timeout`` seconds passed first (a slow or stuck backend)."""

@@ -36,9 +36,12 @@ from preflog.server import (
 )
 from preflog.server.api_errors import install_error_handlers
 from preflog.server.audit import AuditLog, MemoryAuditLog, open_audit_log
+from preflog.server.feedback_origins import OriginStore, open_origin_store
+from preflog.server.feedback_settings import FeedbackSettings, build_state
 from preflog.server.keys import KeyStore, open_key_store
 from preflog.server.limits import RateLimiter
 from preflog.server.metrics import Metrics, MetricsMiddleware
+from preflog.server.routes_feedback import install_feedback
 from preflog.server.settings import ServerSettings
 from preflog.server.state import ServerState
 from preflog.server.ui import install_ui
@@ -107,6 +110,8 @@ def create_app(
     audit_log: AuditLog | None = None,
     redactor: Redactor | None = None,
     stream: str | None = None,
+    feedback: FeedbackSettings | None = None,
+    origin_store: OriginStore | None = None,
 ) -> FastAPI:
     """The service over ``store`` (a :class:`Store`, or a URL for :func:`open_store`; None means
     ``$PREFLOG_DB``). A store opened here from a URL is closed at shutdown; a store passed in is
@@ -115,7 +120,9 @@ def create_app(
     redacts on ingest; otherwise a store passed in keeps its own, and one opened here takes
     ``PREFLOG_REDACT`` (:func:`open_store`). ``stream`` (``kafka://HOST:PORT/TOPIC``, see
     :mod:`preflog.stream`) sends accepted events to that topic instead of the store; reads still
-    come from the store, which ``preflog consume`` fills."""
+    come from the store, which ``preflog consume`` fills. The origins allowed to send browser feedback live in the store's
+    database too unless ``origin_store`` is given; ``feedback`` sets their rate limits and token
+    lifetimes."""
     settings = settings or ServerSettings()
     sink = _stream_sink(stream, settings) if stream else None
     owned = not isinstance(store, Store)
@@ -159,6 +166,8 @@ def create_app(
     app.include_router(routes_analytics.router)
     app.include_router(routes_audit.router)
     app.include_router(routes_otlp.router)
+    origins = origin_store or open_origin_store(event_store)
+    install_feedback(app, build_state(feedback or FeedbackSettings(), origins))
     install_ui(app)  # the web UI (preflog.server.ui): pages at /, /ui/*; separate from the /v1 API
     _install_openapi(app)
     openapi_docs.install_docs(app)
@@ -183,8 +192,13 @@ def _open_audit_log(store: Store) -> AuditLog:
 
 def options_from_env() -> dict[str, Any]:
     """The keyword arguments of :func:`create_app` that come from ``PREFLOG_*`` variables
-    (:mod:`preflog.config`): ``settings`` and ``redactor``. A bad value fails here, at start."""
-    return {"settings": ServerSettings.from_env(), "redactor": Redactor.from_env()}
+    (:mod:`preflog.config`): ``settings``, ``redactor`` and ``feedback``. A bad value fails here,
+    at start."""
+    return {
+        "settings": ServerSettings.from_env(),
+        "redactor": Redactor.from_env(),
+        "feedback": FeedbackSettings.from_env(),
+    }
 
 
 def create_app_from_env(store: str | None = None, stream: str | None = None) -> FastAPI:

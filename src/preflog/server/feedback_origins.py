@@ -1,0 +1,84 @@
+"""The web origins allowed to send end-user feedback, per project (CORS for ``POST /v1/feedback``).
+
+An origin is ``scheme://host[:port]`` exactly as a browser sends it in ``Origin`` (lower case, no
+path, no trailing slash, the default port left out). A preflight (``OPTIONS``) carries no token,
+so it is answered yes for an origin listed for *any* project; the feedback call itself must then
+come from an origin listed for the token's project. ``preflog feedback origins add|list|remove``
+and ``/v1/feedback-origins`` (admin) manage the list; it lives beside the events
+(:class:`SQLOriginStore`, table ``feedback_origins``).
+"""
+
+from __future__ import annotations
+
+import threading
+import urllib.parse
+from abc import ABC, abstractmethod
+from typing import Final
+
+from preflog.errors import ValidationError
+
+DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+
+
+def normalize_origin(value: str) -> str:
+    """``value`` as a browser's ``Origin``, or ValidationError.
+
+    >>> normalize_origin("HTTPS://Shop.Example.com:443/"), normalize_origin("http://127.0.0.1:8080")
+    ('https://shop.example.com', 'http://127.0.0.1:8080')
+    """
+    parts = urllib.parse.urlsplit(value.strip())
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise ValidationError(f"must be http(s)://host[:port], got {value!r}", path="origin")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValidationError(f"an origin has no path, query or user: {value!r}", path="origin")
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    port = parts.port
+    return f"{parts.scheme}://{host}" + ("" if port in (None, DEFAULT_PORTS[parts.scheme]) else f":{port}")
+
+
+class OriginStore(ABC):
+    """Where the allowed origins are kept, one row per (project, origin)."""
+
+    @abstractmethod
+    def add(self, project: str, origin: str) -> bool:
+        """Allow ``origin`` for ``project``; True when it was not allowed before."""
+
+    @abstractmethod
+    def remove(self, project: str, origin: str) -> bool:
+        """Stop allowing it; True when it was allowed."""
+
+    @abstractmethod
+    def origins(self, project: str | None = None) -> list[tuple[str, str]]:
+        """``(project, origin)`` pairs, of ``project`` when given, sorted."""
+
+    def allowed(self, origin: str, project: str | None = None) -> bool:
+        """Whether ``origin`` is allowed for ``project`` (for any project when None)."""
+        return any(o == origin for _, o in self.origins(project))
+
+
+class MemoryOriginStore(OriginStore):
+    """Origins in a set: for tests and for stores without a table of their own."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: set[tuple[str, str]] = set()
+
+    def add(self, project: str, origin: str) -> bool:
+        with self._lock:
+            new = (project, origin) not in self._rows
+            self._rows.add((project, origin))
+            return new
+
+    def remove(self, project: str, origin: str) -> bool:
+        with self._lock:
+            found = (project, origin) in self._rows
+            self._rows.discard((project, origin))
+            return found
+
+    def origins(self, project: str | None = None) -> list[tuple[str, str]]:
+        return sorted(r for r in self._rows if project is None or r[0] == project)
+
+
+def open_origin_store(store: object) -> OriginStore:
+    """The :class:`OriginStore` beside ``store``'s events; in memory for a store without one."""
+    return MemoryOriginStore()
