@@ -28,7 +28,7 @@ from preflog.server.api_errors import ApiError, error_response, json_response, r
 from preflog.server.auth import Principal, get_state, require
 from preflog.server.body import read_body
 from preflog.server.feedback import apply_feedback, check_body
-from preflog.server.feedback_origins import normalize_origin
+from preflog.server.feedback_origins import ORIGIN_PATTERN, normalize_origin
 from preflog.server.feedback_settings import FeedbackState
 from preflog.server.feedback_tokens import KINDS, FeedbackToken, TokenRefused, mint_token, verify_token
 from preflog.server.limits import RateLimiter
@@ -274,9 +274,7 @@ async def post_feedback(
         answer = await _record(request, credentials.credentials if credentials else None, origin)
     except (ApiError, ValidationError) as exc:  # answered here, with CORS headers the page can read
         answer = _answer_error(exc)
-        if isinstance(exc, ApiError) and exc.code == ORIGIN_REFUSED:
-            return answer
-    if origin is not None:
+    if origin is not None:  # a listed origin may read every answer; an unlisted one none
         listed = await run_in_threadpool(feedback_state(request).origins.allowed, origin)
         answer.headers.update(_cors(origin if listed else None))
     return answer
@@ -288,7 +286,9 @@ async def post_feedback(
 class OriginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    origin: str = Field(min_length=1, max_length=300, description="scheme://host[:port], as browsers send it")
+    origin: str = Field(
+        max_length=300, pattern=ORIGIN_PATTERN, description="scheme://host[:port], as sent by browsers"
+    )
 
 
 _ORIGIN: Final = "https://shop.example.com"
@@ -354,7 +354,7 @@ async def post_origin(
 async def delete_origin(
     request: Request,
     principal: Annotated[Principal, Depends(require("admin"))],
-    origin: Annotated[str, Query(min_length=1, max_length=300, description="the origin to remove")],
+    origin: Annotated[str, Query(max_length=300, pattern=ORIGIN_PATTERN, description="the origin to remove")],
 ) -> Response:
     checked = _checked_origin(origin)
     removed = await run_in_threadpool(feedback_state(request).origins.remove, principal.project, checked)

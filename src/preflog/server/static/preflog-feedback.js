@@ -10,6 +10,9 @@
  * data-endpoint) with the token; no cookie is sent. Clicking the same vote again changes nothing;
  * another vote replaces it (preflog records a retraction and the new judgment).
  *
+ * data-request-id and data-project, when given, are sent too: preflog refuses a token minted for
+ * another request or project (a page that mixed up its tokens stores nothing).
+ *
  * Built with createElement and textContent only; no dependency, no global but PreflogFeedback.
  * Every answer is dispatched on the element as a "preflog:feedback" event (detail: action, status,
  * event_id or error), so a page can react, and styled through the preflog-fb-* classes.
@@ -57,6 +60,7 @@
   function send(el, payload) {
     var state = el.__preflog;
     var body = Object.assign({ request_id: state.requestId }, payload);
+    if (state.project) body.project = state.project;
     state.status.textContent = "Sending…";
     return fetch(state.endpoint + "/v1/feedback", {
       method: "POST",
@@ -155,6 +159,7 @@
       token: token,
       endpoint: (el.dataset.endpoint || defaultEndpoint).replace(/\/$/, ""),
       requestId: el.dataset.requestId || (claims && claims.r) || "",
+      project: el.dataset.project || "",
       status: document.createElement("span"),
       voted: function () {}
     };
