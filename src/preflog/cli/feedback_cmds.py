@@ -41,22 +41,22 @@ def register(sub: _Subparsers) -> None:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from preflog.server.feedback_origins import normalize_origin, open_origin_store
-
-    origin = normalize_origin(args.origin)
-    with open_store_for(args, create=True) as store:
-        added = open_origin_store(store).add(args.project, origin)
-    print(f"{origin} {'allowed' if added else 'was already allowed'} for project {args.project!r}")
-    return 0
+    return _change(args, add=True)
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
+    return _change(args, add=False)
+
+
+def _change(args: argparse.Namespace, *, add: bool) -> int:
     from preflog.server.feedback_origins import normalize_origin, open_origin_store
 
     origin = normalize_origin(args.origin)
-    with open_store_for(args, create=False) as store:
-        removed = open_origin_store(store).remove(args.project, origin)
-    print(f"{origin} {'no longer allowed' if removed else 'was not allowed'} for project {args.project!r}")
+    with open_store_for(args, create=add) as store:
+        origins = open_origin_store(store)
+        changed = origins.add(args.project, origin) if add else origins.remove(args.project, origin)
+    said = ("allowed", "was already allowed") if add else ("no longer allowed", "was not allowed")
+    print(f"{origin} {said[0] if changed else said[1]} for project {args.project!r}")
     return 0
 
 
