@@ -17,6 +17,9 @@ from abc import ABC, abstractmethod
 from typing import Final
 
 from preflog.errors import ValidationError
+from preflog.events import now
+from preflog.store.base import Store
+from preflog.store.sql import SQLStore
 
 DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 _PORT: Final = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
@@ -87,6 +90,41 @@ class MemoryOriginStore(OriginStore):
         return sorted(r for r in self._rows if project is None or r[0] == project)
 
 
-def open_origin_store(store: object) -> OriginStore:
-    """The :class:`OriginStore` beside ``store``'s events; in memory for a store without one."""
+class SQLOriginStore(OriginStore):
+    """Origins in table ``feedback_origins`` of an SQL store's database, on its own connections."""
+
+    def __init__(self, store: SQLStore) -> None:
+        self.store = store
+
+    def add(self, project: str, origin: str) -> bool:
+        sql = (
+            "INSERT INTO feedback_origins (project, origin, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING"
+        )
+        with self.store.transaction("feedback_origins") as tx:
+            return int(tx.execute(sql, (project, origin, now())).rowcount) > 0
+
+    def remove(self, project: str, origin: str) -> bool:
+        sql = "DELETE FROM feedback_origins WHERE project = ? AND origin = ?"
+        with self.store.transaction("feedback_origins") as tx:
+            return int(tx.execute(sql, (project, origin)).rowcount) > 0
+
+    def origins(self, project: str | None = None) -> list[tuple[str, str]]:
+        where, args = ("WHERE project = ?", (project,)) if project is not None else ("", ())
+        sql = f"SELECT project, origin FROM feedback_origins {where} ORDER BY project, origin"
+        with self.store.connection("feedback_origins") as tx:
+            return [(str(p), str(o)) for p, o in tx.all(sql, args)]
+
+    def allowed(self, origin: str, project: str | None = None) -> bool:
+        where, args = ("AND project = ?", (origin, project)) if project is not None else ("", (origin,))
+        with self.store.connection("feedback_origins") as tx:
+            return (
+                tx.one(f"SELECT 1 FROM feedback_origins WHERE origin = ? {where} LIMIT 1", args) is not None
+            )
+
+
+def open_origin_store(store: Store) -> OriginStore:
+    """The :class:`OriginStore` beside ``store``'s events; in memory for a store without tables."""
+    if isinstance(store, SQLStore):
+        return SQLOriginStore(store)
     return MemoryOriginStore()

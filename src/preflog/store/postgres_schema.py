@@ -8,7 +8,14 @@ from typing import Any, Final
 import psycopg
 
 from preflog.store.common import PERSON_SOURCES
-from preflog.store.tables import API_KEYS, ColumnTypes, audit_log, events_and_erasures, steps_to_apply
+from preflog.store.tables import (
+    API_KEYS,
+    FEEDBACK_ORIGINS,
+    ColumnTypes,
+    audit_log,
+    events_and_erasures,
+    steps_to_apply,
+)
 
 MIGRATE_LOCK: Final = 0x70666C6F67_01  # "pflog" 1: migrations
 APPEND_LOCK: Final = 0x70666C6F67_02  # "pflog" 2: appends, so insert order is commit order
@@ -37,6 +44,7 @@ MIGRATIONS: Final[tuple[str, ...]] = (
        AND body::jsonb #>> '{{source,kind}}' IN {_PEOPLE}
        AND body::jsonb #>> '{{source,id}}' IS NOT NULL;
     """,
+    FEEDBACK_ORIGINS,  # 5: the origins allowed to send browser feedback (preflog.server.feedback_origins)
 )
 LATEST: Final = len(MIGRATIONS)
 

@@ -9,7 +9,14 @@ from contextlib import suppress
 from typing import Final
 
 from preflog.store.common import PERSON_SOURCES
-from preflog.store.tables import API_KEYS, ColumnTypes, audit_log, events_and_erasures, steps_to_apply
+from preflog.store.tables import (
+    API_KEYS,
+    FEEDBACK_ORIGINS,
+    ColumnTypes,
+    audit_log,
+    events_and_erasures,
+    steps_to_apply,
+)
 
 TYPES: Final = ColumnTypes(serial="INTEGER PRIMARY KEY AUTOINCREMENT", flag="INTEGER NOT NULL DEFAULT 0")
 
@@ -30,6 +37,7 @@ MIGRATIONS: Final[tuple[str, ...]] = (
        AND json_extract(body, '$.source.kind') IN {_PEOPLE}
        AND json_extract(body, '$.source.id') IS NOT NULL
     """,
+    FEEDBACK_ORIGINS,  # 5: the origins allowed to send browser feedback
 )
 LATEST: Final = len(MIGRATIONS)
 

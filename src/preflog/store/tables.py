@@ -89,6 +89,19 @@ API_KEYS: Final = """
     """
 
 
+# The web origins allowed to send end-user feedback, per project (preflog.server.feedback_origins);
+# the index serves the preflight, which asks about an origin for any project.
+FEEDBACK_ORIGINS: Final = """
+    CREATE TABLE feedback_origins (
+        project    TEXT NOT NULL,
+        origin     TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (project, origin)
+    );
+    CREATE INDEX feedback_origins_origin ON feedback_origins (origin);
+    """
+
+
 def steps_to_apply(found: int, latest: int, *, what: str) -> range:
     """The migration versions to apply to a schema at version ``found``; a schema newer than this
     code (``what`` says which: "this SQLite file") is refused rather than guessed at."""
@@ -100,4 +113,11 @@ def steps_to_apply(found: int, latest: int, *, what: str) -> range:
     return range(found + 1, latest + 1)
 
 
-__all__ = ["API_KEYS", "ColumnTypes", "audit_log", "events_and_erasures", "steps_to_apply"]
+__all__ = [
+    "API_KEYS",
+    "FEEDBACK_ORIGINS",
+    "ColumnTypes",
+    "audit_log",
+    "events_and_erasures",
+    "steps_to_apply",
+]
