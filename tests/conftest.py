@@ -7,7 +7,9 @@ there (``make screenshots``: docs/screenshots); otherwise they go to a temporary
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,3 +46,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     write_summary(terminalreporter)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium through Playwright, one for the session (tests/browser.py says why)."""
+    from tests.browser import chromium
+
+    with chromium() as launched:
+        yield launched

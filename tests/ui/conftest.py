@@ -1,31 +1,19 @@
-"""Browser fixtures: one live ``preflog serve`` on loopback over a seeded SQLite file, and Debian's
-Chromium driven by Playwright. Without Chromium or Playwright the browser tests skip locally and
-fail in CI (``require``)."""
+"""Browser fixtures: one live ``preflog serve`` on loopback over a seeded SQLite file; Debian's
+Chromium driven by Playwright is the root conftest's ``browser`` (tests/browser.py). Without
+Chromium or Playwright the browser tests skip locally and fail in CI (``require``)."""
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import require
 from tests.server.live import LiveServer, start_server
 from tests.ui.seed import Seeded, seed
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+# The ``browser`` fixture (Debian's Chromium) is the root conftest's: one for the whole session.
 
 
 @pytest.fixture(scope="session")
@@ -60,18 +48,6 @@ def server(seeded: Seeded) -> Iterator[LiveServer]:
     live = start_server(seeded.db)
     yield live
     live.stop()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    require(Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    require(importlib.util.find_spec("playwright") is not None, "the playwright package is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -90,15 +90,16 @@ API_KEYS: Final = """
 
 
 # The web origins allowed to send end-user feedback, per project (preflog.server.feedback_origins);
-# the index serves the preflight, which asks about an origin for any project.
+# the index serves the preflight, which asks about an origin for any project. ``IF NOT EXISTS``: a
+# file whose version was set back (as a test of migration 3 does) runs this step again harmlessly.
 FEEDBACK_ORIGINS: Final = """
-    CREATE TABLE feedback_origins (
+    CREATE TABLE IF NOT EXISTS feedback_origins (
         project    TEXT NOT NULL,
         origin     TEXT NOT NULL,
         created_at TEXT NOT NULL,
         PRIMARY KEY (project, origin)
     );
-    CREATE INDEX feedback_origins_origin ON feedback_origins (origin);
+    CREATE INDEX IF NOT EXISTS feedback_origins_origin ON feedback_origins (origin);
     """
 
 
