@@ -120,9 +120,9 @@ def create_app(
     redacts on ingest; otherwise a store passed in keeps its own, and one opened here takes
     ``PREFLOG_REDACT`` (:func:`open_store`). ``stream`` (``kafka://HOST:PORT/TOPIC``, see
     :mod:`preflog.stream`) sends accepted events to that topic instead of the store; reads still
-    come from the store, which ``preflog consume`` fills. The origins allowed to send browser feedback live in the store's
-    database too unless ``origin_store`` is given; ``feedback`` sets their rate limits and token
-    lifetimes."""
+    come from the store, which ``preflog consume`` fills. The origins allowed to send browser
+    feedback live in the store's database too unless ``origin_store`` is given; ``feedback`` sets
+    their rate limits and token lifetimes."""
     settings = settings or ServerSettings()
     sink = _stream_sink(stream, settings) if stream else None
     owned = not isinstance(store, Store)
