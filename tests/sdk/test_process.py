@@ -175,3 +175,39 @@ def test_fork_parent_and_child_spool_their_own_events_once(tmp_path: Path) -> No
         for e in batch
     )
     assert prompts == {"parent": 25, "child": 15}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_while_the_spool_lock_is_held_can_still_spool(tmp_path: Path) -> None:
+    # flock locks belong to the open file, which a fork duplicates: a child forked while another
+    # thread of the parent held the spool's directory lock kept that lock held through its copy
+    # of the descriptor, and its first save waited for itself forever.
+    result = run_script(
+        """
+        import os, sys, threading
+        from preflog.sdk.spool import DiskSpool
+        spool = DiskSpool(sys.argv[1])
+        held, release = threading.Event(), threading.Event()
+        def writer():
+            with spool._locked(exclusive=True):
+                held.set()
+                release.wait()
+        thread = threading.Thread(target=writer)
+        thread.start()
+        held.wait()
+        pid = os.fork()
+        if pid == 0:
+            spool.after_fork()
+            done = threading.Event()
+            threading.Thread(target=lambda: (spool.save([{"n": 1}], "p"), done.set()), daemon=True).start()
+            os._exit(0 if done.wait(10) else 3)
+        release.set()
+        thread.join()
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+        spool.save([{"n": 2}], "p")
+        assert spool.pending() == 2, spool.pending()
+        """,
+        str(tmp_path / "spool"),
+    )
+    assert result.returncode == 0, result.stderr

@@ -30,7 +30,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Final
 
@@ -49,6 +49,16 @@ _SUFFIX: Final = ".spool"
 _CLAIMED: Final = ".replaying"
 _TEMP: Final = ".writing"
 _LOCK: Final = ".lock"
+
+# Held while a directory-lock descriptor is opened or closed, and by os.fork (below): a child sees
+# every such descriptor in its spool's ``_lock_fds`` and closes its copies (DiskSpool.after_fork).
+_FORK_GUARD: Final = threading.Lock()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_FORK_GUARD.acquire,
+        after_in_parent=_FORK_GUARD.release,
+        after_in_child=_FORK_GUARD.release,
+    )
 
 Batch = tuple[str, list[dict[str, Any]]]
 Deliver = Callable[[list[dict[str, Any]], str], list[dict[str, Any]]]
@@ -83,6 +93,7 @@ class DiskSpool:
         self._lock = threading.Lock()
         self._segment: Path | None = None
         self._counts: dict[str, tuple[int, int, int]] = {}  # file name -> (size, mtime_ns, events)
+        self._lock_fds: set[int] = set()  # descriptors of .lock open now (held or being taken)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.recover()
 
@@ -91,9 +102,16 @@ class DiskSpool:
 
     def after_fork(self) -> None:
         """In a forked child: a fresh lock (the parent's may have been held at the fork) and
-        segments of its own."""
+        segments of its own. The child's copies of the directory-lock descriptors that parent
+        threads had open at the fork are closed: a ``flock`` belongs to the open file, so such a
+        copy would hold the parent's lock for as long as the child lives, and the child's first
+        save would wait for itself."""
         self._lock = threading.Lock()
         self._segment = None
+        for fd in list(self._lock_fds):
+            with suppress(OSError):
+                os.close(fd)
+        self._lock_fds = set()
 
     # ------------------------------------------------------------------------------------ writing
 
@@ -123,12 +141,17 @@ class DiskSpool:
         if fcntl is None:
             yield
             return
-        fd = os.open(self.directory / _LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        fds = self._lock_fds
+        with _FORK_GUARD:  # a fork waits: the child never holds an untracked copy of this fd
+            fd = os.open(self.directory / _LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fds.add(fd)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield
         finally:
-            os.close(fd)  # also releases the lock
+            with _FORK_GUARD:
+                os.close(fd)  # also releases the lock
+                fds.discard(fd)
 
     def _current_segment(self, incoming: int) -> Path:
         segment = self._segment
