@@ -103,3 +103,68 @@ def erasure(*, request_id: str | None = None, user_id: str | None = None) -> dic
     if user_id is not None:
         event["user_id"] = user_id
     return event
+
+
+# ---------------------------------------------------------------------------------------------- version 2
+
+
+def tool_call(
+    call_id: str = "call_1", name: str = "get_weather", arguments: str = '{"city": "Paris"}'
+) -> dict[str, Any]:
+    """One tool call in the OpenAI shape (``arguments`` is the model's JSON string)."""
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def tool_prompt() -> list[dict[str, Any]]:
+    """A chat prompt with an assistant tool call (``content: null``) and the tool's answer."""
+    return [
+        {"role": "system", "content": "You can call get_weather."},
+        {"role": "user", "content": "Is it warmer in Paris or in Lyon?"},
+        {"role": "assistant", "content": None, "tool_calls": [tool_call("call_1")]},
+        {"role": "tool", "tool_call_id": "call_1", "name": "get_weather", "content": '{"celsius": 14}'},
+    ]
+
+
+def tool_inference(request_id: str | None = None, **extra: Any) -> dict[str, Any]:
+    """A version-2 inference using every new field: a tool-call prompt; candidates that call a tool
+    (``output: ""``), answer empty, refuse, and continue over several turns."""
+    model = {"name": "gpt-4o-mini", "version": "2024-07-18"}
+    event = inference(request_id, prompt=tool_prompt(), schema_version=2, **extra)
+    event["candidates"] = [
+        {
+            "candidate_id": "c0",
+            "output": "",
+            "tool_calls": [tool_call("call_2", arguments='{"city": "Lyon"}')],
+            "finish_reason": "tool_calls",
+            "model": model,
+        },
+        {"candidate_id": "c1", "output": "", "finish_reason": "length", "model": model},
+        {
+            "candidate_id": "c2",
+            "output": "",
+            "refusal": "I can't help with that.",
+            "finish_reason": "content_filter",
+            "model": model,
+        },
+        {
+            "candidate_id": "c3",
+            "messages": [
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [tool_call("call_3", arguments='{"city": "Lyon"}')],
+                },
+                {
+                    "role": "tool",
+                    "tool_call_id": "call_3",
+                    "name": "get_weather",
+                    "content": '{"celsius": 12}',
+                },
+                {"role": "assistant", "content": "Paris: 14 °C, Lyon: 12 °C. Paris is warmer."},
+            ],
+            "finish_reason": "stop",
+            "model": {"name": "claude-x", "provider": "anthropic"},
+            "usage": {"input_tokens": 120, "output_tokens": 31},
+        },
+    ]
+    return event

@@ -1,8 +1,9 @@
 """The event contract's fast paths agree with its full checks, and ids are time-ordered UUIDs.
 
-Validation accepts the usual values (a plain id, a short text, an ordinary candidate) without
-running every field check, and normalizes plain UTC times without ``strftime``. A fast path may
-only ever say "valid" where the full checks find nothing; these properties try to make one lie.
+Validation accepts the usual values (a plain id, a short text, an ordinary candidate or chat
+message) without running every field check, and normalizes plain UTC times without ``strftime``;
+the SDK's worker checks sizes the same way. A fast path may only ever say "valid" where the full
+checks find nothing; these properties try to make one lie, with version-2 parts among them.
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from preflog.events import DEFAULT_LIMITS, ID_MAX_BYTES, new_id, normalize_time
+from preflog.events import DEFAULT_LIMITS, ID_MAX_BYTES, Limits, check_event, new_id, normalize_time
+from preflog.events.candidates import _check_candidate_fully, _plain_candidate
+from preflog.events.candidates import check_candidate as _check_candidate
 from preflog.events.checker import Checker, plain_id, plain_text
-from preflog.events.inference import _check_candidate, _check_candidate_fully, _plain_candidate
+from preflog.events.messages import check_message, plain_message_bytes
+from preflog.sdk.build import deep_check
+from tests.contract.strategies import inferences_v2
 
 # Strings that stress the edges: blanks, NUL, tabs and line breaks, wide characters, lengths near
 # the limits (a limit of 40 bytes is 10 characters of up to 4 bytes).
@@ -50,9 +55,33 @@ def test_plain_id_is_only_ever_a_valid_id(value: str) -> None:
 
 
 model_names = st.none() | edge_text | st.integers()
+# Version-2 parts, well and badly formed, so that a fast path that skipped them would be caught.
+calls = st.lists(
+    st.fixed_dictionaries(
+        {
+            "id": edge_text,
+            "type": st.sampled_from(["function", "code"]),
+            "function": st.just({"name": "f", "arguments": "{}"}),
+        }
+    )
+    | st.just({"id": "x", "type": "function", "function": {"name": "f", "arguments": {}}})
+    | st.integers(),
+    max_size=2,
+)
+turns = st.lists(
+    st.fixed_dictionaries(
+        {"role": st.sampled_from(["assistant", "tool", "user", "robot"]), "content": st.none() | edge_text},
+        optional={"tool_calls": calls, "tool_call_id": edge_text, "refusal": edge_text},
+    ),
+    max_size=3,
+)
 candidates = st.fixed_dictionaries(
-    {"candidate_id": edge_text, "output": edge_text},
+    {"candidate_id": edge_text, "output": st.none() | edge_text | st.integers()},
     optional={
+        "messages": st.none() | turns,
+        "tool_calls": st.none() | calls,
+        "refusal": st.none() | edge_text,
+        "finish_reason": edge_text,
         "model": st.none()
         | st.integers()
         | st.fixed_dictionaries(
@@ -76,6 +105,31 @@ def test_a_plain_candidate_gets_the_same_answer_as_the_full_checks(cand: dict[st
     assert (fast_id, fast.errors) == (full_id, full.errors)
     if _plain_candidate(fast, cand):
         assert full.errors == [] or all(".params" in e.path or ".latency_ms" in e.path for e in full.errors)
+
+
+messages = st.fixed_dictionaries(
+    {
+        "role": st.sampled_from(["system", "user", "assistant", "tool", "robot"]),
+        "content": st.none() | edge_text,
+    },
+    optional={
+        "name": st.none() | edge_text,
+        "tool_calls": st.none() | calls,
+        "tool_call_id": st.none() | edge_text,
+        "refusal": st.none() | edge_text,
+        "other": st.integers(),
+    },
+)
+
+
+@settings(max_examples=800, deadline=None)
+@given(messages)
+def test_a_plain_message_is_only_ever_a_valid_one(msg: dict[str, Any]) -> None:
+    full = Checker(DEFAULT_LIMITS)
+    size = check_message(full, msg, "prompt[0]", LIMIT)
+    fast = plain_message_bytes(msg, LIMIT)
+    if fast is not None:
+        assert full.errors == [] and fast == size
 
 
 @settings(max_examples=500, deadline=None)
@@ -120,3 +174,13 @@ def test_a_forked_child_does_not_repeat_the_parents_ids() -> None:
         theirs = set(pipe.read().split("\n"))
     os.waitpid(pid, 0)
     assert len(theirs) == 1000 and not mine & theirs
+
+
+@settings(max_examples=150, deadline=None)
+@given(inferences_v2(), st.integers(min_value=1, max_value=80))
+def test_the_sdk_worker_accepts_exactly_what_the_contract_accepts(event: dict[str, Any], limit: int) -> None:
+    """Events as the SDK builds them (valid shapes, checked at call time), under tight size limits."""
+    event = {**event, "project": "p", "schema_version": 2}
+    limits = Limits(max_output_bytes=limit, max_prompt_bytes=2 * limit)
+    _, problem = deep_check(event, limits)
+    assert (problem is None) == (check_event(event, limits=limits) == []), problem

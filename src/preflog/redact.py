@@ -244,15 +244,35 @@ class _Walk:
 
     def prompt(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [dict(m, content=self.text(m["content"])) if _has_text(m) else m for m in value]
+            return [self.message(m) for m in value]
         return self.text(value)
+
+    def message(self, msg: Any) -> Any:
+        """A chat message's texts: content, refusal and tool-call arguments (contract version 2)."""
+        if not isinstance(msg, dict):
+            return msg
+        out = dict(msg)
+        for key in ("content", "refusal"):
+            if key in out:
+                out[key] = self.text(out[key])
+        if isinstance(out.get("tool_calls"), list):
+            out["tool_calls"] = [self.tool_call(c) for c in out["tool_calls"]]
+        return out
+
+    def tool_call(self, call: Any) -> Any:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or "arguments" not in function:
+            return call
+        return {**call, "function": {**function, "arguments": self.text(function["arguments"])}}
 
     def candidate(self, cand: Any) -> Any:
         if not isinstance(cand, dict):
             return cand
-        out = dict(cand)
+        out = self.message(cand)  # its refusal and tool-call arguments, like an assistant turn's
         if "output" in out:
             out["output"] = self.text(out["output"])
+        if isinstance(out.get("messages"), list):
+            out["messages"] = [self.message(m) for m in out["messages"]]
         if "metadata" in out:
             out["metadata"] = self.free(out["metadata"])
         return out
@@ -270,10 +290,6 @@ class _Walk:
         if isinstance(out.get("candidates"), list) and out.get("type") == "inference":
             out["candidates"] = [self.candidate(c) for c in out["candidates"]]
         return out if self.found else event
-
-
-def _has_text(message: Any) -> bool:
-    return isinstance(message, dict) and isinstance(message.get("content"), str)
 
 
 __all__ = ["KINDS", "Redactor", "Rule"]

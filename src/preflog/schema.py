@@ -1,4 +1,4 @@
-"""The JSON Schema (draft 2020-12) of the event contract, version 1, built from :mod:`preflog.events`.
+"""The JSON Schema (draft 2020-12) of the event contract (version 2), built from :mod:`preflog.events`.
 
 The schema is generated from the same constants the validator uses (field names, enums, limits), so
 the two cannot drift apart. It is an interchange document for producers in other languages and for
@@ -15,6 +15,7 @@ from typing import Any, Final
 from preflog.events import (
     DEFAULT_LIMITS,
     EVENT_TYPES,
+    FINISH_REASONS,
     ID_MAX_BYTES,
     MESSAGE_ROLES,
     MODEL_FIELDS,
@@ -24,6 +25,7 @@ from preflog.events import (
     SCORER_KINDS,
     SIGNAL_KINDS,
     SOURCE_KINDS,
+    TOOL_CALL_TYPES,
     UUID_PATTERN,
     Limits,
 )
@@ -155,18 +157,110 @@ def _branch(etype: str, payload: Schema, required: list[str], **extra: Any) -> S
     }
 
 
-def _inference_defs(limits: Limits) -> dict[str, Schema]:
-    prompt_note = _limit_note(limits.max_prompt_bytes, "max_prompt_bytes") + ", counted with system"
-    message = {
+def _tool_call() -> Schema:
+    function = {
         "type": "object",
         "properties": {
-            "role": {"enum": list(MESSAGE_ROLES)},
-            "content": {"type": "string", "pattern": "\\S", "maxLength": limits.max_prompt_bytes},
-            "name": _nullable(_ref("id")),
+            "name": _ref("id"),
+            "arguments": {
+                "type": "string",
+                "description": "The arguments as the model wrote them (a JSON string, not parsed; may be "
+                "empty or malformed).",
+            },
         },
-        "required": ["role", "content"],
+        "required": ["name", "arguments"],
         "additionalProperties": False,
     }
+    return {
+        "type": "object",
+        "description": "A tool call, in the OpenAI shape; ids unique within one list.",
+        "properties": {"id": _ref("id"), "type": {"enum": list(TOOL_CALL_TYPES)}, "function": function},
+        "required": ["id", "type", "function"],
+        "additionalProperties": False,
+    }
+
+
+def _message(limits: Limits) -> Schema:
+    text = {"type": "string", "maxLength": max(limits.max_prompt_bytes, limits.max_output_bytes)}
+    no_tools = {"tool_calls": _absent(), "refusal": _absent()}
+    by_role = [
+        {
+            "if": {"properties": {"role": {"enum": ["system", "user"]}}},
+            "then": {
+                "required": ["content"],
+                "properties": {
+                    "content": {"type": "string", "pattern": "\\S"},
+                    "tool_call_id": _absent(),
+                    **no_tools,
+                },
+            },
+        },
+        {
+            "if": {"properties": {"role": {"const": "tool"}}},
+            "then": {"required": ["content"], "properties": {"content": {"type": "string"}, **no_tools}},
+        },
+        {
+            "if": {"properties": {"role": {"const": "assistant"}}},
+            "then": {
+                "properties": {"tool_call_id": _absent()},
+                "anyOf": [
+                    {"required": ["content"], "properties": {"content": {"type": "string"}}},
+                    {
+                        "required": ["tool_calls"],
+                        "properties": {"tool_calls": {"type": "array", "minItems": 1}},
+                    },
+                    {"required": ["refusal"], "properties": {"refusal": {"type": "string"}}},
+                ],
+            },
+        },
+    ]
+    return {
+        "type": "object",
+        "description": "A chat message. System and user turns have text; a tool result may be empty; "
+        "an assistant's content may be empty, or null when the turn has tool_calls or a refusal.",
+        "properties": {
+            "role": {"enum": list(MESSAGE_ROLES)},
+            "content": _nullable(text),
+            "name": _nullable(_ref("id")),
+            "tool_calls": _nullable({"type": "array", "items": _ref("tool_call")}),
+            "tool_call_id": _nullable({**_ref("id"), "description": "On a tool turn: the call it answers."}),
+            "refusal": _nullable({**text, "description": "On an assistant turn: the model's refusal."}),
+        },
+        "required": ["role"],
+        "additionalProperties": False,
+        "allOf": by_role,
+    }
+
+
+def _candidate_forms() -> list[Schema]:
+    return [
+        {
+            "title": "one answer",
+            "required": ["output"],
+            "properties": {"output": {"type": "string"}, "messages": _absent()},
+        },
+        {
+            "title": "a tool call or a refusal, output left out",
+            "properties": {"output": _absent(), "messages": _absent()},
+            "anyOf": [
+                {"required": ["tool_calls"], "properties": {"tool_calls": {"type": "array"}}},
+                {"required": ["refusal"], "properties": {"refusal": {"type": "string"}}},
+            ],
+        },
+        {
+            "title": "a continuation",
+            "required": ["messages"],
+            "properties": {
+                "messages": {"type": "array"},
+                "output": _absent(),
+                "tool_calls": _absent(),
+                "refusal": _absent(),
+            },
+        },
+    ]
+
+
+def _candidate(limits: Limits) -> Schema:
     model = {
         "type": "object",
         "properties": {k: _ref("id") if k == "name" else _nullable(_ref("id")) for k in MODEL_FIELDS},
@@ -189,25 +283,54 @@ def _inference_defs(limits: Limits) -> dict[str, Schema]:
         "additionalProperties": _nullable({"type": "number", "minimum": 0}),
     }
     output_note = _limit_note(limits.max_output_bytes, "max_output_bytes")
-    candidate = {
+    text = {"type": "string", "maxLength": limits.max_output_bytes}
+    continuation = {
+        "type": "array",
+        "items": _ref("message"),
+        "minItems": 1,
+        "prefixItems": [{"properties": {"role": {"const": "assistant"}}}],
+        "description": "A multi-message continuation instead of output: the model's turns and what came "
+        "between them (tool results, user turns), first and last an assistant turn; " + output_note,
+    }
+    return {
         "type": "object",
+        "description": "One candidate: exactly one of output (with tool_calls, refusal) or messages.",
         "properties": {
             "candidate_id": _ref("id"),
-            "output": {
-                "type": "string",
-                "pattern": "\\S",
-                "maxLength": limits.max_output_bytes,
-                "description": "The text produced (for a chat prompt, the assistant's reply); " + output_note,
-            },
+            "output": _nullable(
+                {
+                    **text,
+                    "description": "The text produced (for a chat prompt, the assistant's reply), "
+                    "maybe empty; with tool_calls or a refusal it may be left out. "
+                    + output_note
+                    + ", counted with tool_calls and refusal",
+                }
+            ),
+            "messages": _nullable(continuation),
+            "tool_calls": _nullable({"type": "array", "items": _ref("tool_call")}),
+            "refusal": _nullable({**text, "description": "The model's refusal (OpenAI's message.refusal)."}),
+            "finish_reason": _nullable(
+                {
+                    **_ref("id"),
+                    "description": "Why generation stopped: "
+                    + ", ".join(FINISH_REASONS)
+                    + " or another short string.",
+                }
+            ),
             "model": model,
             "params": _nullable({"allOf": [params, _ref("object")]}),
             "usage": _nullable({"allOf": [usage, _ref("object")]}),
             "latency_ms": _nullable({"type": "number", "minimum": 0}),
             "metadata": _nullable(_ref("object")),
         },
-        "required": ["candidate_id", "output", "model"],
+        "required": ["candidate_id", "model"],
         "additionalProperties": False,
+        "anyOf": _candidate_forms(),
     }
+
+
+def _inference_defs(limits: Limits) -> dict[str, Schema]:
+    prompt_note = _limit_note(limits.max_prompt_bytes, "max_prompt_bytes") + ", counted with system"
     prompt = {
         "description": "A string, or the chat conversation before the reply; " + prompt_note,
         "oneOf": [
@@ -215,7 +338,12 @@ def _inference_defs(limits: Limits) -> dict[str, Schema]:
             {"type": "array", "items": _ref("message"), "minItems": 1},
         ],
     }
-    return {"message": message, "candidate": candidate, "prompt": prompt}
+    return {
+        "tool_call": _tool_call(),
+        "message": _message(limits),
+        "candidate": _candidate(limits),
+        "prompt": prompt,
+    }
 
 
 def _inference(limits: Limits) -> Schema:
@@ -370,7 +498,7 @@ def _erasure() -> Schema:
 
 
 def event_json_schema(limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of one event, contract version 1, with ``limits`` as its sizes.
+    """The JSON Schema (draft 2020-12) of one event, current contract version, with ``limits`` as its sizes.
 
     >>> s = event_json_schema()
     >>> s["$schema"], [b["$ref"] for b in s["oneOf"]][:2]

@@ -123,12 +123,12 @@ def test_line_numbers_hold_across_batches(
     capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path
 ) -> None:
     events = [f.inference() for _ in range(5)]
-    events[3]["candidates"][1]["output"] = ""
+    events[3]["candidates"][1]["output"] = 42
     path = tmp_path / "b.ndjson"
     path.write_text(ndjson(*events))
     code, out, _ = run(capsys, "--db", db, "log", "--batch-size", "2", str(path))
     assert code == 1
-    assert out.splitlines()[3] == "line 4: rejected  candidates[1].output: empty"
+    assert out.splitlines()[3] == "line 4: rejected  candidates[1].output: must be a string, got integer"
     assert out.splitlines()[-1] == "5 lines: 4 stored, 0 duplicate, 0 conflict, 1 rejected"
 
 

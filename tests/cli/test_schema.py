@@ -13,11 +13,16 @@ from preflog.events import (
     CANDIDATE_FIELDS,
     ENVELOPE_FIELDS,
     EVENT_TYPES,
+    FUNCTION_FIELDS,
+    MESSAGE_FIELDS,
     MESSAGE_ROLES,
     OUTCOMES,
     PAYLOAD_FIELDS,
+    SCHEMA_VERSION,
     SIGNAL_KINDS,
     SOURCE_KINDS,
+    TOOL_CALL_FIELDS,
+    TOOL_CALL_TYPES,
     Limits,
     check_event,
     validate_event,
@@ -52,6 +57,33 @@ def every_kind_of_event() -> list[dict[str, Any]]:
         f.retraction(rid, inf["event_id"], reason="oops", source={"kind": "human", "id": "a1"}),
         f.erasure(request_id=rid),
         f.erasure(user_id="u1"),
+        *version_2_events(),
+    ]
+
+
+def version_2_events() -> list[dict[str, Any]]:
+    """Contract version 2: tool calls, refusals, empty answers, continuations, tool turns."""
+    call = f.tool_call()
+    model = {"name": "m"}
+    return [
+        f.tool_inference(),
+        f.inference(outputs=("", " ")),
+        f.inference(candidates=[{"candidate_id": "a", "output": None, "tool_calls": [call], "model": model}]),
+        f.inference(candidates=[{"candidate_id": "a", "refusal": "No.", "model": model}]),
+        f.inference(
+            candidates=[{"candidate_id": "a", "tool_calls": [], "finish_reason": "end_turn", "model": model}]
+        ),
+        f.inference(
+            prompt=[{"role": "user", "content": "x"}, {"role": "assistant", "content": "", "refusal": "No."}],
+            candidates=[
+                {
+                    "candidate_id": "a",
+                    "messages": [{"role": "assistant", "content": None, "refusal": "No."}],
+                    "model": model,
+                }
+            ],
+        ),
+        f.inference(schema_version=1, outputs=("fine", "")),
     ]
 
 
@@ -62,7 +94,6 @@ def invalid_events() -> list[dict[str, Any]]:
         {**inf, "type": "nonsense"},
         {**inf, "extra": 1},
         {k: v for k, v in inf.items() if k != "candidates"},
-        f.inference(outputs=("fine", "   ")),
         {**inf, "candidates": [{**inf["candidates"][0], "model": {"version": "1"}}]},
         {**inf, "prompt": [{"role": "robot", "content": "hi"}]},
         {**inf, "candidates": [{**inf["candidates"][0], "params": {"top_p": 1.5}}]},
@@ -82,6 +113,45 @@ def invalid_events() -> list[dict[str, Any]]:
         f.retraction(rid, "r-1"),
         {**f.erasure(user_id="u1"), "request_id": rid},
         f.erasure(),
+        *invalid_version_2_events(),
+    ]
+
+
+def invalid_version_2_events() -> list[dict[str, Any]]:
+    call = f.tool_call()
+    model = {"name": "m"}
+
+    def one(**cand: Any) -> dict[str, Any]:
+        return f.inference(candidates=[{"candidate_id": "a", "model": model, **cand}])
+
+    def asking(*turns: dict[str, Any]) -> dict[str, Any]:
+        return f.inference(prompt=[{"role": "user", "content": "q"}, *turns])
+
+    return [
+        one(),  # neither output nor messages
+        one(output=None),
+        one(output=1),
+        one(output="a", messages=[{"role": "assistant", "content": "b"}]),
+        one(messages=[{"role": "assistant", "content": "b"}], tool_calls=[call]),
+        one(messages=[{"role": "assistant", "content": "b"}], refusal="no"),
+        one(messages=[]),
+        one(messages=[{"role": "user", "content": "b"}]),
+        one(output="", tool_calls=call),
+        one(output="", tool_calls=[{**call, "type": "code"}]),
+        one(output="", tool_calls=[{**call, "function": {"name": "f", "arguments": {"a": 1}}}]),
+        one(output="", tool_calls=[{**call, "function": {"name": "f"}}]),
+        one(output="", tool_calls=[{"type": "function", "function": call["function"]}]),
+        one(output="", tool_calls=[{**call, "extra": 1}]),
+        one(output="", refusal=3),
+        one(output="", finish_reason="a\nb"),
+        asking({"role": "assistant", "content": None}),
+        asking({"role": "assistant"}),
+        asking({"role": "user", "content": "x", "tool_calls": [call]}),
+        asking({"role": "tool", "content": None, "tool_call_id": "call_1"}),
+        asking({"role": "user", "content": "x", "tool_call_id": "call_1"}),
+        asking({"role": "assistant", "content": "", "tool_call_id": "call_1"}),
+        asking({"role": "user", "content": " "}),
+        asking({"role": "tool", "content": "", "refusal": "no"}),
     ]
 
 
@@ -93,6 +163,9 @@ def test_branches_list_exactly_the_fields_of_events_py() -> None:
         assert branch["properties"]["type"] == {"const": etype}
         assert branch["additionalProperties"] is False
     assert set(DEFS["candidate"]["properties"]) == set(CANDIDATE_FIELDS)
+    assert set(DEFS["message"]["properties"]) == set(MESSAGE_FIELDS)
+    assert set(DEFS["tool_call"]["properties"]) == set(TOOL_CALL_FIELDS)
+    assert set(DEFS["tool_call"]["properties"]["function"]["properties"]) == set(FUNCTION_FIELDS)
 
 
 def test_enums_come_from_events_py() -> None:
@@ -100,6 +173,8 @@ def test_enums_come_from_events_py() -> None:
     assert DEFS["source"]["properties"]["kind"]["enum"] == list(SOURCE_KINDS)
     assert DEFS["signal"]["properties"]["signal"]["enum"] == list(SIGNAL_KINDS)
     assert DEFS["message"]["properties"]["role"]["enum"] == list(MESSAGE_ROLES)
+    assert DEFS["tool_call"]["properties"]["type"]["enum"] == list(TOOL_CALL_TYPES)
+    assert SCHEMA["$id"] == f"urn:preflog:event:v{SCHEMA_VERSION}"
     outcome = DEFS["preference"]["properties"]["outcome"]["anyOf"][0]
     assert outcome["enum"] == list(OUTCOMES)
 
@@ -109,7 +184,7 @@ def test_limits_follow_the_limits_given() -> None:
     cands = small["$defs"]["inference"]["properties"]["candidates"]
     assert cands["maxItems"] == 3
     assert "PREFLOG_MAX_CANDIDATES" in cands["description"]
-    assert small["$defs"]["candidate"]["properties"]["output"]["maxLength"] == 100
+    assert small["$defs"]["candidate"]["properties"]["output"]["anyOf"][0]["maxLength"] == 100
     assert DEFS["inference"]["properties"]["candidates"]["maxItems"] == Limits().max_candidates
 
 
@@ -128,6 +203,8 @@ def test_invalid_events_fail_both() -> None:
     for event in invalid_events():
         assert check_event(event), event
         assert not validator.is_valid(event), event
+    for event in version_2_events():
+        assert check_event(event) == [], event
 
 
 def test_demo_events_are_valid_for_the_schema() -> None:

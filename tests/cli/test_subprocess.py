@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from preflog.events import SCHEMA_VERSION
 from tests import factories as f
 from tests.conftest import ROOT
 
@@ -58,7 +59,7 @@ def test_console_script_logs_stdin_and_shows_and_counts(tmp_path: Path) -> None:
 def test_console_script_schema_and_demo(tmp_path: Path) -> None:
     schema = preflog("schema")
     assert schema.returncode == 0
-    assert json.loads(schema.stdout)["$id"] == "urn:preflog:event:v1"
+    assert json.loads(schema.stdout)["$id"] == f"urn:preflog:event:v{SCHEMA_VERSION}"
     demo = preflog("--db", str(tmp_path / "demo.db"), "demo", "--requests", "40")
     assert demo.returncode == 0, demo.stderr
     assert "demo project 'default' (seed 7, 40 requests)" in demo.stdout

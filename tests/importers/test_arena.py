@@ -108,7 +108,7 @@ def test_bad_rows_are_reported_with_line_numbers_and_valid_rows_kept(tmp_path: P
         "{not json",
         "",
         battle(judge="j3", conversation_b=[{"role": "user", "content": "Capital of France?"}]),
-        battle(judge="j4", conversation_a=conv("Capital of France?", "   ")),
+        battle(judge="j4", conversation_a=conv("Capital of France?", "Par\x00is")),
         ["a list"],
         battle(judge="j5"),
     ]
@@ -118,7 +118,7 @@ def test_bad_rows_are_reported_with_line_numbers_and_valid_rows_kept(tmp_path: P
     assert problems[2][0] == "winner" and "model_c" in problems[2][1]
     assert problems[3][1].startswith("invalid JSON")
     assert problems[5] == ("conversation_b", "has 0 assistant turns, fewer than turn 1")
-    assert problems[6][0] == "candidates[0].output" and problems[6][1].startswith("empty")
+    assert problems[6][0] == "candidates[0].output" and problems[6][1].startswith("contains a NUL")
     assert report.rows == 7 and report.imported == 2 and not report.ok
     assert {p["source"]["id"] for p in events_of(store, "preference")} == {"j1", "j5"}
 

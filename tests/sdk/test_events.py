@@ -189,8 +189,45 @@ INVALID = [
     ("outputs", _call("log_inference", "q", model="m")),
     ("outputs", _call("log_inference", "q", [], model="m")),
     ("outputs", _call("log_inference", "q", 7, model="m")),
-    ("outputs[1]", _call("log_inference", "q", ["a", ""], model="m")),
     ("outputs[0]", _call("log_inference", "q", [None], model="m")),
+    ("outputs[1]", _call("log_inference", "q", ["a", 7], model="m")),
+    ("candidates[0].output", _call("log_inference", "q", candidates=[{"model": "m"}])),
+    (
+        "candidates[0].tool_calls[0].function.arguments",
+        _call(
+            "log_inference",
+            "q",
+            candidates=[
+                {
+                    "output": None,
+                    "tool_calls": [
+                        {"id": "1", "type": "function", "function": {"name": "f", "arguments": {}}}
+                    ],
+                    "model": "m",
+                }
+            ],
+        ),
+    ),
+    (
+        "candidates[0].output",
+        _call("log_inference", "q", candidates=[{"output": "a", "messages": [], "model": "m"}]),
+    ),
+    (
+        "candidates[0].messages[0].role",
+        _call(
+            "log_inference", "q", candidates=[{"messages": [{"role": "user", "content": "x"}], "model": "m"}]
+        ),
+    ),
+    (
+        "prompt[1].tool_calls",
+        _call(
+            "log_inference",
+            [{"role": "user", "content": "x"}, {"role": "tool", "content": "", "tool_calls": []}],
+            ["a"],
+            model="m",
+        ),
+    ),
+    ("prompt[0].content", _call("log_inference", [{"role": "assistant", "content": None}], ["a"], model="m")),
     ("model", _call("log_inference", "q", ["a"])),
     ("model", _call("log_inference", "q", ["a"], model="")),
     ("model.name", _call("log_inference", "q", ["a"], model={"version": "1"})),
@@ -302,3 +339,130 @@ def test_preflog_url_picks_the_http_transport(
         client.close(timeout=1)
     with preflog.Client(db=db, project="p") as local:  # an explicit db= wins over the env
         assert isinstance(local.transport, LocalTransport)
+
+
+# ---------------------------------------------------------------------------------------- contract version 2
+
+# A Chat Completions response that only calls tools, as the OpenAI API returns it (and as the
+# openai library's ``response.model_dump()`` gives it): content null, tool_calls, finish reason.
+OPENAI_TOOL_CALL_RESPONSE: dict[str, Any] = {
+    "id": "chatcmpl-AbC123",
+    "object": "chat.completion",
+    "created": 1764000000,
+    "model": "gpt-4o-mini-2024-07-18",
+    "choices": [
+        {
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": None,
+                "refusal": None,
+                "tool_calls": [
+                    {
+                        "id": "call_Ab12",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city":"Paris","unit":"celsius"}'},
+                    },
+                    {
+                        "id": "call_Cd34",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city":"Lyon","unit":"celsius"}'},
+                    },
+                ],
+            },
+            "logprobs": None,
+            "finish_reason": "tool_calls",
+        }
+    ],
+    "usage": {"prompt_tokens": 82, "completion_tokens": 51, "total_tokens": 133},
+}
+
+
+def test_an_openai_tool_call_answer_is_logged_as_given(
+    make_client: Callable[..., preflog.Client], db: str
+) -> None:
+    choice = OPENAI_TOOL_CALL_RESPONSE["choices"][0]
+    message = choice["message"]
+    history = [
+        {"role": "user", "content": "Weather in Paris and Lyon?"},
+        {"role": "assistant", "content": None, "tool_calls": [message["tool_calls"][0]]},
+        {"role": "tool", "tool_call_id": "call_Ab12", "content": '{"celsius": 14}'},
+    ]
+    client = make_client()
+    rid = client.log_inference(
+        history,
+        candidates=[
+            {
+                "output": message["content"],
+                "tool_calls": message["tool_calls"],
+                "refusal": message["refusal"],
+                "finish_reason": choice["finish_reason"],
+                "usage": {"input_tokens": 82, "output_tokens": 51},
+            },
+            {"output": "", "finish_reason": "length"},  # an empty answer is data too
+        ],
+        model=OPENAI_TOOL_CALL_RESPONSE["model"],
+    )
+    message["tool_calls"][0]["function"]["arguments"] = "changed later"  # the event keeps the call's copy
+    assert client.flush(timeout=10) and client.stats().rejected == 0
+    (event,) = (e.event for e in stored(db))
+    assert event["request_id"] == rid and event["prompt"][1]["content"] is None
+    first, empty = event["candidates"]
+    assert first["output"] == "" and first["finish_reason"] == "tool_calls"
+    assert [c["function"]["arguments"] for c in first["tool_calls"]] == [
+        '{"city":"Paris","unit":"celsius"}',
+        '{"city":"Lyon","unit":"celsius"}',
+    ]
+    assert empty == {"candidate_id": "c1", "output": "", "finish_reason": "length", "model": first["model"]}
+    assert validate_event(event) == {k: v for k, v in event.items() if k != "received_at"}
+
+
+def test_a_continuation_candidate_and_empty_outputs(
+    make_client: Callable[..., preflog.Client], db: str
+) -> None:
+    turns = [
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [OPENAI_TOOL_CALL_RESPONSE["choices"][0]["message"]["tool_calls"][1]],
+        },
+        {"role": "tool", "tool_call_id": "call_Cd34", "name": "get_weather", "content": ""},
+        {"role": "user", "content": "And tomorrow?"},
+        {"role": "assistant", "content": "I can't see tomorrow's weather."},
+    ]
+    client = make_client()
+    client.log_inference(
+        "Weather in Lyon?", candidates=[{"messages": turns, "model": "agent"}, {"output": ""}], model="m"
+    )
+    client.log_inference("Say nothing", ["", " \n"], model="m")
+    assert client.flush(timeout=10) and client.stats().rejected == 0
+    agent, quiet = (e.event for e in stored(db))
+    assert agent["candidates"][0] == {"candidate_id": "c0", "messages": turns, "model": {"name": "agent"}}
+    assert agent["candidates"][1]["output"] == ""
+    assert [c["output"] for c in quiet["candidates"]] == ["", " \n"]
+    for event in (agent, quiet):
+        assert validate_event(event) == {k: v for k, v in event.items() if k != "received_at"}
+
+
+def test_the_worker_applies_the_limits_to_v2_candidates(
+    make_client: Callable[..., preflog.Client], db: str
+) -> None:
+    """Sizes of tool calls and continuations are checked in the worker, not at the call."""
+    client = make_client(limits=preflog.events.Limits(max_output_bytes=64))
+    big = {"id": "c", "type": "function", "function": {"name": "f", "arguments": "x" * 100}}
+    client.log_inference("q", candidates=[{"output": None, "tool_calls": [big], "model": "m"}])
+    client.log_inference(
+        "q", candidates=[{"messages": [{"role": "assistant", "content": "y" * 100}], "model": "m"}]
+    )
+    client.log_inference(
+        "q",
+        candidates=[
+            {
+                "output": "fits",
+                "tool_calls": [dict(big, function={"name": "f", "arguments": "{}"})],
+                "model": "m",
+            }
+        ],
+    )
+    assert client.flush(timeout=10)
+    assert client.stats().rejected == 2 and len(stored(db)) == 1

@@ -29,7 +29,7 @@ def test_batch_answers_each_event_and_stores_the_valid_ones(
     client: TestClient, admin: dict[str, str]
 ) -> None:
     inf = f.inference()
-    bad = f.inference(outputs=("fine", ""))
+    bad = f.inference(outputs=("fine", "bad\x00"))
     conflict = dict(inf, prompt="another prompt")
     events = [inf, f.preference(inf["request_id"]), bad, inf, conflict, "not an object"]
     response = post_events(client, admin, events)
@@ -47,7 +47,7 @@ def test_batch_answers_each_event_and_stores_the_valid_ones(
         (5, "rejected"),
     ]
     assert body["results"][2]["field"] == "candidates[1].output"
-    assert body["results"][2]["reason"] == "empty"
+    assert body["results"][2]["reason"] == "contains a NUL character"
     assert body["results"][3]["position"] == body["results"][0]["position"]
     page = client.get("/v1/events", headers=admin).json()
     assert [e["event_id"] for e in page["events"]] == [inf["event_id"], events[1]["event_id"]]

@@ -36,7 +36,7 @@ def _key(db: str, scope: str, project: str = "p1") -> str:
 def test_ingest_read_and_revoke_over_real_http(db: str, server: LiveServer) -> None:
     ingest, reader = _key(db, "ingest"), _key(db, "read")
     inf = f.inference()
-    batch = [inf, f.preference(inf["request_id"]), f.inference(outputs=("", "x")), inf]
+    batch = [inf, f.preference(inf["request_id"]), f.inference(outputs=("bad\x00", "x")), inf]
     with httpx.Client(base_url=server.url, timeout=10) as client:
         body = gzip.compress(json.dumps(batch).encode())
         headers = {

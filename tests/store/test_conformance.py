@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from preflog.errors import StoreError
-from preflog.events import UPCASTERS, new_id
+from preflog.events import SCHEMA_VERSION, UPCASTERS, new_id
 from preflog.store import Store
 from tests import factories as f
 
@@ -21,10 +21,10 @@ def statuses(results: list[Any]) -> list[str]:
 def test_append_answers_per_event_in_order(store: Store, project: str) -> None:
     inf = f.inference()
     pref = f.preference(inf["request_id"])
-    bad = f.inference(outputs=("fine", ""))
+    bad = f.inference(outputs=("fine", "bad\x00"))
     results = store.append([inf, bad, pref], project=project)
     assert statuses(results) == ["stored", "rejected", "stored"]
-    assert results[1].field == "candidates[1].output" and results[1].reason == "empty"
+    assert results[1].field == "candidates[1].output" and results[1].reason == "contains a NUL character"
     assert results[1].event_id == bad["event_id"]
     assert results[0].position is not None and results[2].position is not None
     assert results[0].position < results[2].position
@@ -73,7 +73,9 @@ def test_read_back_is_the_normalized_event(store: Store, project: str) -> None:
     inf = f.inference(occurred_at="2026-11-26T12:00:00+02:00", tags=["a"], metadata={"k": [1, 2]})
     store.append([inf], project=project)
     (got,) = store.read(project=project)
-    expected = dict(inf, occurred_at="2026-11-26T10:00:00.000000Z", schema_version=1, project=project)
+    expected = dict(
+        inf, occurred_at="2026-11-26T10:00:00.000000Z", schema_version=SCHEMA_VERSION, project=project
+    )
     received = got.event.pop("received_at")
     assert got.event == expected
     assert received.endswith("Z")
@@ -253,7 +255,7 @@ def test_old_schema_versions_are_upcast_on_read(store: Store, project: str) -> N
         old["question"] = old.pop("prompt")
         assert store.append([old], project=project)[0].status == "stored"
         got = store.get_event(old["event_id"], project=project)
-        assert got is not None and got.event["schema_version"] == 1
+        assert got is not None and got.event["schema_version"] == SCHEMA_VERSION
         assert got.event["prompt"] == "What is the capital of France?" and "question" not in got.event
     finally:
         del UPCASTERS[0]

@@ -98,7 +98,7 @@ def test_a_batch_mixing_stored_ids_and_new_ones(pg_store: PostgresStore) -> None
     project, store = "mixed", pg_store
     old, other = f.inference(), f.inference()
     first = store.append([old, other], project=project)
-    new1, new2, bad = f.inference(), f.inference(), f.inference(outputs=("fine", ""))
+    new1, new2, bad = f.inference(), f.inference(), f.inference(outputs=("fine", "bad\x00"))
     batch = [new1, dict(old), bad, dict(other, prompt="changed"), new2, dict(new1)]
     results = store.append(batch, project=project)
     expected = ["stored", "duplicate", "rejected", "conflict", "stored", "duplicate"]

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from preflog.events import OUTCOMES, SIGNAL_KINDS, SOURCE_KINDS, new_id, validate_event
+from preflog.events import OUTCOMES, SCHEMA_VERSION, SIGNAL_KINDS, SOURCE_KINDS, new_id, validate_event
 from preflog.store import open_store
 
 ids = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max_size=12)
@@ -127,7 +127,7 @@ def test_every_event_type_validates_and_survives_json(event: dict[str, Any]) -> 
     normalized = validate_event(event, project="p")
     assert json.loads(json.dumps(normalized)) == normalized
     assert validate_event(json.loads(json.dumps(normalized)), project="p") == normalized
-    assert normalized == {**event, "project": "p", "schema_version": 1}
+    assert normalized == {**event, "project": "p", "schema_version": SCHEMA_VERSION}
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -143,6 +143,6 @@ def test_events_read_back_from_the_store_as_written(tmp_path: Path, events: list
         got = [s.event for s in store.read(project=project, limit=100)]
         for written, read in zip(events, got, strict=True):
             assert read.pop("received_at")
-            assert read == {**written, "project": project, "schema_version": 1}
+            assert read == {**written, "project": project, "schema_version": SCHEMA_VERSION}
     finally:
         store.close()

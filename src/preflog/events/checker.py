@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from preflog.errors import FieldError
 from preflog.events.contract import ID_MAX_BYTES, MAX_INT_FLOAT, Limits
@@ -140,14 +140,19 @@ class Checker:
         return out
 
 
-def plain_text(value: Any, limit: int) -> bool:
+def utf8_len(text: str) -> int:
+    """The UTF-8 size of ``text`` (lone surrogates counted as 3 bytes, as JSON would escape them)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def plain_text(value: Any, limit: int) -> TypeGuard[str]:
     """The usual text, accepted without the field-by-field checks: a non-blank string without NUL,
     short enough in characters that its UTF-8 (at most 4 bytes each) cannot pass ``limit`` bytes.
     False means "check it", not "invalid"."""
     return type(value) is str and 0 < len(value) <= limit // 4 and not value.isspace() and "\x00" not in value
 
 
-def plain_id(value: Any) -> bool:
+def plain_id(value: Any) -> TypeGuard[str]:
     """The usual id, accepted at once: printable (so no NUL, tab or line break), not blank, and
     surely under ID_MAX_BYTES bytes. False means "check it", not "invalid"."""
     return (

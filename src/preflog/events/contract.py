@@ -14,7 +14,8 @@ from typing import Final
 
 from preflog import config
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+OMITTED_SCHEMA_VERSION: Final = 1  # an event without schema_version was written under version 1
 
 EVENT_TYPES: Final = ("inference", "preference", "score", "signal", "retraction", "erasure")
 JUDGMENT_TYPES: Final = ("preference", "score", "signal")
@@ -76,6 +77,10 @@ PAYLOAD_FIELDS: Final[dict[str, tuple[str, ...]]] = {
 CANDIDATE_FIELDS: Final = (
     "candidate_id",
     "output",
+    "messages",  # version 2: a multi-message continuation instead of one output
+    "tool_calls",  # version 2
+    "refusal",  # version 2
+    "finish_reason",  # version 2
     "model",
     "params",
     "usage",
@@ -83,9 +88,21 @@ CANDIDATE_FIELDS: Final = (
     "metadata",
 )
 CANDIDATE_KEYS: Final = frozenset(CANDIDATE_FIELDS)
+# A candidate made only of these (every version-1 candidate) can take the validator's fast path.
+PLAIN_CANDIDATE_KEYS: Final = frozenset(
+    ("candidate_id", "output", "model", "params", "usage", "latency_ms", "metadata")
+)
 MODEL_FIELDS: Final = ("name", "version", "checkpoint", "provider")
 MODEL_KEYS: Final = frozenset(MODEL_FIELDS)
-MESSAGE_FIELDS: Final = ("role", "content", "name")
+# Chat messages, in prompts and in continuations; tool_calls, tool_call_id and refusal since version 2.
+MESSAGE_FIELDS: Final = ("role", "content", "name", "tool_calls", "tool_call_id", "refusal")
+PLAIN_MESSAGE_KEYS: Final = frozenset(("role", "content", "name"))
+TOOL_CALL_FIELDS: Final = ("id", "type", "function")
+TOOL_CALL_TYPES: Final = ("function",)
+FUNCTION_FIELDS: Final = ("name", "arguments")
+# The usual finish reasons (OpenAI's names); any other short string is accepted too (end_turn,
+# max_tokens, SAFETY...): providers differ, and what a model reported is data.
+FINISH_REASONS: Final = ("stop", "length", "content_filter", "tool_calls")
 SOURCE_FIELDS: Final = ("kind", "id", "version")
 SCORER_FIELDS: Final = ("name", "version", "kind")
 

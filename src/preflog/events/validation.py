@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from preflog.errors import FieldError, ValidationError
+from preflog.events.candidates import normalize_candidates
 from preflog.events.checker import Checker, kind_of
 from preflog.events.contract import (
     DEFAULT_LIMITS,
@@ -84,7 +85,7 @@ _PAYLOAD_CHECKS: Final[dict[str, Callable[[Checker, Mapping[str, Any]], None]]] 
 
 
 def check_event(raw: Any, *, limits: Limits = DEFAULT_LIMITS, project: str | None = None) -> list[FieldError]:
-    """Every problem with ``raw`` as a version-1 event (after upcasting); empty when it is valid."""
+    """Every problem with ``raw`` as a current-version event (after upcasting); empty when it is valid."""
     if not isinstance(raw, dict):
         return [FieldError("", f"an event must be a JSON object, got {kind_of(raw)}")]
     c = Checker(limits)
@@ -108,7 +109,7 @@ def validate_event(
     ...     "request_id": "r1", "occurred_at": "2026-11-26T10:00:00+01:00", "candidate_id": "a",
     ...     "signal": "thumbs_up"}, project="demo")
     >>> e["occurred_at"], e["project"], e["schema_version"]
-    ('2026-11-26T09:00:00.000000Z', 'demo', 1)
+    ('2026-11-26T09:00:00.000000Z', 'demo', 2)
     """
     errors = check_event(raw, limits=limits, project=project)
     if errors:
@@ -119,4 +120,6 @@ def validate_event(
     event.pop("received_at", None)
     if project is not None:
         event["project"] = project
+    if event["type"] == "inference":
+        event["candidates"] = normalize_candidates(event["candidates"])
     return {k: v for k, v in event.items() if v is not None}

@@ -18,12 +18,28 @@ from preflog.errors import ValidationError
 from preflog.events import (
     CANDIDATE_KEYS,
     ID_MAX_BYTES,
-    MESSAGE_ROLES,
     MODEL_KEYS,
     SOURCE_KINDS,
+    Limits,
     format_datetime,
     format_time,
     normalize_time,
+)
+from preflog.events.candidates import check_reply
+from preflog.events.checker import Checker
+from preflog.events.contract import PLAIN_CANDIDATE_KEYS, PLAIN_MESSAGE_KEYS
+from preflog.events.messages import check_message, plain_message_bytes
+
+# The contract's own checks of messages, tool calls and continuations, run at call time for their
+# shape only: sizes are checked in the worker against the client's real limits (sdk/build.py).
+_UNBOUNDED: Final = 1 << 62
+_SHAPES_ONLY: Final = Limits(
+    max_prompt_bytes=_UNBOUNDED,
+    max_output_bytes=_UNBOUNDED,
+    max_candidates=_UNBOUNDED,
+    max_metadata_bytes=_UNBOUNDED,
+    max_text_bytes=_UNBOUNDED,
+    max_tags=_UNBOUNDED,
 )
 
 _INF: Final = math.inf
@@ -87,28 +103,41 @@ def check_number(value: Any, path: str, *, minimum: float | None = None, integer
     return float(value)
 
 
+def _contract_errors(c: Checker) -> None:
+    if c.errors:
+        raise ValidationError(c.errors)
+
+
 def check_prompt(prompt: Any) -> str | tuple[Mapping[str, Any], ...]:
-    """A prompt is a non-empty string or a non-empty list of chat messages ``{role, content}``.
-    Returns it, a list as a tuple snapshot (callers often append the reply to the list afterwards)."""
+    """A prompt is a non-empty string or a non-empty list of chat messages ``{role, content}``,
+    with ``tool_calls`` on assistant turns and ``tool_call_id`` on tool turns (the contract's own
+    message rules). Returns it, a list as a tuple snapshot (callers often append the reply to the
+    list afterwards)."""
     if isinstance(prompt, str):
         return str(check_text(prompt, "prompt"))
     if not isinstance(prompt, list | tuple):
         raise bad("prompt", f"must be a string or a list of chat messages, got {_type_name(prompt)}")
     if not prompt:
         raise bad("prompt", "empty")
-    for i, msg in enumerate(prompt):
-        path = f"prompt[{i}]"
-        if not isinstance(msg, Mapping):
-            raise bad(path, f"must be a chat message dict {{role, content}}, got {_type_name(msg)}")
-        for key in msg:
-            if key not in ("role", "content", "name"):
-                raise bad(f"{path}.{key}", "unknown field (a message has role, content, name)")
-        if msg.get("role") not in MESSAGE_ROLES:
-            raise bad(f"{path}.role", f"must be one of {', '.join(MESSAGE_ROLES)}, got {msg.get('role')!r}")
-        check_text(msg.get("content"), f"{path}.content")
-        if msg.get("name") is not None:
-            check_ident(msg["name"], f"{path}.name")
-    return tuple(prompt)
+    snapshot = tuple(prompt)
+    for i, msg in enumerate(snapshot):
+        if plain_message_bytes(msg, _UNBOUNDED) is None:  # not the usual {role, content}: all checks
+            c = Checker(_SHAPES_ONLY)
+            check_message(c, dict(msg) if isinstance(msg, Mapping) else msg, f"prompt[{i}]", _UNBOUNDED)
+            _contract_errors(c)
+            if msg.keys() - PLAIN_MESSAGE_KEYS:  # tool calls: nested lists the caller may change
+                snapshot = (*snapshot[:i], json_copy(msg), *snapshot[i + 1 :])
+    return snapshot
+
+
+def json_copy(value: Any) -> Any:
+    """A copy of nested lists and dicts (tool calls, continuations), taken at the call so that the
+    caller changing them afterwards cannot change the event the worker builds later."""
+    if isinstance(value, Mapping):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_copy(v) for v in value]
+    return value
 
 
 def check_model(model: Any, path: str) -> None:
@@ -171,7 +200,9 @@ def _check_candidate(cand: Mapping[str, Any], path: str, model: Any) -> None:
             raise bad(
                 f"{path}.{key}", "unknown field (a candidate has " + ", ".join(sorted(CANDIDATE_KEYS)) + ")"
             )
-    check_text(cand.get("output"), f"{path}.output")
+    c = Checker(_SHAPES_ONLY)
+    check_reply(c, cand, path)  # output, tool_calls, refusal or messages; finish_reason
+    _contract_errors(c)
     if cand.get("candidate_id") is not None:
         check_ident(cand["candidate_id"], f"{path}.candidate_id")
     own = cand.get("model")
@@ -225,16 +256,16 @@ def check_outputs(outputs: Any, candidates: Any, model: Any, params: Any) -> tup
         check_params(params, "params")
     dicts = False
     for i, out in enumerate(snapshot):
-        if type(out) is str and out and not out.isspace():
+        if isinstance(out, str):  # any text, empty too: what the model produced
             if model is None:
                 raise bad("model", "required with output strings (or give each candidate dict a model)")
         elif isinstance(out, Mapping):
             _check_candidate(out, f"{name}[{i}]", model)
             dicts = True
+            if out.keys() - PLAIN_CANDIDATE_KEYS:  # tool calls, messages: nested, copied now
+                snapshot = (*snapshot[:i], json_copy(out), *snapshot[i + 1 :])
         else:
-            check_text(out, f"{name}[{i}]")
-            if model is None:
-                raise bad("model", "required with output strings (or give each candidate dict a model)")
+            raise bad(f"{name}[{i}]", f"must be an output string or a candidate dict, got {_type_name(out)}")
     if dicts:
         _check_candidate_ids(snapshot, name)
     return snapshot

@@ -16,7 +16,15 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from preflog.errors import FieldError
-from preflog.events import ID_MAX_BYTES, SCHEMA_VERSION, Limits, check_event, new_id
+from preflog.events import (
+    ID_MAX_BYTES,
+    SCHEMA_VERSION,
+    Limits,
+    canonical_json,
+    check_event,
+    new_id,
+)
+from preflog.events.contract import PLAIN_CANDIDATE_KEYS, PLAIN_MESSAGE_KEYS
 
 Record = tuple[Any, ...]
 Builder = Callable[[Record, str, "Clock"], dict[str, Any]]
@@ -60,7 +68,14 @@ def _candidate(out: Any, i: int, model: Any, params: Any) -> dict[str, Any]:
         if params is not None:
             cand["params"] = params if type(params) is dict else dict(params)
         return cand
-    cand = {"candidate_id": out.get("candidate_id") or f"c{i}", "output": out["output"]}
+    cand = {"candidate_id": out.get("candidate_id") or f"c{i}"}
+    if out.get("messages") is not None:  # copied at call time (sdk/args.py), like tool_calls
+        cand["messages"] = out["messages"]
+    else:  # a tool call or a refusal may come with output None (OpenAI's content: null)
+        cand["output"] = out.get("output") or ""
+    for key in ("tool_calls", "refusal", "finish_reason"):
+        if out.get(key) is not None:
+            cand[key] = out[key]
     cand["model"] = _model(out.get("model") or model, _MODELS)
     own = out.get("params", params)
     if own is not None:
@@ -226,7 +241,20 @@ def _extras_problem(event: dict[str, Any], limits: Limits) -> tuple[int, FieldEr
     return size, None
 
 
+def _plain_shape(event: dict[str, Any]) -> bool:
+    """Whether the fast checks below cover ``event``: version-1 candidates and prompt messages.
+    Tool calls, refusals and continuations (contract version 2) get the contract's full checks."""
+    for cand in event["candidates"]:
+        if not cand.keys() <= PLAIN_CANDIDATE_KEYS:
+            return False
+    prompt = event["prompt"]
+    return type(prompt) is str or all(m.keys() <= PLAIN_MESSAGE_KEYS for m in prompt)
+
+
 def _inference_problem(event: dict[str, Any], limits: Limits) -> tuple[int, FieldError | None]:
+    if not _plain_shape(event):
+        errors = check_event(event, limits=limits)
+        return (0, errors[0]) if errors else (len(canonical_json(event)), None)
     prompt_size, problem = _prompt_bytes(event)
     if problem is None and prompt_size > limits.max_prompt_bytes:
         problem = FieldError(

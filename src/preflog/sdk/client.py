@@ -174,11 +174,14 @@ class Client:
     ) -> str:
         """Log a prompt and the candidate outputs shown for it; return the request id.
 
-        ``outputs`` are the texts (all from ``model=``, with ``params=``) or candidate dicts
-        ``{output, model, candidate_id, params, usage, latency_ms, metadata}``; ``candidates=`` is
-        the same as dicts. Candidate ids are ``c0``, ``c1``, ... unless given. ``request_id`` is
-        generated unless you pass your own (e.g. your LLM gateway's id). ``prompt`` is a string or
-        a list of chat messages ``{role, content}`` (the conversation before the outputs).
+        ``outputs`` are the texts (all from ``model=``, with ``params=``; an empty one is an answer
+        too) or candidate dicts ``{output, model, candidate_id, params, usage, latency_ms,
+        metadata}`` with, for tool-using models, ``tool_calls`` (OpenAI's shape; ``output`` may then
+        be None), ``refusal`` and ``finish_reason``, or ``{messages, model, ...}`` for an agent's
+        multi-message continuation; ``candidates=`` is the same as dicts. Candidate ids are
+        ``c0``, ``c1``, ... unless given. ``request_id`` is generated unless you pass your own
+        (e.g. your LLM gateway's id). ``prompt`` is a string or a list of chat messages ``{role,
+        content}`` (the conversation before the outputs, tool calls and tool results included).
         """
         if request_id is None:
             request_id = new_id()

@@ -105,8 +105,8 @@ BATCH_PARTIAL: Final = {
             line=2,
             event_id="5d6e7f80-9a1b-4c2d-8e3f-405162738495",
             request_id=REQUEST_ID,
-            field="candidates[1].output",
-            reason="empty",
+            field="candidates[1].tool_calls[0].function.arguments",
+            reason="must be a string, got object",
         ),
     ],
 }

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from preflog.events import SCHEMA_VERSION
 from preflog.server import openapi_docs as docs
 from preflog.server.api_errors import ApiError, json_response, reject_unknown_query
 from preflog.server.audit import record_erasure
@@ -125,7 +126,7 @@ def _row(item: StoredEvent) -> dict[str, Any]:
                                 position=42,
                                 erased=False,
                                 received_at="2026-11-26T10:02:00.104Z",
-                                schema_version=1,
+                                schema_version=SCHEMA_VERSION,
                             )
                         ],
                         "next_after": 42,
