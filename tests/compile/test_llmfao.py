@@ -26,13 +26,12 @@ def expected_pairs(folder: Path, min_agreement: float) -> tuple[set[tuple[str, s
     for pid, count in votes.items():
         pair = pairs[pid]
         x, y = pair.get("result_x") or "", pair.get("result_y") or ""
+        why["empty"] += not x.strip() or not y.strip()  # real answers since contract version 2
         left, right, total = count["left"], count["right"], sum(count.values())
         if left == right:
             why["tie" if left == 0 else "no_majority"] += 1
         elif max(left, right) / total < min_agreement:
             why["low_agreement"] += 1
-        elif not x.strip() or not y.strip():
-            why["empty"] += 1  # imported since contract version 2; compile drops them (empty_output)
         elif x == y:
             why["identical"] += 1
         else:
@@ -54,10 +53,11 @@ def test_llmfao_crowd_votes_compile_by_majority(shared_data: Path, store: Store,
     assert len(want) > 900
     assert got == want  # the same pairs, each the exact texts shown, identical triples once
     assert len(rows["train.jsonl"]) == manifest.counts_out["items"] == len(want)
-    assert manifest.counts_in["requests_joined"] == 2139  # empty answers import too
-    assert manifest.drops.get("empty_output", 0) == why["empty"]
+    assert why["empty"] == 289
+    assert manifest.counts_in["requests_joined"] == 2139  # empty answers import, and compile, too
+    assert "empty_output" not in manifest.drops
     decided = manifest.counts_out["items"] + manifest.drops.get("duplicate", 0)
-    assert decided + why["tie"] + why["no_majority"] + why["low_agreement"] == 2139 - why["empty"]
+    assert decided + why["tie"] + why["no_majority"] + why["low_agreement"] == 2139
     assert {k: manifest.drops[k] for k in ("tie", "no_majority", "low_agreement")} == {
         "tie": why["tie"],
         "no_majority": why["no_majority"],

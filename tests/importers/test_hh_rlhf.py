@@ -22,7 +22,8 @@ from preflog.store import Store
 from tests.importers.conftest import PROJECT, events_of, write_jsonl
 
 HH = "hh-rlhf/harmless-base-test.jsonl.gz"
-# rows of harmless-base-test that describe no single prompt with two replies (1-based line numbers)
+# rows of harmless-base-test that contract version 1 could not hold (1-based line numbers): an empty
+# reply, or transcripts that differ before their last assistant turn (now continuations)
 EMPTY_REPLY = [87, 517, 926, 1104]
 DIFFERENT_PROMPTS = [1255, 1689, 1951, 1953, 2037]
 
@@ -120,8 +121,8 @@ def imported_hh(shared_data: Path, store: Store) -> list[str]:
     """The real harmless-base test split imported; answers its raw lines."""
     report = import_file(store, "hh-rlhf", shared_data / HH, project=PROJECT)
     assert report.rows == 2312
-    assert [p.row for p in report.rejected] == sorted(EMPTY_REPLY + DIFFERENT_PROMPTS)
-    assert (report.imported, report.stored, report.requests) == (2303, 4606, 2303)
+    assert report.rejected == []  # contract version 2: empty replies and continuations import too
+    assert (report.imported, report.stored, report.requests) == (2312, 4624, 2312)
     with gzip.open(shared_data / HH, "rt", encoding="utf-8") as fh:
         return fh.read().splitlines()
 
@@ -130,8 +131,7 @@ def test_round_trip_hh_rlhf(imported_hh: list[str], store: Store, tmp_path: Path
     manifest = compile_dataset(store, project=PROJECT, out_dir=tmp_path / "hh", format="hh-rlhf")
     assert manifest.drops == {}
     written = list(read_rows_file(tmp_path / "hh" / "train.jsonl"))
-    rejected = set(EMPTY_REPLY + DIFFERENT_PROMPTS)
-    expected = [json.loads(line) for n, line in enumerate(imported_hh, 1) if n not in rejected]
+    expected = [json.loads(line) for line in imported_hh]
     # every row comes back with byte-equal transcripts (file order is compile's, not the input's)
     key = lambda row: (row["chosen"], row["rejected"])  # noqa: E731
     assert Counter(map(key, written)) == Counter(map(key, expected))
@@ -144,8 +144,17 @@ def test_compiled_to_trl_splits_each_transcript_at_its_last_assistant_turn(
     compile_dataset(store, project=PROJECT, out_dir=tmp_path / "trl", format="trl")
     rows = list(read_rows_file(tmp_path / "trl" / "train.jsonl"))
     originals = {(r["chosen"], r["rejected"]) for r in map(json.loads, imported_hh)}
-    assert len(rows) == 2303
-    for row in rows:
+    assert len(rows) == 2312
+    # the rows whose transcripts differ before the last assistant turn: multi-message continuations
+    continued = [r for r in rows if len(r["chosen"]) > 1 or len(r["rejected"]) > 1]
+    assert len(continued) == len(DIFFERENT_PROMPTS)
+    for row in continued:
+        assert row["prompt"][-1]["role"] == "user"
+        assert row["chosen"][0]["role"] == row["chosen"][-1]["role"] == "assistant"
+        assert row["rejected"][0]["role"] == row["rejected"][-1]["role"] == "assistant"
+    empty = [r for r in rows if not all(m["content"].strip() for m in r["chosen"] + r["rejected"])]
+    assert len(empty) == len(EMPTY_REPLY)  # an empty reply is a real (rejected) answer
+    for row in (r for r in rows if r not in continued):
         assert row["prompt"][-1]["role"] == "user"
         assert [m["role"] for m in row["chosen"]] == [m["role"] for m in row["rejected"]] == ["assistant"]
         chosen = render_transcript(None, row["prompt"], row["chosen"][0]["content"])
