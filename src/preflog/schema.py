@@ -224,7 +224,12 @@ def _message(limits: Limits) -> Schema:
             "name": _nullable(_ref("id")),
             "tool_calls": _nullable({"type": "array", "items": _ref("tool_call")}),
             "tool_call_id": _nullable({**_ref("id"), "description": "On a tool turn: the call it answers."}),
-            "refusal": _nullable({**text, "description": "On an assistant turn: the model's refusal."}),
+            # No maxLength on refusals: counted in the candidate's or prompt's bytes by the
+            # validator, and each maxLength near 256 KiB is a string Hypothesis-based fuzzers
+            # (schemathesis' negative cases) cannot build.
+            "refusal": _nullable(
+                {"type": "string", "description": "On an assistant turn: the model's refusal."}
+            ),
         },
         "required": ["role"],
         "additionalProperties": False,
@@ -308,7 +313,9 @@ def _candidate(limits: Limits) -> Schema:
             ),
             "messages": _nullable(continuation),
             "tool_calls": _nullable({"type": "array", "items": _ref("tool_call")}),
-            "refusal": _nullable({**text, "description": "The model's refusal (OpenAI's message.refusal)."}),
+            "refusal": _nullable(
+                {"type": "string", "description": "The model's refusal (OpenAI's message.refusal)."}
+            ),
             "finish_reason": _nullable(
                 {
                     **_ref("id"),

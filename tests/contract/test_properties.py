@@ -52,7 +52,14 @@ def test_version_2_events_validate_normalize_and_survive_json(event: dict[str, A
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=FIXTURES)
-@given(events=st.lists(inferences_v2(), min_size=1, max_size=5, unique_by=lambda e: e["event_id"]))
+@given(
+    events=st.lists(
+        inferences_v2(),
+        min_size=1,
+        max_size=5,
+        unique_by=(lambda e: e["event_id"], lambda e: e["request_id"]),
+    )
+)
 def test_version_2_events_round_trip_through_the_store(store: Store, events: list[dict[str, Any]]) -> None:
     project = "v2-" + new_id()  # the store is shared by every example; a project of its own is not
     results = store.append(events, project=project)

@@ -52,7 +52,7 @@ def _check_envelope(c: Checker, event: Mapping[str, Any], project: str | None) -
         c.fail("schema_version", "must be a positive integer")
     elif version > SCHEMA_VERSION:
         c.fail("schema_version", f"unsupported version {version}; this preflog reads up to {SCHEMA_VERSION}")
-    if etype != "erasure" or "user_id" not in event:
+    if etype != "erasure" or event.get("user_id") is None:  # user_id: null is no user: by request
         c.ident(event, "request_id", "request_id", required=True)
     elif event.get("request_id") is not None:
         c.fail("request_id", "an erasure names either request_id or user_id, not both")
