@@ -245,10 +245,6 @@ def _v2_events() -> list[dict[str, Any]]:
     return events
 
 
-@pytest.mark.skipif(
-    "tool_calls" not in __import__("preflog.events", fromlist=["CANDIDATE_FIELDS"]).CANDIDATE_FIELDS,
-    reason="tool-call candidates need event contract v2 (candidates[].tool_calls)",
-)
 def test_v2_events_compile_to_each_trainer_format(tmp_path: Path) -> None:
     expected = {  # format → (items, drops)
         "openai-dpo": (2, {"unsupported_continuation": 1}),
