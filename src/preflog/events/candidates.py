@@ -122,13 +122,17 @@ def _check_continuation_candidate(c: Checker, cand: Mapping[str, Any], path: str
     return check_continuation(c, cand["messages"], path + ".messages", limit)
 
 
-def normalize_candidates(cands: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def normalize_candidates(cands: list[Any]) -> list[Any]:
     """Valid candidates in their normalized form, where each has a string ``output`` or a
     ``messages`` list: a tool call or a refusal sent with ``output: null`` (or none, as OpenAI's
-    ``content: null``) gets ``output: ""``. The list itself when nothing changes (nearly always)."""
-    if all(not _answer_without_output(cand) for cand in cands):
+    ``content: null``) gets ``output: ""``. The list itself when nothing changes (nearly always:
+    one lookup per candidate). Anything that is not a candidate object is left for validation."""
+    for cand in cands:
+        if type(cand) is dict and type(cand.get("output")) is not str and _answer_without_output(cand):
+            break
+    else:
         return cands
-    return [{**cand, "output": ""} if _answer_without_output(cand) else cand for cand in cands]
+    return [{**c, "output": ""} if type(c) is dict and _answer_without_output(c) else c for c in cands]
 
 
 def _answer_without_output(cand: Mapping[str, Any]) -> bool:

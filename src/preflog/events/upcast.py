@@ -21,7 +21,7 @@ def _v1_to_v2(event: dict[str, Any]) -> dict[str, Any]:
     is kept as it is. Only a candidate written without ``output`` (possible when a producer sent
     version-2 fields under version 1, which validation accepts) gets its normalized ``output: ""``."""
     cands = event.get("candidates")
-    if event.get("type") == "inference" and isinstance(cands, list) and all(type(c) is dict for c in cands):
+    if type(cands) is list and event.get("type") == "inference":
         event["candidates"] = normalize_candidates(cands)
     return event
 

@@ -86,15 +86,21 @@ _PAYLOAD_CHECKS: Final[dict[str, Callable[[Checker, Mapping[str, Any]], None]]] 
 
 def check_event(raw: Any, *, limits: Limits = DEFAULT_LIMITS, project: str | None = None) -> list[FieldError]:
     """Every problem with ``raw`` as a current-version event (after upcasting); empty when it is valid."""
+    return _checked(raw, limits, project)[0]
+
+
+def _checked(raw: Any, limits: Limits, project: str | None) -> tuple[list[FieldError], dict[str, Any]]:
+    """The problems with ``raw``, and the event they were found in: ``raw`` upcast (a new dict),
+    or ``raw`` itself when it was written under the current version."""
     if not isinstance(raw, dict):
-        return [FieldError("", f"an event must be a JSON object, got {kind_of(raw)}")]
+        return [FieldError("", f"an event must be a JSON object, got {kind_of(raw)}")], {}
     c = Checker(limits)
     event = upcast(raw) if needs_upcast(raw) else raw
     etype = _check_envelope(c, event, project)
     if etype is not None:
         c.unknown(event, ENVELOPE_FIELDS + PAYLOAD_FIELDS[etype], "")
         _PAYLOAD_CHECKS[etype](c, event)
-    return c.errors
+    return c.errors, event
 
 
 def validate_event(
@@ -111,15 +117,16 @@ def validate_event(
     >>> e["occurred_at"], e["project"], e["schema_version"]
     ('2026-11-26T09:00:00.000000Z', 'demo', 2)
     """
-    errors = check_event(raw, limits=limits, project=project)
+    errors, event = _checked(raw, limits, project)
     if errors:
         raise ValidationError(errors)
-    event = upcast(raw) if needs_upcast(raw) else dict(raw)
+    if event is raw:  # written under the current version: not yet copied, nor normalized
+        event = dict(raw)
+        if event["type"] == "inference":
+            event["candidates"] = normalize_candidates(event["candidates"])
     event["schema_version"] = SCHEMA_VERSION
     event["occurred_at"] = normalize_time(event["occurred_at"])
     event.pop("received_at", None)
     if project is not None:
         event["project"] = project
-    if event["type"] == "inference":
-        event["candidates"] = normalize_candidates(event["candidates"])
     return {k: v for k, v in event.items() if v is not None}
