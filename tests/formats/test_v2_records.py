@@ -57,7 +57,18 @@ NEEDS = {
     "refusal": {REFUSAL},
 }
 # formats whose rows keep the prompt as chat messages with system apart, so it reads back equal
-PROMPT_EXACT = {"trl", "trl-reward", "openrlhf", "hh-rlhf", "axolotl", "llamafactory", "ultrafeedback"}
+PROMPT_EXACT = {
+    "trl",
+    "trl-reward",
+    "openrlhf",
+    "hh-rlhf",
+    "axolotl",
+    "llamafactory",
+    "ultrafeedback",
+    "openai-dpo",
+    "nemo-rl",
+    "vertex",
+}
 PAIR_FORMATS = sorted(n for n in available_formats() if get_format(n).kind == "pairs")
 
 

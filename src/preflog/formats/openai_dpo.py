@@ -74,6 +74,22 @@ def write_rows(pairs: Sequence[Pair]) -> Iterator[Row]:
     return (openai_row(p) for p in pairs)
 
 
+def _named_tool_turns(messages: list[Message]) -> list[Message]:
+    """Tool turns given back the ``name`` OpenAI's shape leaves out: the function of the call they
+    answer (``tool_call_id``), so a row reads back as the prompt logged."""
+    names = {
+        call.get("id"): (call.get("function") or {}).get("name")
+        for m in messages
+        for call in m.get("tool_calls") or ()
+        if isinstance(call, dict)
+    }
+    for m in messages:
+        name = names.get(m.get("tool_call_id"))
+        if m.get("role") == "tool" and "name" not in m and isinstance(name, str):
+            m["name"] = name
+    return messages
+
+
 def _one(value: Any, key: str) -> Reply:
     if not isinstance(value, list) or len(value) != 1:
         raise ValueError(f"{key}: must be a list of exactly one assistant message")
@@ -84,7 +100,7 @@ def row_to_pair(row: Row) -> Pair:
     given = row.get("input")
     if not isinstance(given, dict):
         raise ValueError("input: must be an object {messages, tools, parallel_tool_calls}")
-    messages = read_messages(given.get("messages"), "input.messages")
+    messages = _named_tool_turns(read_messages(given.get("messages"), "input.messages"))
     system, prompt = split_system(messages, None)
     chosen = _one(row.get("preferred_output"), "preferred_output")
     rejected = _one(row.get("non_preferred_output"), "non_preferred_output")
