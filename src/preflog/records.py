@@ -30,6 +30,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Final, TypeAlias
 
+from preflog.events import candidate_messages, is_continuation
+
 #: A chat message: ``role`` and ``content`` (None or empty on an assistant turn that only calls
 #: tools), and where they were logged ``tool_calls`` (assistant turns, the OpenAI shape),
 #: ``tool_call_id`` and ``name`` (tool turns), ``refusal`` (assistant turns).
@@ -289,29 +291,29 @@ def canonical(value: Any) -> str:
 
 
 def reply_of(candidate: Mapping[str, Any]) -> Reply:
-    """A candidate's reply: its ``output`` when that is all it carries, else its messages — the
-    continuation ``messages``, or one assistant message with the output and its ``tool_calls`` /
-    ``refusal``.
+    """A candidate's reply: its ``output`` when that is all it says, else its chat turns
+    (:func:`preflog.events.candidate_messages`: a continuation's ``messages``, or one assistant turn
+    with the output and its ``tool_calls`` / ``refusal``). A reply is messages exactly when it needs
+    one of :data:`FEATURES`; one plain assistant turn is its text.
 
     >>> reply_of({"candidate_id": "a", "output": "4", "finish_reason": "stop"})
     '4'
     >>> reply_of({"candidate_id": "a", "output": "", "refusal": "I can't help with that."})
     [{'role': 'assistant', 'content': '', 'refusal': "I can't help with that."}]
+    >>> reply_of({"candidate_id": "a", "messages": [{"role": "assistant", "content": "Hi"}]})
+    'Hi'
     """
-    continuation = candidate.get("messages")
-    if continuation is not None:
-        return [message(m) for m in continuation]
-    output = candidate.get("output")
-    text = output if isinstance(output, str) else ""
-    tool_calls, refusal = candidate.get("tool_calls"), candidate.get("refusal")
-    if not tool_calls and refusal is None:
-        return text
-    out: Message = {"role": "assistant", "content": text}
-    if tool_calls:
-        out["tool_calls"] = tool_calls
-    if refusal is not None:
-        out["refusal"] = refusal
-    return [out]
+    if (
+        not is_continuation(candidate)
+        and not candidate.get("tool_calls")
+        and candidate.get("refusal") is None
+    ):
+        output = candidate.get("output")
+        return output if isinstance(output, str) else ""
+    messages = [message(m) for m in candidate_messages(candidate)]
+    if len(messages) == 1 and not needs("", (messages,)):
+        return str(messages[0]["content"] or "")
+    return messages
 
 
 def reply_messages(reply: Reply) -> list[Message]:
@@ -332,17 +334,6 @@ def reply_length(reply: Reply) -> int:
             function = call.get("function") or {}
             total += len(str(function.get("name", ""))) + len(str(function.get("arguments", "")))
     return total
-
-
-def is_empty(reply: Reply) -> bool:
-    """Whether the reply says nothing: no non-blank text, no tool call, no refusal.
-
-    >>> is_empty(" "), is_empty([{"role": "assistant", "content": "", "tool_calls": [{"id": "c"}]}])
-    (True, False)
-    """
-    if isinstance(reply, str):
-        return not reply.strip()
-    return not any((m.get("content") or "").strip() or m.get("tool_calls") or m.get("refusal") for m in reply)
 
 
 def needs(prompt: Prompt, replies: Iterable[Reply]) -> frozenset[str]:
@@ -391,7 +382,6 @@ __all__ = [
     "as_messages",
     "canonical",
     "is_conversational",
-    "is_empty",
     "last_user_text",
     "message",
     "needs",

@@ -41,9 +41,9 @@ class CompileOptions:
     - ``implicit_accept`` [("copy",)]: the signals that accept a candidate for ``regenerate``.
     - ``implicit_min_evidence`` [1]: signals a weak pair needs: net thumbs each way, accepts after
       the regenerate.
-    - ``drop_empty`` [False]: drop items with an empty reply (no text but blanks, no tool call, no
-      refusal), counted as ``empty_output``. Off, an empty answer is an answer like any other
-      (usually the rejected one).
+    - ``drop_empty`` [False]: drop items with an empty answer (:func:`preflog.events.is_empty_answer`:
+      a blank final text and no tool call or refusal in the final turn), counted as
+      ``empty_output``. Off, an empty answer is an answer like any other (usually the rejected one).
     - ``test_fraction`` [0.0]: the share of prompts (by hash of the normalized prompt) in ``test``.
     - ``seed`` [0]: every random choice is a hash of the seed and the item, so order does not matter.
     - ``parquet`` [False]: write Parquet instead of JSONL.

@@ -17,13 +17,13 @@ from preflog.compile.implicit import implicit_votes, supersede
 from preflog.compile.judgments import Label, Pending, Vote, Waiting, score_votes, to_pending
 from preflog.compile.options import CompileOptions
 from preflog.compile.spill import NO_TEXT, Draft, TextSpill
+from preflog.events import is_empty_answer
 from preflog.formats.base import ItemKind
 from preflog.records import (
     FEATURES,
     Prompt,
     Reply,
     canonical,
-    is_empty,
     needs,
     normalized_prompt,
     reply_length,
@@ -329,7 +329,7 @@ class _Request:
         if not self._valid_prompt():
             return "missing_prompt"
         replies = [self._reply(c) for c in cids]
-        if self.ctx.options.drop_empty and any(is_empty(r) for r in replies):
+        if self.ctx.options.drop_empty and any(is_empty_answer(self.candidates[c]) for c in cids):
             return "empty_output"
         if len(replies) == 2 and replies[0] == replies[1]:
             return "identical_outputs"
