@@ -31,8 +31,8 @@ TOOL_FORMATS = tuple(sorted(TOOL_IMPORTERS))
 def register(sub: _Subparsers) -> None:
     p = sub.add_parser(
         "import",
-        help="import a public preference data set (arena, trl, hh-rlhf, ultrafeedback) or another tool's "
-        "export (langfuse, langsmith, label-studio, openai-stored)",
+        help="import a public preference data set (arena, trl, hh-rlhf, ultrafeedback, llmfao) or another "
+        "tool's export (langfuse, langsmith, label-studio, openai-stored)",
         description="Import a file of rows in an external format as preflog events: each row becomes an "
         "inference and its judgment(s). Ids are derived from the rows' content, so importing the same file "
         "twice stores nothing new. JSONL, JSON arrays (.json) and Parquet, optionally gzip-compressed. "
@@ -42,7 +42,7 @@ def register(sub: _Subparsers) -> None:
     )
     formats = IMPORT_FORMATS + TOOL_FORMATS
     p.add_argument("format", metavar="FORMAT", choices=formats, help=", ".join(formats))
-    p.add_argument("file", metavar="FILE", nargs="+", help="the file(s) to import")
+    p.add_argument("file", metavar="FILE", nargs="+", help="the file(s) to import (llmfao: the data folder)")
     p.add_argument(
         "--source-kind",
         choices=SOURCE_KINDS,

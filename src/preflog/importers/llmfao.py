@@ -17,9 +17,11 @@ arena field               from
 ``turn``                  1
 ========================  =============================================
 
-There is no timestamp. A missing output is an empty string (the importer rejects such rows).
-Every vote of a pair gives the same conversations, so importing the rows with ``preflog import
-arena`` gives one request per pair, judged by each worker.
+There is no timestamp. A missing output is an empty string: an empty answer, imported as such
+(289 of the 2,139 pairs have one). Every vote of a pair gives the same conversations, so importing
+the rows gives one request per pair, judged by each worker: ``preflog import llmfao DIR`` reads the
+folder straight (:func:`llmfao_rows`, row numbers are the CSV's line numbers), and the arena rows
+written to a file import the same with ``preflog import arena``.
 """
 
 from __future__ import annotations
@@ -65,7 +67,17 @@ def vote_to_arena_row(vote: dict[str, str], pair: dict[str, Any]) -> dict[str, A
 
 def llmfao_to_arena_rows(data_dir: Path | str) -> Iterator[dict[str, Any]]:
     """Every crowd vote of the LLMFAO folder ``data_dir`` as an arena row, in the CSV's order."""
-    folder = Path(data_dir)
+    for _, row, _ in llmfao_rows(data_dir):
+        yield row
+
+
+def llmfao_rows(path: Path | str) -> Iterator[tuple[int, dict[str, Any], None]]:
+    """``(CSV line number, arena row, None)`` for every crowd vote of the LLMFAO folder ``path``
+    (or of the folder of ``crowd-comparisons.csv`` when given that file): the rows that
+    :func:`preflog.importers.import_file` reads for the ``llmfao`` format."""
+    folder = Path(path)
+    if folder.is_file():
+        folder = folder.parent
     try:
         pairs = load_pairs(folder / PAIRS)
         with (folder / COMPARISONS).open(newline="", encoding="utf-8") as fh:
@@ -75,6 +87,6 @@ def llmfao_to_arena_rows(data_dir: Path | str) -> Iterator[dict[str, Any]]:
                     raise ConfigError(f"{folder / COMPARISONS}:{number}: pair {vote['id']} not in {PAIRS}")
                 if vote["winner"] not in WINNERS:
                     raise ConfigError(f"{folder / COMPARISONS}:{number}: unknown winner {vote['winner']!r}")
-                yield vote_to_arena_row(vote, pair)
+                yield number, vote_to_arena_row(vote, pair), None
     except OSError as exc:
         raise ConfigError(f"cannot read the LLMFAO data in {folder}: {exc}") from exc

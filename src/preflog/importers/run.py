@@ -17,7 +17,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -27,6 +27,7 @@ from preflog.events import validate_event
 from preflog.importers.arena import arena_events
 from preflog.importers.base import Converter, Event, ImportOptions
 from preflog.importers.hh_rlhf import hh_rlhf_events
+from preflog.importers.llmfao import llmfao_rows
 from preflog.importers.trl import trl_events
 from preflog.importers.ultrafeedback import ultrafeedback_events
 from preflog.progress import ProgressCallback, ProgressUpdate
@@ -36,6 +37,7 @@ from preflog.store.base import AppendResult, Store
 IMPORTERS: Final[dict[str, Converter]] = {
     "arena": arena_events,
     "hh-rlhf": hh_rlhf_events,
+    "llmfao": arena_events,  # its votes are read as arena rows (see READERS)
     "trl": trl_events,
     "ultrafeedback": ultrafeedback_events,
 }
@@ -103,6 +105,10 @@ class ImportReport:
 # ---------------------------------------------------------------------------------------------- reading
 
 RowItem = tuple[int, Any, str | None]  # (row number, value, why it is not a row)
+
+
+#: The formats not read from a file of rows (:func:`iter_rows`), and what reads them instead.
+READERS: Final[dict[str, Callable[[Path], Iterator[RowItem]]]] = {"llmfao": llmfao_rows}
 
 
 def _open_bytes(path: Path) -> io.BufferedReader:
@@ -236,12 +242,13 @@ def import_file(
         raise ConfigError("batch_size must be at least 1")
     options = options or ImportOptions()
     file = Path(path)
-    if not file.is_file():
+    reader = READERS.get(format, iter_rows)
+    if not (file.is_file() or (reader is not iter_rows and file.is_dir())):
         raise ConfigError(f"cannot read {file}: no such file")
     report = ImportReport(format=format, path=str(file))
     requests: set[str] = set()
     batch = _Batch()
-    for number, value, problem in iter_rows(file):
+    for number, value, problem in reader(file):
         report.rows += 1
         if problem is not None:
             report.rejected.append(RowProblem(number, "", problem))
