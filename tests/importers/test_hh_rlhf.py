@@ -1,6 +1,7 @@
 """HH-RLHF: the importer on hand-made rows, and the round trip on the real harmless-base test split:
-imported, then compiled back to ``hh-rlhf`` it gives the input rows; compiled to ``trl`` each
-transcript is split at its last assistant turn."""
+all 2,312 rows import (4 with an empty last reply, 5 whose transcripts part early as multi-message
+continuations), then compiled back to ``hh-rlhf`` they give the input rows byte for byte; compiled
+to ``trl`` each transcript is split where its prompt ends."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ from preflog.store import Store
 from tests.importers.conftest import PROJECT, events_of, write_jsonl
 
 HH = "hh-rlhf/harmless-base-test.jsonl.gz"
-# rows of harmless-base-test that contract version 1 could not hold (1-based line numbers): an empty
-# reply, or transcripts that differ before their last assistant turn (now continuations)
+# rows of harmless-base-test (1-based line numbers) with an empty last reply, and whose transcripts
+# part before their last assistant turn
 EMPTY_REPLY = [87, 517, 926, 1104]
 DIFFERENT_PROMPTS = [1255, 1689, 1951, 1953, 2037]
 
@@ -120,11 +121,26 @@ def test_import_twice_and_gzip(tmp_path: Path, store: Store) -> None:
 def imported_hh(shared_data: Path, store: Store) -> list[str]:
     """The real harmless-base test split imported; answers its raw lines."""
     report = import_file(store, "hh-rlhf", shared_data / HH, project=PROJECT)
-    assert report.rows == 2312
-    assert report.rejected == []  # contract version 2: empty replies and continuations import too
+    assert (report.rows, report.rejected) == (2312, [])
     assert (report.imported, report.stored, report.requests) == (2312, 4624, 2312)
     with gzip.open(shared_data / HH, "rt", encoding="utf-8") as fh:
         return fh.read().splitlines()
+
+
+def test_the_odd_rows_import_as_what_they_are(imported_hh: list[str], store: Store) -> None:
+    by_line = {n: json.loads(line) for n, line in enumerate(imported_hh, 1)}
+    continuations = [
+        inf for inf in events_of(store, "inference") if any("messages" in c for c in inf["candidates"])
+    ]
+    assert len(continuations) == len(DIFFERENT_PROMPTS)
+    for inf in continuations:
+        (cand,) = [c for c in inf["candidates"] if "messages" in c]
+        assert len(cand["messages"]) > 1 and cand["messages"][-1]["role"] == "assistant"
+    empty = [
+        inf for inf in events_of(store, "inference") if any(c.get("output") == "" for c in inf["candidates"])
+    ]
+    assert len(empty) == len(EMPTY_REPLY)
+    assert all(by_line[n]["chosen"].endswith("\n\nAssistant: ") for n in EMPTY_REPLY)
 
 
 def test_round_trip_hh_rlhf(imported_hh: list[str], store: Store, tmp_path: Path) -> None:
@@ -132,32 +148,31 @@ def test_round_trip_hh_rlhf(imported_hh: list[str], store: Store, tmp_path: Path
     assert manifest.drops == {}
     written = list(read_rows_file(tmp_path / "hh" / "train.jsonl"))
     expected = [json.loads(line) for line in imported_hh]
-    # every row comes back with byte-equal transcripts (file order is compile's, not the input's)
+    # all 2,312 rows come back with byte-equal transcripts (file order is compile's, not the input's)
     key = lambda row: (row["chosen"], row["rejected"])  # noqa: E731
+    assert len(written) == 2312
     assert Counter(map(key, written)) == Counter(map(key, expected))
     assert all(list(row) == ["chosen", "rejected"] for row in written)
 
 
-def test_compiled_to_trl_splits_each_transcript_at_its_last_assistant_turn(
+def test_compiled_to_trl_splits_each_transcript_where_its_prompt_ends(
     imported_hh: list[str], store: Store, tmp_path: Path
 ) -> None:
     compile_dataset(store, project=PROJECT, out_dir=tmp_path / "trl", format="trl")
     rows = list(read_rows_file(tmp_path / "trl" / "train.jsonl"))
     originals = {(r["chosen"], r["rejected"]) for r in map(json.loads, imported_hh)}
     assert len(rows) == 2312
-    # the rows whose transcripts differ before the last assistant turn: multi-message continuations
-    continued = [r for r in rows if len(r["chosen"]) > 1 or len(r["rejected"]) > 1]
-    assert len(continued) == len(DIFFERENT_PROMPTS)
-    for row in continued:
+    several = 0
+    for row in rows:
         assert row["prompt"][-1]["role"] == "user"
-        assert row["chosen"][0]["role"] == row["chosen"][-1]["role"] == "assistant"
-        assert row["rejected"][0]["role"] == row["rejected"][-1]["role"] == "assistant"
+        texts = []
+        for reply in (row["chosen"], row["rejected"]):
+            assert reply[0]["role"] == "assistant" and all(set(m) == {"role", "content"} for m in reply)
+            texts.append(
+                render_transcript(None, row["prompt"], reply[0]["content"] if len(reply) == 1 else reply)
+            )
+        several += len(row["chosen"]) > 1 or len(row["rejected"]) > 1
+        assert tuple(texts) in originals
+    assert several == len(DIFFERENT_PROMPTS)
     empty = [r for r in rows if not all(m["content"].strip() for m in r["chosen"] + r["rejected"])]
     assert len(empty) == len(EMPTY_REPLY)  # an empty reply is a real (rejected) answer
-    for row in (r for r in rows if r not in continued):
-        assert row["prompt"][-1]["role"] == "user"
-        assert [m["role"] for m in row["chosen"]] == [m["role"] for m in row["rejected"]] == ["assistant"]
-        chosen = render_transcript(None, row["prompt"], row["chosen"][0]["content"])
-        rejected = render_transcript(None, row["prompt"], row["rejected"][0]["content"])
-        assert (chosen, rejected) in originals
-        assert "\n\nAssistant:" not in row["chosen"][0]["content"]

@@ -92,17 +92,19 @@ def test_trl_bad_rows(row: dict[str, Any], field: str) -> None:
 def test_trl_import_reports_and_is_idempotent(tmp_path: Path, store: Store) -> None:
     rows: list[Any] = [
         {"prompt": "2+2?", "chosen": "4", "rejected": "5"},
-        {"prompt": "2+2?", "chosen": "", "rejected": "5"},
-        {"prompt": "3+3?", "chosen": "6", "rejected": "7"},
+        {"prompt": "2+2?", "chosen": "", "rejected": "5"},  # an empty answer is an answer
+        {"prompt": "3+3?", "chosen": "6", "rejected": 7},
         {"prompt": "2+2?", "chosen": "4", "rejected": "5"},  # the same row again: the same events
     ]
     path = write_jsonl(tmp_path / "trl.jsonl", rows)
     first = import_file(store, "trl", path, project=PROJECT)
-    assert [(p.row, p.field) for p in first.rejected] == [(2, "chosen")]
+    assert [(p.row, p.field) for p in first.rejected] == [(3, "rejected")]
     assert (first.imported, first.stored, first.duplicates, first.requests) == (3, 4, 1, 2)
     second = import_file(store, "trl", path, project=PROJECT)
     assert (second.stored, second.duplicates) == (0, 5)
     assert len(events_of(store)) == 4
+    outputs = sorted(c["output"] for e in events_of(store, "inference") for c in e["candidates"])
+    assert outputs == ["", "4", "5", "5"]
 
 
 # ---------------------------------------------------------------------------------------------- ultrafeedback

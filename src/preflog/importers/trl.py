@@ -11,9 +11,10 @@ Accepted shapes (as in TRL's dataset-format guide):
   TRL's ``extract_prompt`` does (a space just before the split goes to the completions);
 - unpaired: ``{"prompt", "completion", "label": bool}`` → a ``thumbs_up``/``thumbs_down`` signal.
 
-Optional keys kept: ``score_chosen``/``score_rejected`` (the preference's ``scores``), ``margin``
-and ``id``/``prompt_id`` (in ``metadata``). A leading system message becomes the inference's
-``system``. The judge is ``human`` unless ``--source-kind`` says otherwise; the model ``unknown``.
+An empty completion is an empty answer, imported as such. Optional keys kept:
+``score_chosen``/``score_rejected`` (the preference's ``scores``), ``margin`` and ``id``/``prompt_id``
+(in ``metadata``). A leading system message becomes the inference's ``system``. The judge is
+``human`` unless ``--source-kind`` says otherwise; the model ``unknown``.
 
 >>> inf, pref = trl_events({"prompt": "2+2?", "chosen": "4", "rejected": "5"}, ImportOptions())
 >>> inf["prompt"], pref["chosen"], pref["rejected"]
@@ -84,7 +85,8 @@ def split_pair(row: Row) -> tuple[Prompt, str, str]:
             return chosen_prompt, chosen_text, rejected_text
         messages = messages_field(prompt, "prompt")
         return messages, _completion(chosen, messages, "chosen"), _completion(rejected, messages, "rejected")
-    chosen_text, rejected_text = text_field(row, "chosen"), text_field(row, "rejected")
+    chosen_text = text_field(row, "chosen", allow_empty=True)
+    rejected_text = text_field(row, "rejected", allow_empty=True)
     if prompt is None:
         implicit = common_prefix_prompt(chosen_text, rejected_text)
         return implicit, chosen_text[len(implicit) :], rejected_text[len(implicit) :]
@@ -114,9 +116,6 @@ def trl_events(row: Row, options: ImportOptions) -> list[Event]:
     system, prompt = _system(prompt)
     if not prompt:
         raise ValidationError("no prompt before the completions", path="prompt")
-    for key, text in (("chosen", chosen), ("rejected", rejected)):
-        if not text.strip():
-            raise ValidationError("the completion is empty", path=key)
     score_chosen, score_rejected = number_field(row, "score_chosen"), number_field(row, "score_rejected")
     scores = (
         (score_chosen, score_rejected) if score_chosen is not None and score_rejected is not None else None
@@ -156,7 +155,7 @@ def unpaired_events(row: Row, options: ImportOptions) -> list[Event]:
         messages = messages_field(prompt_value, "prompt")
         prompt, text = messages, _completion(completion, messages, "completion")
     else:
-        prompt, text = text_field(row, "prompt"), text_field(row, "completion")
+        prompt, text = text_field(row, "prompt"), text_field(row, "completion", allow_empty=True)
     system, prompt = _system(prompt)
     request_id = stable_id("trl-kto", "request", {"prompt": prompt, "system": system, "completion": text})
     inference: Event = {
