@@ -17,19 +17,9 @@ from preflog.formats.base import read_rows_file
 from preflog.records import FEATURES, as_messages, canonical, needs, reply_of
 from preflog.store import Store
 from tests.compile.helpers import append_all
+from tests.formats.test_v2_records import TOOL_PROMPT, WEATHER
 
 T0 = "2026-11-26T10:00:00Z"
-WEATHER = {
-    "id": "call_1",
-    "type": "function",
-    "function": {"name": "weather", "arguments": '{"city":"Paris"}'},
-}
-TOOL_PROMPT = [
-    {"role": "user", "content": "Weather in Paris?"},
-    {"role": "assistant", "content": None, "tool_calls": [WEATHER]},
-    {"role": "tool", "tool_call_id": "call_1", "name": "weather", "content": '{"sky":"sunny"}'},
-    {"role": "user", "content": "And tomorrow?"},
-]
 CANDIDATES = {
     "call": {
         "output": "",
