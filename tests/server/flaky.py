@@ -1,6 +1,6 @@
 """``FlakyStore`` wraps a real store so a test can make it unavailable on demand, which a real
 SQLite file cannot do deterministically (an open file survives its directory, and root ignores
-permissions). Everything else in the server tests runs on real SQLite files."""
+permissions). Everything else in the server tests runs on real stores (SQLite files, PostgreSQL)."""
 
 from __future__ import annotations
 

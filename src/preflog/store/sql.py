@@ -76,9 +76,10 @@ from preflog.store.common import (
 )
 from preflog.store.group import Append, GroupCommit
 
-INSERT_EVENT: Final = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({', '.join('?' * 12)})"
-# The highest position and whether the project has erasures. Scalar subqueries, so that SQLite
-# answers MAX(position) from the end of the rowid B-tree instead of scanning the table.
+_MARKS: Final = ", ".join("?" * len(EventRow._fields))
+INSERT_EVENT: Final = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({_MARKS})"
+# The highest position and whether the project has erasures, in one round trip. Both databases
+# answer MAX(position) from the end of the primary key (SQLite's plan: "SEARCH events").
 APPEND_START: Final = (
     "SELECT (SELECT COALESCE(MAX(position), 0) FROM events), "
     "EXISTS (SELECT 1 FROM erasures WHERE project = ?)"
