@@ -10,6 +10,7 @@ from preflog.demo import load_demo
 from preflog.events import format_time
 from preflog.server.keys import create_key, open_key_store
 from preflog.store import open_store
+from tests.factories import tool_inference
 
 NS = uuid.UUID("0d7c9a52-8f4e-4a53-9b5c-4f0d3f6e7a10")
 BASE = 1_795_000_000.0  # 2026-11-18
@@ -29,6 +30,7 @@ class Seeded:
     keys: dict[str, str] = field(default_factory=dict)  # name -> token
     arena_requests: list[str] = field(default_factory=list)
     xss_request: str = ""
+    agent_request: str = ""
     ranking_requests: list[str] = field(default_factory=list)  # three different answers each
 
 
@@ -116,12 +118,14 @@ def seed(db: str) -> Seeded:
             ("arena", arena_events("arena")),
             ("xss", xss_events("xss")),
             ("ranking", ranking_events("ranking")),
+            ("agents", [tool_inference(uid("agents", "request", 0), event_id=uid("agents", "inference", 0))]),
         )
         for project, events in projects:
             results = store.append(events, project=project)
             assert all(r.status == "stored" for r in results), results
         out.arena_requests = [uid("arena", "request", i) for i in range(ARENA_ITEMS)]
         out.xss_request = uid("xss", "request", 0)
+        out.agent_request = uid("agents", "request", 0)
         out.ranking_requests = [uid("ranking", "request", i) for i in range(RANKING_ITEMS)]
         for name, project, scope in (
             ("alice", "arena", "annotate"),
@@ -131,6 +135,7 @@ def seed(db: str) -> Seeded:
             ("ingester", "arena", "ingest"),
             ("xss-annotator", "xss", "annotate"),
             ("ranker", "ranking", "annotate"),
+            ("agent-annotator", "agents", "annotate"),
             ("outsider", "other", "annotate"),
             ("demo-admin", "demo", "admin"),
         ):

@@ -376,3 +376,34 @@ def test_explorer_links_are_shareable(page: Any, server: LiveServer, seeded: See
     models = other.locator("#results tbody td:nth-child(3)").all_inner_texts()
     assert models and all("cirrus-70b" in t for t in models)
     other.close()
+
+
+def test_agent_replies_show_their_tool_calls_refusals_and_turns(
+    page: Any, server: LiveServer, seeded: Seeded
+) -> None:
+    # Contract v2 replies are data: a tool call (empty text), an empty answer, a refusal and a
+    # multi-turn continuation are four different answers, each shown as what it is.
+    sign_in(page, server, seeded.keys["agent-annotator"])
+    request_id, presented = _current(page)
+    assert request_id == seeded.agent_request and sorted(presented) == ["c0", "c1", "c2", "c3"]
+    cards = {c: page.locator(f"#item .candidate[data-candidate='{c}']") for c in presented}
+    assert 'get_weather({"city": "Lyon"})' in cards["c0"].locator(".tool-call").inner_text()
+    assert cards["c1"].locator(".empty-answer").inner_text() == "(empty answer)"
+    assert "I can't help with that." in cards["c2"].locator(".refusal").inner_text()
+    turns = cards["c3"].locator(".continuation > li")
+    assert turns.count() == 3
+    assert (
+        "Paris is warmer" in turns.nth(2).inner_text()
+        and "tool get_weather" in turns.nth(1).inner_text().lower()
+    )
+    prompt = page.locator("#conversation > li")
+    assert prompt.count() == 4 and "None" not in prompt.nth(2).inner_text()
+    assert 'get_weather({"city": "Paris"})' in prompt.nth(2).inner_text()
+
+    page.goto(f"{server.url}/ui/explorer?open={request_id}")
+    page.wait_for_selector(f"#record[data-request-id='{request_id}']")
+    record = page.locator("#record .candidates")
+    assert record.locator(".candidate").count() == 4
+    assert record.locator(".erased").count() == 0  # nothing of it reads "(content erased)"
+    assert record.locator(".continuation > li").count() == 3
+    assert record.locator(".tool-call").count() == 2

@@ -24,6 +24,7 @@ from preflog.events import candidate_ids
 from preflog.store.base import Store, StoredEvent
 
 PAGE: Final = 5000
+_REPLY: Final = ("output", "messages", "tool_calls", "refusal")  # what makes two replies the same
 
 
 def distinct_candidates(inference: dict[str, Any]) -> list[dict[str, Any]]:
@@ -35,14 +36,17 @@ def distinct_candidates(inference: dict[str, Any]) -> list[dict[str, Any]]:
     ...                         {"candidate_id": "c", "output": "five"}]}
     >>> [c["candidate_id"] for c in distinct_candidates(event)]
     ['a', 'c']
+    >>> call = {"candidate_id": "t", "output": "", "tool_calls": [{"id": "1"}]}
+    >>> [c["candidate_id"] for c in distinct_candidates({"candidates": [call, {"candidate_id": "e", "output": ""}]})]
+    ['t', 'e']
     """
     seen: set[str] = set()
     out = []
     for candidate in inference.get("candidates") or []:
         if not isinstance(candidate, dict):
             continue
-        reply = candidate.get("output", candidate.get("messages"))
-        key = reply if isinstance(reply, str) else json.dumps(reply, sort_keys=True, ensure_ascii=False)
+        reply = {k: candidate[k] for k in _REPLY if candidate.get(k) is not None}
+        key = json.dumps(reply, sort_keys=True, ensure_ascii=False)  # a tool call is not an empty answer
         if key not in seen:
             seen.add(key)
             out.append(candidate)

@@ -141,17 +141,46 @@ class Item:
         }
 
 
-def prompt_messages(prompt: Any) -> list[dict[str, str]]:
-    """A plain prompt as one user message; a chat prompt as its messages."""
+_TURN_KEYS: Final = ("tool_calls", "tool_call_id", "name", "refusal")
+#: What the arena shows of a candidate's reply (contract v2: a continuation, tool calls, refusal).
+_REPLY_KEYS: Final = ("output", "messages", "tool_calls", "refusal")
+
+
+def prompt_messages(prompt: Any) -> list[dict[str, Any]]:
+    """A plain prompt as one user message; a chat prompt as its messages (tool calls and tool
+    turns kept, a null content shown as empty).
+
+    >>> prompt_messages([{"role": "assistant", "content": None, "tool_calls": []}])
+    [{'role': 'assistant', 'content': '', 'tool_calls': []}]
+    """
     if isinstance(prompt, str):
         return [{"role": "user", "content": prompt}]
     if isinstance(prompt, list):
-        return [
-            {"role": str(m.get("role", "user")), "content": str(m.get("content", ""))}
-            for m in prompt
-            if isinstance(m, dict)
-        ]
+        return [_turn(m) for m in prompt if isinstance(m, dict)]
     return []
+
+
+def _turn(message: dict[str, Any]) -> dict[str, Any]:
+    content = message.get("content")
+    turn: dict[str, Any] = {
+        "role": str(message.get("role", "user")),
+        "content": "" if content is None else str(content),
+    }
+    turn.update((k, message[k]) for k in _TURN_KEYS if k in message)
+    return turn
+
+
+def arena_candidate(candidate: dict[str, Any]) -> dict[str, Any]:
+    """A candidate as the arena shows it: its id and its reply's fields, nothing about its model.
+
+    >>> arena_candidate({"candidate_id": "a", "output": "", "tool_calls": [], "model": {"name": "m"}})
+    {'candidate_id': 'a', 'output': '', 'tool_calls': []}
+    """
+    shown: dict[str, Any] = {"candidate_id": str(candidate["candidate_id"])}
+    shown.update((k, candidate[k]) for k in _REPLY_KEYS if candidate.get(k) is not None)
+    if "output" not in shown and "messages" not in shown:
+        shown["output"] = ""
+    return shown
 
 
 def build_item(view: RequestView) -> Item | None:
@@ -161,10 +190,7 @@ def build_item(view: RequestView) -> Item | None:
     if inference is None or view.erased:
         return None
     event = inference.event
-    candidates = [
-        {"candidate_id": str(c["candidate_id"]), "output": str(c.get("output", ""))}
-        for c in distinct_candidates(event)
-    ]
+    candidates = [arena_candidate(c) for c in distinct_candidates(event)]
     if len(candidates) < 2:
         return None
     _shuffle.shuffle(candidates)

@@ -1,7 +1,7 @@
 // The annotation arena: fetch the next item, show it, record the choice, keyboard shortcuts.
 
 import { api, clear, el, status, typing } from "./common.js";
-import { conversation, markdown } from "./render.js";
+import { conversation, markdown, reply } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
 const CHOICE_TEXT = { a: "A is better", b: "B is better", tie: "Tie", both_bad: "Both bad" };
@@ -40,7 +40,7 @@ function candidateCard(cand, index, mode) {
   if (mode === "ranking") {
     card.append(el("button", { type: "button", class: "rank-next", "data-index": index, text: "Rank next", onclick: () => rankNext(index) }));
   }
-  card.append(el("div", { class: "md output" }, markdown(cand.output)));
+  card.append(reply(cand));
   return card;
 }
 

@@ -1,7 +1,7 @@
 // The request explorer: search, a result table, and the joined record of one request.
 
 import { api, clear, el, fmtNumber, fmtTime, status } from "./common.js";
-import { conversation, markdown } from "./render.js";
+import { conversation, markdown, reply } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
 const form = $("search");
@@ -39,7 +39,7 @@ function candidateBlock(cand) {
   return el("section", { class: "candidate", "data-candidate": cand.candidate_id },
     el("h4", {}, el("span", { class: "label", text: cand.candidate_id }), ` ${model.name || "?"} ${model.version || ""}`),
     el("p", { class: "small muted", text: [model.checkpoint, params, usage, cand.latency_ms != null ? `${cand.latency_ms} ms` : ""].filter(Boolean).join(" · ") }),
-    cand.output !== undefined ? el("div", { class: "md output" }, markdown(cand.output)) : el("p", { class: "erased", text: "(content erased)" }),
+    reply(cand),
   );
 }
 

@@ -86,15 +86,47 @@ export function markdown(text) {
   return root;
 }
 
-/** A chat prompt (list of {role, content}) as a list of message bubbles. */
+/** What one chat turn says: its text (an empty answer said so), a refusal, its tool calls. */
+export function turnBody(message, answer = true) {
+  const body = el("div", { class: "md" });
+  const calls = Array.isArray(message.tool_calls) ? message.tool_calls : [];
+  const content = message.content;
+  if (typeof content === "string" && content !== "") body.append(markdown(content));
+  else if (answer && !calls.length && message.refusal == null) body.append(el("p", { class: "muted empty-answer", text: "(empty answer)" }));
+  if (message.refusal != null) body.append(el("p", { class: "refusal" }, el("span", { class: "badge warn", text: "refusal" }), ` ${message.refusal}`));
+  for (const call of calls) {
+    const fn = call.function || {};
+    body.append(el("pre", { class: "tool-call" }, el("code", { text: `${fn.name ?? "?"}(${fn.arguments ?? ""})` })));
+  }
+  return body;
+}
+
+/** A chat prompt (list of {role, content, tool_calls?, name?}) as a list of message bubbles. */
 export function conversation(target, messages) {
   for (const message of messages) {
     const role = String(message.role || "user");
+    const label = role === "tool" && message.name ? `tool ${message.name}` : role;
     target.append(
       el("li", { class: `msg msg-${role.replace(/[^a-z]/g, "")}` },
-        el("span", { class: "role", text: role }),
-        el("div", { class: "md" }, markdown(message.content)),
+        el("span", { class: "role", text: label }),
+        turnBody(message, role === "assistant"),
       ),
     );
   }
+}
+
+/** A candidate's reply: its output (with refusal and tool calls), or a multi-message
+ * continuation as its turns; erased content says so. */
+export function reply(cand) {
+  if (Array.isArray(cand.messages)) {
+    const turns = el("ol", { class: "conversation continuation" });
+    conversation(turns, cand.messages);
+    return el("div", { class: "output" }, turns);
+  }
+  if (cand.output === undefined || cand.output === null) {
+    if (!cand.tool_calls && cand.refusal == null) return el("p", { class: "erased", text: "(content erased)" });
+  }
+  const body = turnBody({ content: cand.output, refusal: cand.refusal, tool_calls: cand.tool_calls });
+  body.classList.add("output");
+  return body;
 }
