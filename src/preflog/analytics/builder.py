@@ -14,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 
 from preflog.analytics.frame import Battles, Column, StyleCounts, style_counts
-from preflog.events import parse_time
+from preflog.events import candidate_text, parse_time
 
 By = Literal["model", "version"]
 BothBad = Literal["tie", "drop"]
@@ -193,26 +193,11 @@ def model_label(candidate: Mapping[str, Any], by: By) -> str | None:
     return name
 
 
-def candidate_text(candidate: Mapping[str, Any]) -> str | None:
-    """The text a candidate shows: its ``output`` (an empty answer is the empty string), or the
-    text of its ``messages`` (a multi-message continuation) joined; None when unknown (erased).
-
-    >>> candidate_text({"output": ""}), candidate_text({"messages": [{"content": "a"}, {"content": None}]})
-    ('', 'a')
-    """
-    output = candidate.get("output")
-    if isinstance(output, str):
-        return output
-    messages = candidate.get("messages")
-    if isinstance(messages, list):
-        parts = [m.get("content") for m in messages if isinstance(m, dict)]
-        return "\n".join(p for p in parts if isinstance(p, str))
-    return None
-
-
 def read_inference(event: Mapping[str, Any], by: By) -> Inference:
     candidates: dict[str, Candidate] = {}
     for cand in event.get("candidates", []):
+        # A reply's length and style are its final text's (a continuation's last turn), as compile
+        # balances lengths; an erased event has none.
         text = None if event.get("erased") else candidate_text(cand)
         style = style_counts(text) if text is not None else None
         candidates[str(cand.get("candidate_id"))] = Candidate(model_label(cand, by), style)
