@@ -37,7 +37,8 @@ def distinct_candidates(inference: dict[str, Any]) -> list[dict[str, Any]]:
     >>> [c["candidate_id"] for c in distinct_candidates(event)]
     ['a', 'c']
     >>> call = {"candidate_id": "t", "output": "", "tool_calls": [{"id": "1"}]}
-    >>> [c["candidate_id"] for c in distinct_candidates({"candidates": [call, {"candidate_id": "e", "output": ""}]})]
+    >>> empty = {"candidate_id": "e", "output": ""}
+    >>> [c["candidate_id"] for c in distinct_candidates({"candidates": [call, empty]})]
     ['t', 'e']
     """
     seen: set[str] = set()
