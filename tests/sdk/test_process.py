@@ -108,7 +108,8 @@ def test_import_and_construction_stay_light(db: str) -> None:
         import sys, preflog
         client = preflog.Client(db=sys.argv[1], project="p")
         heavy = sorted(m for m in ("sqlite3", "preflog.store.sqlite", "numpy", "fastapi", "pydantic",
-                                   "httpx", "psycopg", "pyarrow", "preflog.server") if m in sys.modules)
+                                   "httpx", "psycopg", "pyarrow", "preflog.server", "confluent_kafka",
+                                   "preflog.stream.producer") if m in sys.modules)
         client.log_inference("q", ["a"], model="m")
         client.close()
         print(",".join(heavy))

@@ -62,7 +62,8 @@ class Client:
 
     ``db``: the embedded store — a file path or ``sqlite:///path.db`` (env ``PREFLOG_DB``, default
     ``./preflog.db``). ``url``/``api_key``: the ingestion service instead (env ``PREFLOG_URL``,
-    used when neither ``db`` nor ``url`` is given, and ``PREFLOG_API_KEY``). ``project``: env
+    used when neither ``db`` nor ``url`` is given, and ``PREFLOG_API_KEY``); ``url="kafka://HOST:
+    PORT/TOPIC"`` produces straight to the stream (:mod:`preflog.sdk.kafka`). ``project``: env
     ``PREFLOG_PROJECT``, default ``default``. ``transport`` passes any :class:`Transport`. The
     client is the SDK's edge: it reads these variables (through :func:`preflog.config.get`) and
     hands what it found to the transport and the spool, which read no environment.
@@ -449,6 +450,7 @@ def _transport_from_options(
         url=url,
         api_key=api_key if api_key is not None else config.get("PREFLOG_API_KEY"),
         project=project,
+        limits=limits,
         retry=retry,
         spool=want_spool,
         spool_dir=spool_dir or spool_location(url, project),

@@ -7,7 +7,12 @@ would (a bad one is ``rejected`` with its field and reason), the valid ones are 
 ``user_id``) so an inference and its judgments share a partition, and ``append`` returns only once
 the broker has acknowledged every one of them. A broker that cannot be reached or refuses raises
 :class:`preflog.errors.StoreUnavailable` (the service answers 503 with ``Retry-After``): an event
-is never answered ``stored`` unless it is on the broker.
+is never answered ``stored`` unless it is on the broker. After such a failure the producer is
+replaced and the topic checked again at the next batch: a broker restarted without its data (or
+with a new producer-id space) would otherwise leave librdkafka's idempotent producer in a fatal
+state, or let the topic be auto-created with the broker's default partition count.
+
+The same sink serves the SDK's ``kafka://`` transport (:mod:`preflog.sdk.kafka`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ from preflog.stream.url import StreamURL
 # the SDK's default request timeout, so the client sees the 503 (and spools) rather than its own
 # timeout. A paused broker (SIGSTOP in tests/stream) is detected within this bound.
 DELIVERY_TIMEOUT_S: Final = 10.0
+# The largest message produced: the contract's limits allow ~4.3 MB (16 outputs of 256 KiB plus a
+# 256 KiB prompt); a broker's own cap (message.max.bytes, 1 MB by default on Apache Kafka) must be
+# raised to match, else such an event is answered rejected naming the broker's reason.
+MAX_MESSAGE_BYTES: Final = 8 * 1024 * 1024
 
 
 def client_config(url: StreamURL, **extra: Any) -> dict[str, Any]:
@@ -71,11 +80,20 @@ class StreamSink:
         self.limits = limits or Limits()
         self.timeout = timeout
         self._topic_ready = False
-        self._producer = Producer(
+        self._producer = self._new_producer()
+
+    def _new_producer(self) -> Producer:
+        return Producer(
             client_config(
-                url,
+                self.url,
                 acks="all",
-                **{"enable.idempotence": True, "delivery.timeout.ms": int(timeout * 1000)},
+                **{
+                    "enable.idempotence": True,
+                    "delivery.timeout.ms": int(self.timeout * 1000),
+                    # an event may be a few MB (16 candidates of 256 KiB each): the default 1 MB
+                    # cap would refuse it at produce()
+                    "message.max.bytes": MAX_MESSAGE_BYTES,
+                },
             )
         )
 
@@ -107,29 +125,45 @@ class StreamSink:
                     )
                 )
                 continue
-            self._produce(event, delivered)
+            refused = self._produce(event, delivered)
+            if refused is not None:  # this one event cannot be a message (too large): never retried
+                results.append(AppendResult("rejected", event_id=event.get("event_id"), reason=refused))
+                continue
             sent += 1
             results.append(AppendResult("stored", event_id=event.get("event_id")))
         if sent:
             self._await(sent, failures)
         return results
 
-    def _produce(self, event: dict[str, Any], delivered: Any) -> None:
+    def _produce(self, event: dict[str, Any], delivered: Any) -> str | None:
+        """Queue ``event``; None, or why librdkafka refused this very message."""
         value = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
         while True:
             try:
                 self._producer.produce(self.url.topic, value, key=event_key(event), on_delivery=delivered)
-                return
+                return None
             except BufferError:  # the local queue is full: let deliveries drain, then retry
                 self._producer.poll(0.1)
+            except KafkaException as exc:
+                return f"the stream refused the event ({len(value)} bytes): {exc.args[0].str()}"
 
     def _await(self, sent: int, failures: list[str]) -> None:
         left = self._producer.flush(self.timeout)
         if left or failures:
             reason = failures[0] if failures else f"{left} of {sent} not acknowledged in {self.timeout:g} s"
+            self._reset()
             raise StoreUnavailable(
                 f"the stream broker at {self.url.bootstrap} did not take the batch: {reason}"
             )
+
+    def _reset(self) -> None:
+        """A fresh producer and a fresh look at the topic for the next batch (module docstring).
+        The old producer's queue is purged: the caller resends the whole batch (a duplicate in the
+        store for any message that did reach the broker)."""
+        old, self._producer = self._producer, self._new_producer()
+        self._topic_ready = False
+        old.purge(in_queue=True, in_flight=True, blocking=False)
+        old.flush(0)
 
     def close(self) -> None:
         self._producer.flush(self.timeout)
