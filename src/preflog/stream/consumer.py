@@ -5,7 +5,9 @@ so a restart replays harmlessly), and only then are offsets committed, and only 
 offset of a gap-free run the store holds. A store outage is retried with backoff (doubling from
 0.5 s to 30 s): nothing is skipped and nothing past it is committed. On a partition revoke the
 batch in hand is appended and committed before the partitions go; SIGTERM/SIGINT stop the loop
-after the batch in hand (:meth:`StreamConsumer.stop`).
+after the batch in hand (:meth:`StreamConsumer.stop`). With an ``archiver``
+(:class:`preflog.stream.archiver.StreamArchiver`, ``consume --archive``) each commit is followed
+by the archiver's turn, and the last one by a final run before the consumer leaves the group.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from preflog.errors import RetryableError
 from preflog.store.base import Store
+from preflog.stream.archiver import StreamArchiver
 from preflog.stream.producer import client_config
 from preflog.stream.url import StreamURL
 
@@ -58,8 +61,11 @@ class StreamConsumer:
         batch: int = BATCH,
         on_assign: Callable[[list[int]], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        archiver: StreamArchiver | None = None,
     ) -> None:
         self.url, self.store, self.batch = url, store, batch
+        self.archiver = archiver
+        self._holding: set[int] = set()  # the partitions assigned to this member now
         self.summary = ConsumeSummary()
         self._on_assign = on_assign
         self._sleep = sleep
@@ -97,6 +103,10 @@ class StreamConsumer:
                     self._active_at = time.monotonic()
                 elif self._idle(idle_exit_s):
                     break
+                elif self.archiver is not None:  # a quiet partition 0: the others' commits too
+                    self.archiver.tick(self._holding)
+            if self.archiver is not None:  # the last commit's archive, while still in the group
+                self.archiver.tick(self._holding, final=True)
         finally:
             self._consumer.close()
         return self.summary
@@ -114,13 +124,15 @@ class StreamConsumer:
     def _assigned(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         numbers = [p.partition for p in partitions]
         self.summary.partitions.update(numbers)
+        self._holding.update(numbers)
         self._active_at = time.monotonic()
         if self._on_assign is not None:
             self._on_assign(numbers)
 
-    def _revoked(self, _consumer: Consumer, _partitions: list[TopicPartition]) -> None:
+    def _revoked(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if self._pending:
             self._flush()
+        self._holding.difference_update(p.partition for p in partitions)
 
     def _flush(self) -> None:
         """Append the batch in hand (retrying a store outage), then commit its offsets."""
@@ -137,6 +149,8 @@ class StreamConsumer:
             for result in self._append(events, project):
                 setattr(self.summary, result, getattr(self.summary, result) + 1)
         self._commit(messages)
+        if self.archiver is not None:
+            self.archiver.tick(self._holding)
 
     def _append(self, events: list[dict[str, Any]], project: str) -> list[str]:
         delay = BACKOFF_FIRST_S
