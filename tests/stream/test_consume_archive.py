@@ -26,7 +26,10 @@ def test_consume_with_archive_archives_what_the_store_holds(broker: Broker, tmp_
     db, out = str(tmp_path / "events.db"), str(tmp_path / "archive")
     url = broker.url("t-" + new_id()[:8], partitions=2)
     sink = StreamSink(parse_stream_url(url))
-    produced = {"p1": [factories.inference() for _ in range(300)], "p2": [factories.inference() for _ in range(40)]}
+    produced = {
+        "p1": [factories.inference() for _ in range(300)],
+        "p2": [factories.inference() for _ in range(40)],
+    }
     for project, events in produced.items():
         sink.append(events, project=project)
     args = [*PREFLOG, "--db", db, "consume", "--stream", url, "--group", "g-" + new_id()[:6]]
