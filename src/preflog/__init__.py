@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 from preflog.errors import PreflogError, ValidationError
 
 if TYPE_CHECKING:
+    from preflog.sdk.candidates import current_request_id
     from preflog.sdk.client import Client
 
-__all__ = ["Client", "PreflogError", "ValidationError", "__version__"]
+__all__ = ["Client", "PreflogError", "ValidationError", "__version__", "current_request_id"]
 
 __version__ = "0.1.0"
 
@@ -23,4 +24,8 @@ def __getattr__(name: str) -> Any:
         from preflog.sdk.client import Client
 
         return Client
+    if name == "current_request_id":
+        from preflog.sdk.candidates import current_request_id
+
+        return current_request_id
     raise AttributeError(f"module 'preflog' has no attribute {name!r}")

@@ -17,8 +17,10 @@ an event over a size limit, a full queue — raises into the application: it is 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -33,10 +35,11 @@ from preflog.sdk.args import _KNOWN_MODELS
 from preflog.sdk.base import Spool, Transport
 from preflog.sdk.batcher import Batcher, BatchOptions
 from preflog.sdk.build import build_inference, build_prepared
+from preflog.sdk.candidates import CandidateSet
 from preflog.sdk.replay import ReplayReport
 from preflog.sdk.retry import RetryPolicy
 from preflog.sdk.spool import default_spool_dir
-from preflog.sdk.stats import ClientStats
+from preflog.sdk.stats import ClientStats, Warner
 from preflog.sdk.transport import make_transport
 
 Prompt = str | Sequence[Mapping[str, Any]]
@@ -152,6 +155,9 @@ class Client:
         self.transport = transport
         self._batcher = Batcher(transport, project, options, limits, None if spool is False else spool)
         self._put = self._batcher.put
+        self._integration_errors = 0
+        self._integration_lock = threading.Lock()
+        self._integration_warner = Warner(every=100)
 
     # ------------------------------------------------------------------------------------------ inference
 
@@ -220,6 +226,45 @@ class Client:
             )
         self._put((build_inference, _now(), request_id, prompt, system, outs, model, params, extras))
         return request_id
+
+    def candidate_set(
+        self,
+        prompt: Prompt | None = None,
+        request_id: str | None = None,
+        presented: Sequence[str] | None = None,
+        *,
+        system: str | None = None,
+        user_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> CandidateSet:
+        """A context manager gathering the answers of several wrapped calls (or of
+        :meth:`CandidateSet.add`) into one inference, logged on exit: an A/B test across providers
+        (see :mod:`preflog.sdk.candidates` and docs/integrations.md). ``prompt`` None: the first
+        wrapped call's. ``request_id``: generated when omitted."""
+        if request_id is not None:
+            args.check_ident(request_id, "request_id")
+        if prompt is not None:
+            prompt = args.check_prompt(prompt)
+        return CandidateSet(
+            self,
+            prompt,
+            request_id=request_id,
+            presented=presented,
+            system=system,
+            user_id=user_id,
+            metadata=metadata,
+        )
+
+    def count_integration_error(self, where: str, exc: BaseException) -> None:
+        """What a wrapped LLM client (:mod:`preflog.integrations`) does with an error of preflog's
+        own (a response it could not map, a candidate the contract refuses): counted in
+        ``stats().integration_errors`` and logged (the first, then one in 100), never raised into
+        the application's call."""
+        with self._integration_lock:
+            self._integration_errors += 1
+        self._integration_warner.warn(
+            "integration_error", "%s could not log a call: %s: %s", where, type(exc).__name__, exc
+        )
 
     # ------------------------------------------------------------------------------------------ judgments
 
@@ -407,8 +452,12 @@ class Client:
         """Counters: ``logged``, ``queued``, ``in_flight``, ``sent`` (= ``stored``), ``duplicates``,
         ``conflicts``, ``rejected``, ``failed``, ``spooled``, ``dropped``, ``batches``, ``retries``,
         ``last_error``; ``unauthorized``, ``replayed``, ``replay_rejected``, ``spool_pending``
-        (see :mod:`preflog.sdk.stats`)."""
-        return self._batcher.stats()
+        (see :mod:`preflog.sdk.stats`); ``integration_errors``: calls of wrapped LLM clients that
+        preflog could not log (:meth:`count_integration_error`)."""
+        stats = self._batcher.stats()
+        if self._integration_errors:
+            stats = dataclasses.replace(stats, integration_errors=self._integration_errors)
+        return stats
 
     def replay_spool(self) -> ReplayReport:
         """Replay the spool now, in this thread (the background replay does the same on its own),

@@ -9,7 +9,8 @@ full, or the client was closed).
 Beside that sum: ``unauthorized`` (events spooled because the service refused the key),
 ``replayed`` and ``replay_rejected`` (events this client's replays delivered from the spool, or
 saw rejected with a reason — some may have been spooled by an earlier process), and
-``spool_pending`` (events waiting in the spool now).
+``spool_pending`` (events waiting in the spool now); ``integration_errors`` (calls of wrapped LLM
+clients, :mod:`preflog.integrations`, that preflog could not turn into an event).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class ClientStats:
     replayed: int = 0
     replay_rejected: int = 0
     spool_pending: int = 0
+    integration_errors: int = 0
 
     @property
     def stored(self) -> int:

@@ -1,0 +1,216 @@
+"""What every LLM-client wrapper shares: one call's answers → candidates → one inference (or a
+candidate set's share), the request id handed back, and the guard that keeps preflog out of the way.
+
+A wrapper (:mod:`~preflog.integrations.openai_sdk`, :mod:`~preflog.integrations.anthropic_sdk`)
+describes one endpoint with an :class:`Endpoint`: how to read the prompt, the sampling parameters
+and the user from the call's keywords, and an :class:`Answer` from a response or from the chunks
+of a stream. Everything else is here:
+
+* :func:`guard` runs preflog's part of a call and counts any error of it in
+  ``client.stats().integration_errors`` instead of raising: the application's call always returns
+  what the provider returned (its own errors propagate unchanged).
+* :class:`Call` is one call in flight: its keywords, its start time, the request id the caller
+  chose (``preflog_request_id=``, removed before the provider sees the call) and the candidate set
+  open when it started. :meth:`Call.log` turns an :class:`Answer` into candidates ``c{index}``
+  (model name from the request, version from the response) and logs them through the SDK's
+  non-blocking ``log_inference``, or adds them to the set.
+* The request id: the set's, else ``preflog_request_id=``, else the response id, else a new one;
+  readable from :func:`preflog.current_request_id` and from the returned object's
+  ``preflog_request_id`` (``preflog_candidate_ids`` names its candidates).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from preflog.events import new_id
+from preflog.sdk.candidates import CandidateSet, active_set, set_current_request_id
+
+if TYPE_CHECKING:
+    from preflog.sdk.client import Client
+
+T = TypeVar("T")
+logger = logging.getLogger("preflog")
+
+REQUEST_ID_KEYWORD = "preflog_request_id"
+
+
+@dataclass
+class Answer:
+    """What one provider response (or stream) said: one reply per choice, in the OpenAI candidate
+    shape (``output``, ``tool_calls``, ``refusal``, ``finish_reason``, ``metadata``), by index."""
+
+    response_id: str | None = None
+    model_version: str | None = None
+    replies: dict[int, dict[str, Any]] = field(default_factory=dict)
+    usage: dict[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One provider endpoint as preflog reads it. ``prompt(kwargs)`` gives ``(prompt, system)``;
+    ``params`` and ``user_id`` read the keywords; ``answer`` reads a response, ``stream_answer``
+    the chunks (or events) of a stream, in order."""
+
+    name: str  # e.g. "openai.chat.completions", recorded in each candidate's metadata
+    provider: str  # OpenTelemetry's gen_ai.provider.name: "openai", "azure.ai.openai", "anthropic"
+    prompt: Callable[[Mapping[str, Any]], tuple[Any, str | None]]
+    params: Callable[[Mapping[str, Any]], dict[str, Any] | None]
+    user_id: Callable[[Mapping[str, Any]], str | None]
+    answer: Callable[[Any], Answer]
+    stream_answer: Callable[[Sequence[Any]], Answer]
+
+    def with_provider(self, provider: str) -> Endpoint:
+        return Endpoint(
+            self.name, provider, self.prompt, self.params, self.user_id, self.answer, self.stream_answer
+        )
+
+
+def guard(client: Client, where: str, fn: Callable[..., T], *args: Any) -> T | None:
+    """``fn(*args)``, or None when it raised: preflog's errors are counted, never the caller's."""
+    try:
+        return fn(*args)
+    except Exception as exc:
+        try:
+            client.count_integration_error(where, exc)
+        except Exception:  # a client without the counter (closed, replaced): still never raise
+            logger.debug("preflog: could not count an integration error", exc_info=True)
+        return None
+
+
+class Call:
+    """One wrapped call in flight (see the module docstring)."""
+
+    def __init__(self, client: Client, endpoint: Endpoint, kwargs: dict[str, Any]) -> None:
+        self.client = client
+        self.endpoint = endpoint
+        self.kwargs = kwargs
+        given = kwargs.pop(REQUEST_ID_KEYWORD, None)
+        self.given_request_id = given if isinstance(given, str) and given else None
+        self.candidate_set = active_set(client)
+        self.started = time.perf_counter()
+        self.request_id: str | None = None
+
+    def hold(self) -> None:
+        """A stream: the open candidate set waits for it."""
+        if self.candidate_set is not None:
+            self.candidate_set.hold()
+
+    def log(self, answer: Answer, metadata: Mapping[str, Any] | None = None) -> tuple[str, list[str]]:
+        """Log ``answer`` (or add it to the candidate set); return the request id and candidate ids."""
+        latency_ms = round((time.perf_counter() - self.started) * 1000, 3)
+        candidates = self._candidates(answer, latency_ms, metadata or {})
+        prompt, system = self.endpoint.prompt(self.kwargs)
+        user_id = self.endpoint.user_id(self.kwargs)
+        cset = self.candidate_set
+        if cset is not None:
+            ids = cset.gather(candidates, prompt=prompt, system=system, user_id=user_id)
+            request_id = cset.request_id
+        else:
+            request_id = self.given_request_id or answer.response_id or new_id()
+            ids = [c["candidate_id"] for c in candidates]
+            if candidates:
+                self.client.log_inference(
+                    prompt,
+                    candidates=candidates,
+                    request_id=request_id,
+                    system=system,
+                    user_id=user_id,
+                    metadata={"integration": self.endpoint.name},
+                )
+        self.request_id = request_id
+        set_current_request_id(request_id)
+        return request_id, ids
+
+    def _candidates(
+        self, answer: Answer, latency_ms: float, metadata: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        model = {
+            "name": _text(self.kwargs.get("model")) or answer.model_version or "unknown",
+            "version": answer.model_version,
+            "provider": self.endpoint.provider,
+        }
+        model = {k: v for k, v in model.items() if v}
+        params = self.endpoint.params(self.kwargs)
+        usage = answer.usage
+        if usage is not None and len(answer.replies) > 1:
+            usage = {**usage, "choices": len(answer.replies)}  # one response's usage, shared
+        candidates = []
+        for index in sorted(answer.replies):
+            reply = dict(answer.replies[index])
+            own = {"integration": self.endpoint.name, **reply.pop("metadata", {}), **metadata}
+            if answer.response_id:
+                own["response_id"] = answer.response_id
+            cand: dict[str, Any] = {"candidate_id": f"c{index}", **reply, "model": model}
+            cand["latency_ms"] = latency_ms
+            if params:
+                cand["params"] = params
+            if usage:
+                cand["usage"] = usage
+            cand["metadata"] = own
+            candidates.append(cand)
+        return candidates
+
+
+def release(cset: CandidateSet | None) -> None:
+    if cset is not None:
+        cset.release()
+
+
+def tag(result: Any, request_id: str, candidate_ids: list[str]) -> None:
+    """Attach the request id and candidate ids to what the provider returned. ``object.__setattr__``
+    keeps them out of a pydantic model's fields: ``model_dump()`` and ``to_json()`` stay the API's."""
+    try:
+        object.__setattr__(result, "preflog_request_id", request_id)
+        object.__setattr__(result, "preflog_candidate_ids", candidate_ids)
+    except (AttributeError, TypeError):  # an object with __slots__: the contextvar still has it
+        pass
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def plain_params(kwargs: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any] | None:
+    """The sampling parameters among ``kwargs``, renamed to OpenTelemetry GenAI's names
+    (``names``: keyword → name). Only plain values: the SDKs' "not given" sentinels are skipped."""
+    params: dict[str, Any] = {}
+    for keyword, name in names.items():
+        value = kwargs.get(keyword)
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, int | float):
+            params[name] = value
+        elif isinstance(value, str):
+            params[name] = [value] if name == "stop_sequences" else value
+        elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            params[name] = list(value)
+    return params or None
+
+
+def usage_of(raw: Any, names: Mapping[str, str]) -> dict[str, float] | None:
+    """Token counts of a response's usage object, renamed (``names``: attribute → name)."""
+    if raw is None:
+        return None
+    usage = {}
+    for attr, name in names.items():
+        value = raw.get(attr) if isinstance(raw, Mapping) else getattr(raw, attr, None)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+            usage[name] = value
+    return usage or None
+
+
+def dumped(value: Any) -> Any:
+    """A pydantic object (the SDKs' types, passed back in a prompt) as plain JSON values."""
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json", exclude_none=True)
+    if isinstance(value, Mapping):
+        return {k: dumped(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [dumped(v) for v in value]
+    return value
