@@ -106,10 +106,12 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
     from preflog.cli.archive_cmds import add_s3_options
 
     e = p.add_argument_group("engine")
-    e.add_argument("--engine", choices=("local", "duckdb"), default="local", help="what reads the events")
+    e.add_argument(
+        "--engine", choices=("local", "duckdb", "spark"), default="local", help="what reads the events"
+    )
     e.add_argument("--from-archive", metavar="URI", help="read this Parquet archive instead of the store")
     e.add_argument(
-        "--archive-cache", metavar="DIR", help="duckdb on a store: its archive (default: <db>.archive)"
+        "--archive-cache", metavar="DIR", help="duckdb/spark on a store: its archive (default: <db>.archive)"
     )
     add_s3_options(e)
 
@@ -117,10 +119,10 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
 def engine_source(args: argparse.Namespace, store: Store | None) -> Store:
     """The events ``--engine`` and ``--from-archive`` name (the store when neither is given)."""
     from preflog.cli.archive_cmds import s3_options
-    from preflog.engines import compile_source, default_cache
+    from preflog.engines import CACHED, compile_source, default_cache
 
     cache = args.archive_cache
-    if cache is None and args.engine == "duckdb" and args.from_archive is None:
+    if cache is None and args.engine in CACHED and args.from_archive is None:
         cache = default_cache(str(args.db))
     return compile_source(
         store,

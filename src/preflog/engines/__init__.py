@@ -5,9 +5,9 @@ and position order of a project's events — so every engine writes the same byt
 * ``local``: the store itself, or with ``from_archive`` the archive read by pyarrow
   (:class:`preflog.archive.ArchiveStore`);
 * ``duckdb``: the archive scanned, filtered and ordered by DuckDB (:mod:`.duck`); on a store it
-  first brings a local archive cache up to date incrementally (:func:`default_cache`).
-
-Spark is not built yet (docs/datasets.md, "Engines").
+  first brings a local archive cache up to date incrementally (:func:`default_cache`);
+* ``spark``: the archive scanned, filtered, ordered and its inferences joined to their judgments
+  by Spark (:mod:`.spark`; pyspark is imported only then); on a store, the same cache first.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from preflog.archive import ArchiveStore, S3Options, archive_events
 from preflog.errors import ConfigError
 from preflog.store.base import Store
 
-ENGINES: Final = ("local", "duckdb")
+ENGINES: Final = ("local", "duckdb", "spark")
+CACHED: Final = ("duckdb", "spark")  # on a store, these read its archive cache
 
 
 def default_cache(db: str) -> str:
-    """Where ``--engine duckdb`` on a store keeps its archive: beside a SQLite file
+    """Where ``--engine duckdb|spark`` on a store keeps its archive: beside a SQLite file
     (``events.db`` → ``events.db.archive``), else under ``~/.cache/preflog/archive/<digest>``.
 
     >>> default_cache("sqlite:///data/events.db")
@@ -58,14 +59,18 @@ def compile_source(
         return store
     if from_archive is None:
         if store is None or cache is None:
-            raise ConfigError("engine: duckdb on a store needs the store and its archive cache")
+            raise ConfigError(f"engine: {engine} on a store needs the store and its archive cache")
         archive_events(store, project=project, out=cache)
         from_archive, s3 = cache, None
     if engine == "duckdb":
         from preflog.engines.duck import DuckArchiveStore
 
         return DuckArchiveStore(from_archive, project=project, s3=s3, store=store)
+    if engine == "spark":
+        from preflog.engines.spark import SparkArchiveStore
+
+        return SparkArchiveStore(from_archive, project=project, s3=s3, store=store)
     return ArchiveStore(from_archive, project=project, s3=s3, store=store)
 
 
-__all__ = ["ENGINES", "compile_source", "default_cache"]
+__all__ = ["CACHED", "ENGINES", "compile_source", "default_cache"]
