@@ -21,11 +21,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from preflog.integrations.anthropic_sdk import wrap_anthropic
     from preflog.integrations.openai_sdk import wrap_openai
 
-__all__ = ["wrap_openai"]
+__all__ = ["wrap_anthropic", "wrap_openai"]
 
 _LAZY = {
+    "wrap_anthropic": "preflog.integrations.anthropic_sdk",
     "wrap_openai": "preflog.integrations.openai_sdk",
 }
 

@@ -177,10 +177,14 @@ def _text(value: Any) -> str | None:
 
 def plain_params(kwargs: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any] | None:
     """The sampling parameters among ``kwargs``, renamed to OpenTelemetry GenAI's names
-    (``names``: keyword → name). Only plain values: the SDKs' "not given" sentinels are skipped."""
+    (``names``: keyword → name), also when sent in ``extra_body`` (the only way to send what an
+    SDK version has no keyword for: ``anthropic`` 2.x has no ``temperature``). Only plain values:
+    the SDKs' "not given" sentinels are skipped."""
     params: dict[str, Any] = {}
+    extra = kwargs.get("extra_body")
+    extra = extra if isinstance(extra, Mapping) else {}
     for keyword, name in names.items():
-        value = kwargs.get(keyword)
+        value = kwargs.get(keyword, extra.get(keyword))
         if isinstance(value, bool) or value is None:
             continue
         if isinstance(value, int | float):
