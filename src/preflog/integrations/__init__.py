@@ -22,12 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from preflog.integrations.anthropic_sdk import wrap_anthropic
+    from preflog.integrations.litellm_logger import PreflogLogger
     from preflog.integrations.openai_sdk import wrap_openai
 
-__all__ = ["wrap_anthropic", "wrap_openai"]
+__all__ = ["PreflogLogger", "wrap_anthropic", "wrap_openai"]
 
 _LAZY = {
     "wrap_anthropic": "preflog.integrations.anthropic_sdk",
+    "PreflogLogger": "preflog.integrations.litellm_logger",
     "wrap_openai": "preflog.integrations.openai_sdk",
 }
 

@@ -129,31 +129,43 @@ class Call:
     def _candidates(
         self, answer: Answer, latency_ms: float, metadata: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
-        model = {
-            "name": _text(self.kwargs.get("model")) or answer.model_version or "unknown",
-            "version": answer.model_version,
-            "provider": self.endpoint.provider,
-        }
-        model = {k: v for k, v in model.items() if v}
+        name = _text(self.kwargs.get("model")) or answer.model_version or "unknown"
+        model = {"name": name, "version": answer.model_version, "provider": self.endpoint.provider}
         params = self.endpoint.params(self.kwargs)
-        usage = answer.usage
-        if usage is not None and len(answer.replies) > 1:
-            usage = {**usage, "choices": len(answer.replies)}  # one response's usage, shared
-        candidates = []
-        for index in sorted(answer.replies):
-            reply = dict(answer.replies[index])
-            own = {"integration": self.endpoint.name, **reply.pop("metadata", {}), **metadata}
-            if answer.response_id:
-                own["response_id"] = answer.response_id
-            cand: dict[str, Any] = {"candidate_id": f"c{index}", **reply, "model": model}
+        metadata = {"integration": self.endpoint.name, **metadata}
+        return build_candidates(answer, model, params, latency_ms, metadata)
+
+
+def build_candidates(
+    answer: Answer,
+    model: Mapping[str, Any],
+    params: Mapping[str, Any] | None,
+    latency_ms: float | None,
+    metadata: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """One candidate ``c{index}`` per reply of ``answer``, each with the call's model, params,
+    usage (one response's usage is shared by its choices: ``choices: n`` says so), latency and
+    ``metadata`` (with the response id)."""
+    model = {k: v for k, v in model.items() if v}
+    usage = answer.usage
+    if usage is not None and len(answer.replies) > 1:
+        usage = {**usage, "choices": len(answer.replies)}
+    candidates = []
+    for index in sorted(answer.replies):
+        reply = dict(answer.replies[index])
+        own = {**metadata, **reply.pop("metadata", {})}
+        if answer.response_id:
+            own["response_id"] = answer.response_id
+        cand: dict[str, Any] = {"candidate_id": f"c{index}", **reply, "model": dict(model)}
+        if latency_ms is not None:
             cand["latency_ms"] = latency_ms
-            if params:
-                cand["params"] = params
-            if usage:
-                cand["usage"] = usage
-            cand["metadata"] = own
-            candidates.append(cand)
-        return candidates
+        if params:
+            cand["params"] = dict(params)
+        if usage:
+            cand["usage"] = usage
+        cand["metadata"] = own
+        candidates.append(cand)
+    return candidates
 
 
 def release(cset: CandidateSet | None) -> None:

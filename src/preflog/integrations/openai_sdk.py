@@ -116,7 +116,8 @@ def _tool_call(raw: Any) -> dict[str, Any]:
     return {"id": raw.id, "type": "function", "function": {"name": fn.name, "arguments": fn.arguments}}
 
 
-def _chat_answer(response: Any) -> Answer:
+def chat_answer(response: Any) -> Answer:
+    """An OpenAI-shaped chat completion (the ``openai`` SDK's, LiteLLM's ``ModelResponse``)."""
     answer = Answer(response.id, response.model, usage=usage_of(response.usage, USAGE))
     for choice in response.choices:
         message = choice.message
@@ -245,7 +246,7 @@ CHAT: Final = Endpoint(
     prompt=_chat_prompt,
     params=lambda kwargs: plain_params(kwargs, CHAT_PARAMS),
     user_id=_user_id,
-    answer=_chat_answer,
+    answer=chat_answer,
     stream_answer=_chat_stream_answer,
 )
 RESPONSES: Final = Endpoint(

@@ -168,12 +168,23 @@ class CandidateSet:
         _REQUEST_ID.set(self.request_id)
         if exc_type is not None:
             self.metadata.setdefault("incomplete", exc_type.__name__)
+        if self._due():
+            self._log(raise_errors=exc_type is None)
+
+    def close(self) -> None:
+        """Log the set now (or when its last stream ends), without a ``with`` block: for callers
+        that gather outside one (the LiteLLM logger's traces). A caller's mistake is counted in
+        ``stats().integration_errors``, not raised."""
+        if self._due():
+            self._log()
+
+    def _due(self) -> bool:
+        """Mark the set exited; whether it is to be logged now (no stream holds it, not yet logged)."""
         with self._lock:
             self._exited = True
             due = self._holds == 0 and not self._logged
             self._logged = self._logged or due
-        if due:
-            self._log(raise_errors=exc_type is None)
+        return due
 
     async def __aenter__(self) -> CandidateSet:
         return self.__enter__()
