@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "leaderboard": ([], ["--n", "100000"]),
     "load": ([], ["--seconds", "10"]),
     "verify_checks": ([], ["--n", "200", "--repeat", "1"]),
+    "compile_spark": ([], ["--n", "20000"]),  # 100k by default; --n 1000000 when the machine is quiet
 }
 
 

@@ -31,10 +31,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyarrow import fs as pafs
 
 from preflog.archive import ArchiveStore, S3Options
 from preflog.archive.rows import event_of
+from preflog.compile.judgments import JUDGMENT_EVENT_TYPES
 from preflog.errors import ConfigError
 from preflog.store.base import Store, StoredEvent
 
@@ -42,6 +44,9 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
 JUDGING: Final = ("preference", "score", "signal")  # the events whose request id joins an inference
+# The pipeline reads the judgment side one type at a time (iter_judgment_events: five scans merged);
+# on Spark each scan is a job (~0.3 s of scheduling even on a tiny group), so the five are one job.
+JUDGMENT_SIDE: Final = frozenset(JUDGMENT_EVENT_TYPES)
 INSTALL_HINT: Final = "pip install 'preflog[spark]'"
 
 # Local mode on one machine: the default 200 shuffle partitions are 200 tiny tasks per join and
@@ -50,7 +55,11 @@ LOCAL_CONF: Final = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",  # its progress bar would draw over the CLI's
     "spark.sql.shuffle.partitions": "4",
-    "spark.driver.maxResultSize": "0",  # the driver collects the ordered events: no 1 GiB cap
+    # The driver collects each file group's ordered events as Arrow (one job; 2x faster than
+    # toLocalIterator's rows: 1.6 s against 3.4 s per 100k inferences here): 1M inferences of ~1 KB
+    # are ~1.1 GB in the JVM, past the default 1 GiB heap and 1 GiB result cap.
+    "spark.driver.memory": "4g",
+    "spark.driver.maxResultSize": "0",
     "spark.sql.session.timeZone": "UTC",
 }
 
@@ -127,6 +136,7 @@ class SparkArchiveStore(ArchiveStore):
             )
         self.spark = session or spark_session()
         self.judged_only = judged_only
+        self._sides: dict[tuple[object, ...], tuple[pa.Table, set[str]]] = {}  # see _judgment_side
 
     def iter_events(
         self,
@@ -148,8 +158,23 @@ class SparkArchiveStore(ArchiveStore):
         yield from self._joined_inferences(after, top)
 
     def _scan(self, paths: list[str], after: int, top: int, types: list[str] | None) -> pa.Table:
+        if types is not None and len(types) == 1 and types[0] in JUDGMENT_SIDE:
+            return self._judgment_side(paths, after, top, types[0])
         frame = self._frame(paths, after, top, types).select("position", "type", "erased", "event")
         return frame.orderBy("position").toArrow()
+
+    def _judgment_side(self, paths: list[str], after: int, top: int, kind: str) -> pa.Table:
+        """One type of a group's judgment side, from one Spark job for all five types, kept until
+        each type has been served once (the five merged readers reach a group at different times).
+        Keyed by the files' sizes and times too, so a group an erasure rewrote is scanned again."""
+        key = (tuple(paths), after, top, tuple(_stamp(p) for p in paths))
+        if key not in self._sides or kind not in self._sides[key][1]:
+            self._sides[key] = (self._scan(paths, after, top, sorted(JUDGMENT_SIDE)), set(JUDGMENT_SIDE))
+        table, unserved = self._sides[key]
+        unserved.discard(kind)
+        if not unserved:
+            del self._sides[key]
+        return table.filter(pc.equal(table["type"], kind))
 
     def _joined_inferences(self, after: int, top: int) -> Iterator[StoredEvent]:
         """Inferences in (after, top], each whole when a judgment up to ``top`` names its request
@@ -183,6 +208,11 @@ class SparkArchiveStore(ArchiveStore):
         if types is not None:
             keep = keep & F.col("type").isin(types)
         return self.spark.read.parquet(*paths).where(keep)
+
+
+def _stamp(path: str) -> tuple[int, int]:
+    info = os.stat(path)
+    return info.st_size, info.st_mtime_ns
 
 
 def _events(table: pa.Table) -> Iterator[StoredEvent]:
