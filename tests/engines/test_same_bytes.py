@@ -53,8 +53,12 @@ def compile_everywhere(
     seen = {}
     for name, source in sources.items():
         out = root / f"{name}-{fmt}"
-        compile_dataset(source, project=PROJECT, out_dir=out, format=fmt, options=CompileOptions(**options))
+        manifest = compile_dataset(
+            source, project=PROJECT, out_dir=out, format=fmt, options=CompileOptions(**options)
+        )
         seen[name] = digests(out)
+        # the DuckDB engine says which path it took: SQL, or the pipeline and why (same bytes)
+        assert (manifest.engine or "").startswith("duckdb (") == name.startswith("duckdb"), manifest.engine
     assert seen["store"], "nothing compiled"
     assert all(d == seen["store"] for d in seen.values()), seen
 

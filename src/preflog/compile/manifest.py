@@ -76,9 +76,12 @@ class Manifest:
     files: list[DataFile] = field(default_factory=list)
     preflog_version: str = __version__
     created_at: str | None = None
+    engine: str | None = None  # an engine's own path, or its fallback to the pipeline and why
 
     def to_dict(self) -> dict[str, Any]:
+        engine = {"engine": self.engine} if self.engine is not None else {}
         return {
+            **engine,
             "preflog_version": self.preflog_version,
             "created_at": self.created_at,
             "format": self.format,
@@ -109,6 +112,7 @@ class Manifest:
             ],
             preflog_version=str(data.get("preflog_version", "")),
             created_at=data.get("created_at"),
+            engine=data.get("engine"),
         )
 
     def dumps(self) -> str:

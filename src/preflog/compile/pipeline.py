@@ -10,9 +10,13 @@ spill only while the files are written, one record at a time.
 from __future__ import annotations
 
 import gc
+import logging
 import shutil
 from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 from urllib.parse import quote
 
 from preflog.compile.implicit import rule_signals
@@ -37,6 +41,7 @@ from preflog.records import TOOL_CALLS, Pair, Record
 from preflog.store.base import Store
 
 NO_USER = "_no_user"
+log = logging.getLogger(__name__)
 
 
 def compile_dataset(
@@ -75,24 +80,17 @@ def compile_dataset(
     stamp = created_at()  # first: a bad SOURCE_DATE_EPOCH fails before any work
     watermark = store.last_position(project=project)
     _prepare_out_dir(out, force=force)
-    drops: Counter[str] = Counter()
-    spill = TextSpill()
-    collecting = gc.isenabled()
-    gc.disable()  # millions of long-lived small objects, no cycles: the cyclic GC only rescans them
-    try:
-        drafts, counts_in = _join(store, project, watermark, spec, opts, spill, drops, progress)
-        drafts = deduplicate(drafts, drops)
-        if previous is not None:
-            fresh = [d for d in drafts if d.latest > previous]
-            drops["compiled_before"] += len(drafts) - len(fresh)
-            drafts = fresh
-        drafts = sample(drafts, opts, drops)
-        counts_out: dict[str, object] = {"items": len(drafts)}
-        files = _write(out, spec, opts, drafts, spill, counts_out, progress)
-    finally:
-        spill.close()
-        if collecting:
-            gc.enable()
+    job = CompileJob(project, out, spec, opts, watermark, previous, progress)
+    outcome = store.compile_vectorized(job) if isinstance(store, Vectorized) else None
+    engine = None
+    if isinstance(store, Vectorized):
+        engine = (
+            f"{store.engine} (vectorized)"
+            if isinstance(outcome, Compiled)
+            else f"{store.engine} (pipeline fallback: {outcome})"
+        )
+        log.info("compile %s: engine %s", project, engine)
+    done = outcome if isinstance(outcome, Compiled) else _pipeline(store, job)
     manifest = Manifest(
         format=spec.name,
         kind=spec.kind,
@@ -100,15 +98,75 @@ def compile_dataset(
         watermark=watermark,
         previous_watermark=previous,
         options=opts.to_dict(),
-        counts_in=counts_in,
-        counts_out=counts_out,
-        drops={k: v for k, v in drops.items() if v},
-        files=files,
+        counts_in=done.counts_in,
+        counts_out=done.counts_out,
+        drops={k: v for k, v in done.drops.items() if v},
+        files=done.files,
         created_at=stamp,
+        engine=engine,
     )
     (out / MANIFEST_NAME).write_text(manifest.dumps(), encoding="utf-8")
     (out / CARD_NAME).write_text(render_card(manifest), encoding="utf-8")
     return manifest
+
+
+@dataclass(frozen=True)
+class CompileJob:
+    """One compile as an engine's own path sees it (:class:`Vectorized`)."""
+
+    project: str
+    out: Path
+    spec: FormatSpec
+    options: CompileOptions
+    watermark: int
+    previous: int | None  # the since_manifest watermark (incremental), else None
+    progress: ProgressCallback | None = None
+
+
+@dataclass
+class Compiled:
+    """What a compile wrote and counted, for its manifest."""
+
+    counts_in: dict[str, object]
+    counts_out: dict[str, object]
+    drops: Counter[str]
+    files: list[DataFile]
+
+
+@runtime_checkable
+class Vectorized(Protocol):
+    """An event source that runs whole compiles itself where it can (the DuckDB engine's SQL
+    path, :mod:`preflog.engines.vectorized`): it answers what it wrote, or why this compile takes
+    the pipeline instead (recorded in the manifest's ``engine``). Same bytes either way."""
+
+    engine: str
+
+    def compile_vectorized(self, job: CompileJob) -> Compiled | str: ...
+
+
+def _pipeline(store: Store, job: CompileJob) -> Compiled:
+    """The one pipeline: join, deduplicate, the incremental cut, sample, write."""
+    drops: Counter[str] = Counter()
+    spill = TextSpill()
+    collecting = gc.isenabled()
+    gc.disable()  # millions of long-lived small objects, no cycles: the cyclic GC only rescans them
+    try:
+        drafts, counts_in = _join(
+            store, job.project, job.watermark, job.spec, job.options, spill, drops, job.progress
+        )
+        drafts = deduplicate(drafts, drops)
+        if job.previous is not None:
+            fresh = [d for d in drafts if d.latest > job.previous]
+            drops["compiled_before"] += len(drafts) - len(fresh)
+            drafts = fresh
+        drafts = sample(drafts, job.options, drops)
+        counts_out: dict[str, object] = {"items": len(drafts)}
+        files = _write(job.out, job.spec, job.options, drafts, spill, counts_out, job.progress)
+    finally:
+        spill.close()
+        if collecting:
+            gc.enable()
+    return Compiled(counts_in, counts_out, drops, files)
 
 
 def _prepare_out_dir(out: Path, *, force: bool) -> None:
@@ -172,7 +230,7 @@ def _join(
     return drafts, counts_in
 
 
-def _group_dir(user_id: str | None) -> str:
+def group_dir(user_id: str | None) -> str:
     return "users/" + (quote(user_id, safe="") if user_id else NO_USER)
 
 
@@ -186,23 +244,43 @@ def _write(
     progress: ProgressCallback | None = None,
 ) -> list[DataFile]:
     """Write the data files (and the format's side files); fill ``counts`` as records go by."""
-    _clear_previous(out)
-    out.mkdir(parents=True, exist_ok=True)
-    splits = ["train", "test"] if opts.test_fraction > 0 else ["train"]
     groups: dict[tuple[str, str], list[Draft]] = defaultdict(list)
     for draft in drafts:
-        group = _group_dir(draft.user_id) if opts.group_by == "user" else ""
+        group = group_dir(draft.user_id) if opts.group_by == "user" else ""
         groups[(group, split_of(draft.prompt_key, opts.test_fraction))].append(draft)
     if opts.group_by is None:
-        for split in splits:
+        for split in splits_of(opts):
             groups.setdefault(("", split), [])
-    files: list[DataFile] = []
     conversational = any(is_chat(d, spill) for d in drafts)
-    tally = _Tally(progress, total=len(drafts))
-    for (group, split), items in sorted(groups.items()):
+    tally = Tally(progress, total=len(drafts))
+    files = {
+        key: LazyRecords(items, spill, spec.kind, conversational=conversational, seen=tally.add)
+        for key, items in groups.items()
+    }
+    return write_files(out, spec, opts, files, counts, tally)
+
+
+def splits_of(opts: CompileOptions) -> list[str]:
+    return ["train", "test"] if opts.test_fraction > 0 else ["train"]
+
+
+def write_files(
+    out: Path,
+    spec: FormatSpec,
+    opts: CompileOptions,
+    groups: Mapping[tuple[str, str], Sequence[Record]],
+    counts: dict[str, object],
+    tally: Tally,
+) -> list[DataFile]:
+    """Write one data file per (group, split) with the format's writer, then its side files; fill
+    ``counts``. ``groups`` are the records of each file in output order (each sequence reports its
+    records to ``tally`` as the writer reads them); the DuckDB engine's SQL path writes through here."""
+    _clear_previous(out)
+    out.mkdir(parents=True, exist_ok=True)
+    files: list[DataFile] = []
+    for (group, split), records in sorted(groups.items()):
         name = data_file_name(split, parquet=opts.parquet)
         relative = f"{group}/{name}" if group else name
-        records = LazyRecords(items, spill, spec.kind, conversational=conversational, seen=tally.add)
         info = write_rows_file(out / relative, spec.write_rows(records), parquet=opts.parquet)
         files.append(DataFile(relative, info.rows, info.bytes, info.sha256))
     by_split: Counter[str] = Counter()
@@ -221,7 +299,7 @@ def _write(
     return files
 
 
-class _Tally:
+class Tally:
     """Counts by judge kind and by model (of the chosen or only output) of the records written;
     ``progress`` hears of every thousandth."""
 
