@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "http_ingest": ([], ["--events", "5000"]),
     "pg_append": ([], ["--n", "20000"]),
     "compile_1m": ([], ["--n", "20000"]),
+    "compile_engines": ([], ["--n", "20000"]),
     "leaderboard": ([], ["--n", "100000"]),
     "load": ([], ["--seconds", "10"]),
     "verify_checks": ([], ["--n", "200", "--repeat", "1"]),

@@ -8,7 +8,8 @@ Local archives are read by DuckDB's own Parquet reader; ``s3://`` archives throu
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import tempfile
+from typing import TYPE_CHECKING, Final
 
 import pyarrow as pa
 import pyarrow.dataset as pads
@@ -21,6 +22,9 @@ from preflog.compile.pipeline import Compiled, CompileJob
 if TYPE_CHECKING:
     import duckdb
 
+# DuckDB's share of the 2 GB a compile may use (docs/scaling.md): beyond it the final rows' texts
+# (~1.1 GB for 1M pairs of ~500-byte replies) spill to a temporary directory.
+DUCKDB_CONFIG: Final = {"memory_limit": "1GB"}
 _SELECT = "SELECT position, type, erased, event FROM {source} WHERE position > ? AND position <= ?"
 
 
@@ -61,12 +65,13 @@ class DuckArchiveStore(ArchiveStore):
         paths = [p for _, _, group in self._groups for p in group]
         if not paths:
             return "empty archive"
-        connection = duckdb.connect()
-        try:
-            self._register(connection, paths, job.watermark)
-            return compile_rows(connection, job)
-        finally:
-            connection.close()
+        with tempfile.TemporaryDirectory(prefix="preflog-duckdb-") as spill:
+            connection = duckdb.connect(config={**DUCKDB_CONFIG, "temp_directory": spill})
+            try:
+                self._register(connection, paths, job.watermark)
+                return compile_rows(connection, job)
+            finally:
+                connection.close()
 
     def _register(self, connection: duckdb.DuckDBPyConnection, paths: list[str], watermark: int) -> None:
         """The view ``ev``: the rows of ``paths`` up to ``watermark``."""

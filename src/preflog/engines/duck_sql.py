@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Final
 
-# What the pipeline cannot be stood in for on (the pipeline fallback's reasons), counted in one scan.
+# What the pipeline cannot be stood in for on (the pipeline fallback's reasons), counted in one scan
+# of the typed columns.
 PROBE: Final = """
 SELECT
   count(*) FILTER (WHERE erased OR type = 'erasure') AS "erasures",
@@ -24,34 +25,32 @@ SELECT
     AS "rankings or outcomes",
   count(*) FILTER (WHERE type = 'inference') - count(DISTINCT request_id) FILTER (WHERE type = 'inference')
     AS "an inference logged twice for one request",
-  count(*) FILTER (WHERE type = 'inference' AND NOT starts_with(event, '{') ) AS "unreadable events",
-  count(*) FILTER (WHERE type = 'inference' AND (
-      event NOT LIKE '%"prompt":"%' OR event LIKE '%"system":%' OR event LIKE '%"messages":%'
-      OR event LIKE '%"tool_calls":%' OR event LIKE '%"refusal":%')) AS suspects
+  count(*) FILTER (WHERE type = 'inference' AND len(list_distinct(candidate_ids)) <> len(candidate_ids))
+    AS "candidate ids logged twice in one inference",
+  count(*) FILTER (WHERE type IN ('preference', 'inference') AND occurred_at IS NULL)
+    AS "events without a time"
 FROM ev
 """
 
-# The inferences a quick text search could not clear, checked exactly: a text prompt, no system
-# prompt, every candidate one plain text answer (what preflog.records.reply_of gives as a str),
-# candidate ids unique. Only these shapes are vectorized.
+# Whether an inference may be more than a text prompt and text answers: a first look at its JSON
+# text (keys appear as ``"key":``; the same characters inside a text are escaped), made exact by
+# :data:`SHAPES` on the few it flags.
+SUSPECT: Final = """(event NOT LIKE '%"prompt":"%' OR event LIKE '%"system":%' OR event LIKE '%"messages":%'
+    OR event LIKE '%"tool_calls":%' OR event LIKE '%"refusal":%')"""
+
+# The flagged inferences of the final rows checked exactly: a text prompt, no system prompt, every
+# candidate one plain text answer (what preflog.records.reply_of gives as a str). Only these shapes
+# are vectorized.
 SHAPES: Final = """
 SELECT count(*) FROM (
-  SELECT json_transform(event, '{"prompt":"JSON","system":"JSON","candidates":[{"candidate_id":"VARCHAR",
-    "messages":"JSON","tool_calls":"JSON","refusal":"JSON"}]}') AS e
+  SELECT json_transform(event, '{"prompt":"JSON","system":"JSON","candidates":[{"messages":"JSON",
+    "tool_calls":"JSON","refusal":"JSON"}]}') AS e
   FROM ev
-  WHERE type = 'inference' AND (
-      event NOT LIKE '%"prompt":"%' OR event LIKE '%"system":%' OR event LIKE '%"messages":%'
-      OR event LIKE '%"tool_calls":%' OR event LIKE '%"refusal":%')
+  WHERE type = 'inference' AND request_id IN (SELECT request_id FROM final WHERE suspect)
 )
 WHERE (e.prompt IS NOT NULL AND json_type(e.prompt) <> 'VARCHAR') OR e.system IS NOT NULL
-   OR len(list_distinct(list_transform(e.candidates, lambda c: c.candidate_id))) <> len(e.candidates)
    OR len(list_filter(e.candidates, lambda c: c.messages IS NOT NULL OR c.refusal IS NOT NULL
         OR (c.tool_calls IS NOT NULL AND json_array_length(c.tool_calls) > 0))) > 0
-"""
-
-# Judgment times the pipeline would normalize first (it compares the store's 27-character form).
-ODD_TIMES: Final = """
-SELECT count(*) FROM j WHERE occurred IS NULL OR length(occurred) <> 27 OR NOT ends_with(occurred, 'Z')
 """
 
 READ_COUNTS: Final = """
@@ -70,12 +69,16 @@ SELECT *, CASE
   END AS reason
 FROM (
   SELECT position, request_id, event_id, chosen AS winner, rejected AS loser,
-         coalesce(source_kind, 'unknown') AS source, e.criterion AS criterion, e.occurred_at AS occurred,
+         coalesce(source_kind, 'unknown') AS source, e.criterion AS criterion, occurred,
          e.strength AS strength, CASE WHEN len(e.presented) > 0 THEN e.presented END AS presented,
-         e.occurred_at || lpad(position::VARCHAR, 20, '0') AS latest_key
+         occurred || lpad(position::VARCHAR, 20, '0') AS latest_key
   FROM (
-    SELECT *, json_transform(event,
-      '{"criterion":"VARCHAR","occurred_at":"VARCHAR","strength":"JSON","presented":"VARCHAR[]"}') AS e
+    -- the store's normal form of a time (preflog.events.normalize_time), from the typed column:
+    -- microseconds since the epoch, so no time zone setting can shift it
+    SELECT *, strftime(make_timestamp(epoch_us(occurred_at)), '%Y-%m-%dT%H:%M:%S.%fZ') AS occurred,
+      CASE WHEN event LIKE '%"criterion":%' OR event LIKE '%"strength":%' OR event LIKE '%"presented":%'
+        THEN json_transform(event, '{"criterion":"VARCHAR","strength":"JSON","presented":"VARCHAR[]"}')
+      END AS e
     FROM ev WHERE type = 'preference'
   )
 )
@@ -134,8 +137,10 @@ FROM w
 """
 
 # The agreeing votes of each decided pair, summed up as preflog.compile.resolve._Request.pair_draft
-# reads them; then the inference's texts, in the pipeline's output order (Draft.key).
-ROWS: Final = """
+# reads them, and the inference's texts (its JSON read once), in the pipeline's output order
+# (Draft.key); streamed back by :data:`ROWS` in that order.
+FINAL: Final = """
+CREATE TEMP TABLE final AS
 WITH a AS (
   SELECT d.request_id, d.winner, d.loser, d.n, greatest(d.latest, d.inf_pos) AS latest, count(*) AS k,
          arg_max(v.occurred, v.latest_key) AS last_occurred,
@@ -150,23 +155,30 @@ WITH a AS (
   WHERE d.reason IS NULL
   GROUP BY ALL
 ), i AS (
-  SELECT request_id, user_id, json_transform(event, '{"prompt":"VARCHAR","occurred_at":"VARCHAR",
-    "presented":"VARCHAR[]","candidates":[{"candidate_id":"VARCHAR","output":"VARCHAR","model":{"name":"VARCHAR"}}]}')
-    AS e
+  SELECT request_id, user_id, candidate_ids, models, SUSPECT AS suspect,
+    json_transform(event, '{"prompt":"VARCHAR","occurred_at":"VARCHAR","presented":"VARCHAR[]",
+      "candidates":[{"output":"VARCHAR"}]}') AS e
   FROM ev WHERE type = 'inference' AND request_id IN (SELECT request_id FROM a)
 ), t AS (
-  SELECT a.*, i.user_id, coalesce(i.e.prompt, '') AS prompt, i.e.occurred_at AS inf_occurred,
+  SELECT a.*, i.user_id, i.suspect, i.models, coalesce(i.e.prompt, '') AS prompt,
+         i.e.occurred_at AS inf_occurred,
          coalesce(a.last_presented, CASE WHEN len(i.e.presented) > 0 THEN i.e.presented END) AS shown,
-         list_filter(i.e.candidates, lambda c: c.candidate_id = a.winner)[-1] AS wc,
-         list_filter(i.e.candidates, lambda c: c.candidate_id = a.loser)[-1] AS lc
+         i.e.candidates AS candidates,
+         list_position(i.candidate_ids, a.winner) AS w, list_position(i.candidate_ids, a.loser) AS l
   FROM a JOIN i USING (request_id)
 )
-SELECT prompt, coalesce(wc.output, '') AS chosen, coalesce(lc.output, '') AS rejected, request_id,
-       winner, loser, coalesce(wc.model.name, '') AS chosen_model,
-       coalesce(lc.model.name, '') AS rejected_model,
+SELECT prompt, coalesce(candidates[w].output, '') AS chosen, coalesce(candidates[l].output, '') AS rejected,
+       request_id, winner, loser, coalesce(models[w], '') AS chosen_model,
+       coalesce(models[l], '') AS rejected_model,
        k, last_strength, strengths, sources, criterion, n, user_id, last_occurred, ids, latest,
        CASE WHEN list_contains(shown, winner) AND list_contains(shown, loser)
-         THEN list_position(shown, winner) < list_position(shown, loser) END AS chosen_first
+         THEN list_position(shown, winner) < list_position(shown, loser) END AS chosen_first,
+       inf_occurred, suspect
 FROM t
 ORDER BY inf_occurred, request_id, winner, loser
+""".replace("SUSPECT", SUSPECT)
+
+# The final rows in the order they were inserted, which is output order (preserve_insertion_order).
+ROWS: Final = """
+SELECT * EXCLUDE (suspect) FROM final
 """

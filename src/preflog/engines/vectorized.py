@@ -48,18 +48,10 @@ def why_not(job: CompileJob) -> str | None:
 
 
 def probe(conn: duckdb.DuckDBPyConnection) -> str | None:
-    """Why the events need the pipeline (None: every event is of a vectorized shape)."""
-    row = conn.execute(sql.PROBE).fetchone()
-    assert row is not None
+    """Why the events need the pipeline, from their typed columns (None: nothing found)."""
+    (row,) = conn.execute(sql.PROBE).fetchall()
     names = [d[0] for d in conn.description or []]
-    counts = dict(zip(names, row, strict=True))
-    suspects = counts.pop("suspects")
-    found = next((name for name, n in counts.items() if n), None)
-    if found is not None:
-        return found
-    if suspects and _count(conn, sql.SHAPES):
-        return "chat or system prompts, or replies beyond one text (tool calls, continuations, refusals)"
-    return None
+    return next((name for name, n in zip(names, row, strict=True) if n), None)
 
 
 def compile_rows(conn: duckdb.DuckDBPyConnection, job: CompileJob) -> Compiled | str:
@@ -80,8 +72,6 @@ def compile_rows(conn: duckdb.DuckDBPyConnection, job: CompileJob) -> Compiled |
             "until": until,
         },
     )
-    if _count(conn, sql.ODD_TIMES):
-        return "judgment times not in the store's normal form"
     drops: Counter[str] = Counter(
         dict(conn.execute("SELECT reason, count(*) FROM j GROUP BY ALL").fetchall())
     )
@@ -91,6 +81,9 @@ def compile_rows(conn: duckdb.DuckDBPyConnection, job: CompileJob) -> Compiled |
     conn.execute(sql.DECISIONS, {"rule": opts.aggregate, "min_agreement": opts.min_agreement})
     drops.update(dict(conn.execute("SELECT reason, count(*) FROM d GROUP BY ALL").fetchall()))
     drops.pop(None, None)  # type: ignore[call-overload]  # the rows kept
+    conn.execute(sql.FINAL)
+    if _count(conn, "SELECT count(*) FROM final WHERE suspect") and _count(conn, sql.SHAPES):
+        return "chat or system prompts, or replies beyond one text (tool calls, continuations, refusals)"
     return _write(conn, job, counts_in, drops)
 
 
@@ -98,8 +91,7 @@ def _requests(
     conn: duckdb.DuckDBPyConnection, opts: CompileOptions, drops: Counter[str]
 ) -> dict[str, object]:
     conn.execute(sql.REQUESTS, {"has_users": bool(opts.users), "users": list(opts.users)})
-    row = conn.execute(sql.REQUEST_COUNTS).fetchone()
-    assert row is not None
+    (row,) = conn.execute(sql.REQUEST_COUNTS).fetchall()
     judged, joined, orphans, filtered = (int(x) for x in row)
     drops["orphan"] += orphans
     drops["filtered_user"] += filtered
@@ -115,8 +107,8 @@ def _requests(
 
 
 def _count(conn: duckdb.DuckDBPyConnection, query: str) -> int:
-    row = conn.execute(query).fetchone()
-    return int(row[0]) if row else 0
+    rows = conn.execute(query).fetchall()
+    return int(rows[0][0]) if rows else 0
 
 
 def _write(
@@ -183,9 +175,14 @@ def _pairs(
     previous = job.previous
     reader = conn.sql(sql.ROWS).to_arrow_reader(BATCH)
     assert reader is not None
+    last: tuple[str, ...] = ()
     for batch in reader:
         columns = batch.to_pydict()
         for row in zip(*columns.values(), strict=True):
+            key = (row[19], row[3], row[4], row[5])  # Draft.key: inference time, request, winner, loser
+            if key < last:  # never: the final table keeps its insertion order (preserve_insertion_order)
+                raise RuntimeError(f"duckdb engine: the final rows came back out of order at {key}")
+            last = key
             prompt, chosen, rejected = row[0], row[1], row[2]
             if (
                 split is not None
@@ -230,7 +227,7 @@ def _checker(
 def _pair(row: tuple[Any, ...]) -> Pair:
     """One final row as the pipeline's Pair (``_Request.pair_draft``'s fields, in order)."""
     (prompt, chosen, rejected, request_id, winner, loser, chosen_model, rejected_model, k, last_strength,
-     strengths, sources, criterion, n, user_id, last_occurred, ids, _latest, chosen_first) = row  # fmt: skip
+     strengths, sources, criterion, n, user_id, last_occurred, ids, _, chosen_first, _) = row  # fmt: skip
     if k == 1:
         margin = json.loads(last_strength) if last_strength is not None else None
     else:

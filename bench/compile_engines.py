@@ -1,0 +1,180 @@
+"""Benchmark: the compile engines on 1,000,000 inferences + 1,000,000 judgments → ``trl``, in one run:
+
+* ``preflog archive`` from the SQLite store into a fresh Parquet archive (target ≤ 20 s);
+* the duckdb engine from that archive (target ≤ 5 s, and at least 0.5× the speed of the plain
+  DuckDB join-and-write of the same archive, which this bench also runs);
+* the local engine from the store (the pipeline, for scale);
+* the peak memory of each (target ≤ 2 GB), and whether the engines wrote the same bytes.
+
+    .venv/bin/python bench/compile_engines.py            # 1M (generating the store takes ~1 min)
+    .venv/bin/python bench/compile_engines.py --n 20000  # a quick run
+
+The store is bench/compile_1m.py's (same generator, same file: ``$TMPDIR/preflog-bench-compile-N.db``,
+kept). Each step runs in a fresh child process, so its peak memory (ru_maxrss) is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compile_1m import PROJECT, generate  # the bench directory is not a package
+
+STEPS = ("archive", "duckdb", "plain", "local")
+
+
+def _peak_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
+
+
+def run_archive(db: Path, archive: Path, out: Path) -> dict[str, Any]:
+    from preflog.archive import archive_events
+    from preflog.store import open_store
+
+    shutil.rmtree(archive, ignore_errors=True)
+    started = time.perf_counter()
+    store = open_store(str(db))
+    report = archive_events(store, project=PROJECT, out=str(archive))
+    store.close()
+    return {"seconds": round(time.perf_counter() - started, 2), "peak_mb": _peak_mb(), "rows": report.events}
+
+
+def run_engine(db: Path, archive: Path, out: Path, engine: str) -> dict[str, Any]:
+    from preflog.compile import compile_dataset
+    from preflog.engines import compile_source
+    from preflog.store import open_store
+
+    started = time.perf_counter()
+    store = open_store(str(db))
+    from_archive = str(archive) if engine == "duckdb" else None
+    source = compile_source(store, project=PROJECT, engine=engine, from_archive=from_archive)
+    manifest = compile_dataset(source, project=PROJECT, out_dir=out, format="trl")
+    store.close()
+    return {
+        "seconds": round(time.perf_counter() - started, 2),
+        "peak_mb": _peak_mb(),
+        "rows": manifest.counts_out["items"],
+        "engine": manifest.engine or engine,
+        "sha256": _sha(out / "train.jsonl"),
+    }
+
+
+def run_plain(db: Path, archive: Path, out: Path) -> dict[str, Any]:
+    """The plain baseline: DuckDB reads the archive's Parquet files, joins each preference to its
+    inference by request id, picks the chosen and rejected outputs by candidate id and writes
+    JSONL with COPY — no validation, no drops counted, no deduplication."""
+    import duckdb
+
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    files = f"'{archive}/project={PROJECT}/*/*.parquet'"
+    duck = duckdb.connect()
+    duck.execute(
+        f"""
+        COPY (
+          WITH ev AS (SELECT request_id, type, chosen, rejected, event FROM read_parquet({files})),
+          i AS (
+            SELECT request_id, json_transform(event, '{{"prompt":"VARCHAR",
+              "candidates":[{{"candidate_id":"VARCHAR","output":"VARCHAR"}}]}}') AS e
+            FROM ev WHERE type = 'inference'
+          )
+          SELECT i.e.prompt AS prompt,
+                 list_filter(i.e.candidates, lambda c: c.candidate_id = p.chosen)[1].output AS chosen,
+                 list_filter(i.e.candidates, lambda c: c.candidate_id = p.rejected)[1].output AS rejected
+          FROM ev AS p JOIN i USING (request_id)
+          WHERE p.type = 'preference'
+        ) TO '{out / "train.jsonl"}' (FORMAT json)
+        """
+    )
+    duck.close()
+    rows = sum(1 for _ in (out / "train.jsonl").open("rb"))
+    return {"seconds": round(time.perf_counter() - started, 2), "peak_mb": _peak_mb(), "rows": rows}
+
+
+def _child(step: str, db: Path, archive: Path, out: Path) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--step", step, "--db", str(db), "--archive", str(archive)]
+    proc = subprocess.run([*command, "--out", str(out)], check=True, capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _step(step: str, db: Path, archive: Path, out: Path) -> dict[str, Any]:
+    if step == "archive":
+        return run_archive(db, archive, out)
+    if step == "plain":
+        return run_plain(db, archive, out)
+    return run_engine(db, archive, out, step)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=1_000_000, help="inferences (and judgments)")
+    parser.add_argument(
+        "--db", type=Path, help="store file (default: $TMPDIR/preflog-bench-compile-N.db, kept)"
+    )
+    parser.add_argument("--archive", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help="output directory (default: a temporary one)")
+    parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
+    parser.add_argument("--no-local", action="store_true", help="skip the local engine (minutes at 1M)")
+    args = parser.parse_args()
+    if args.step:
+        print(json.dumps(_step(args.step, args.db, args.archive, args.out)))
+        return
+    db = args.db or Path(tempfile.gettempdir()) / f"preflog-bench-compile-{args.n}.db"
+    if not db.exists():
+        print(f"generating {args.n:,} inferences + {args.n:,} judgments into {db} ...", flush=True)
+        gen = generate(db, args.n)
+        print(f"generated in {gen['seconds']} s ({gen['bytes'] / 1e9:.2f} GB) — not part of the measurement")
+    out = args.out or Path(tempfile.mkdtemp(prefix="preflog-bench-engines-"))
+    print(f"load average before: {os.getloadavg()[0]:.2f} (1 min)", flush=True)
+    try:
+        _report(db, out, local=not args.no_local)
+    finally:
+        if args.out is None:
+            shutil.rmtree(out, ignore_errors=True)
+
+
+def _line(what: str, result: dict[str, Any], unit: str = "rows", target: str = "") -> str:
+    figures = f"{result['seconds']} s, peak {result['peak_mb']} MB, {result['rows']:,} {unit}"
+    return f"{what}: {figures}" + (f" ({target})" if target else "")
+
+
+def _report(db: Path, out: Path, *, local: bool) -> None:
+    archive = out / "archive"
+    arc = _child("archive", db, archive, out)
+    print(_line("preflog archive", arc, "events", "target ≤ 20 s, ≤ 2048 MB"), flush=True)
+    duck = _child("duckdb", db, archive, out / "duckdb")
+    print(_line(f"duckdb engine, archive → trl [{duck['engine']}]", duck, target="target ≤ 5 s, ≤ 2048 MB"))
+    plain = _child("plain", db, archive, out / "plain")
+    print(_line("plain duckdb join+write of the archive", plain), flush=True)
+    print(
+        f"ratio duckdb engine speed / plain duckdb: {plain['seconds'] / duck['seconds']:.2f}x (target ≥ 0.5x)"
+    )
+    if local:
+        loc = _child("local", db, archive, out / "local")
+        print(_line("local engine, store → trl", loc))
+        print(f"ratio duckdb engine speed / local engine: {loc['seconds'] / duck['seconds']:.2f}x")
+        same = "the same bytes" if loc["sha256"] == duck["sha256"] else "DIFFERENT BYTES"
+        print(f"duckdb and local engines wrote {same} (sha256 {duck['sha256'][:16]}…)")
+    print(f"load average after: {os.getloadavg()[0]:.2f} (1 min)")
+
+
+if __name__ == "__main__":
+    main()
