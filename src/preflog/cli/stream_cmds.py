@@ -67,7 +67,9 @@ def _consume(args: argparse.Namespace) -> int:
             archiver = StreamArchiver(
                 store, out=args.archive, s3=s3_options(args), interval=args.archive_every
             )
-        consumer = StreamConsumer(url, store, group=args.group, archiver=archiver)
+        consumer = StreamConsumer(
+            url, store, group=args.group, archiver=archiver, on_assign=_print_assignment
+        )
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: consumer.stop())
         print(f"consuming {url} as group {args.group!r} into {args.db}", file=sys.stderr, flush=True)
@@ -84,3 +86,8 @@ def _consume(args: argparse.Namespace) -> int:
         if archiver is not None:
             print(archiver.counts.line())
     return 0
+
+
+def _print_assignment(partitions: list[int]) -> None:
+    # one line per (re)assignment: an operator sees a rebalance, a test sees the group settle
+    print(f"assigned partitions {sorted(partitions)}", file=sys.stderr, flush=True)
