@@ -13,13 +13,14 @@ by the archiver's turn, and the last one by a final run before the consumer leav
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from preflog.errors import RetryableError
 from preflog.store.base import Store
@@ -27,9 +28,12 @@ from preflog.stream.archiver import StreamArchiver
 from preflog.stream.producer import client_config
 from preflog.stream.url import StreamURL
 
+logger = logging.getLogger("preflog")
+
 BATCH: Final = 500  # events per poll: one store transaction each (bench/stream_ingest.py)
 BACKOFF_FIRST_S: Final = 0.5
 BACKOFF_MAX_S: Final = 30.0
+MAX_POLL_INTERVAL_MS: Final = 30 * 60 * 1000
 
 
 @dataclass
@@ -40,12 +44,14 @@ class ConsumeSummary:
     rejected: int = 0  # not JSON, or refused by the store: counted, committed, never retried
     conflict: int = 0
     store_retries: int = 0
+    commit_failures: int = 0
     partitions: set[int] = field(default_factory=set)
 
     def line(self) -> str:
         return (
             f"consumed {self.received} events: {self.stored} stored, {self.duplicate} duplicate, "
             f"{self.conflict} conflict, {self.rejected} rejected; {self.store_retries} store retries"
+            + (f"; {self.commit_failures} commits refused" if self.commit_failures else "")
         )
 
 
@@ -81,6 +87,10 @@ class StreamConsumer:
                     "auto.offset.reset": "earliest",
                     # 6 s: a killed member's partitions move to the others within seconds
                     "session.timeout.ms": 6000,
+                    # 30 min between polls before the group gives up on a live member (librdkafka:
+                    # 5 min): an archive run of millions of events, or a store outage retried,
+                    # holds the loop that long; a dead member is still noticed in 6 s
+                    "max.poll.interval.ms": MAX_POLL_INTERVAL_MS,
                 },
             )
         )
@@ -173,7 +183,14 @@ class StreamConsumer:
                 last[partition] = max(offset, last.get(partition, -1))
         if last:
             offsets = [TopicPartition(self.url.topic, p, o + 1) for p, o in last.items()]
-            self._consumer.commit(offsets=offsets, asynchronous=False)
+            try:
+                self._consumer.commit(offsets=offsets, asynchronous=False)
+            except KafkaException as exc:
+                # The group moved on without this member (a store outage or an archive run kept it
+                # from polling past max.poll.interval.ms): the partitions' new owner appends the
+                # batch again, answered duplicate. Counted, and the loop goes on (it rejoins).
+                self.summary.commit_failures += 1
+                logger.warning("preflog consume: commit refused: %s", exc.args[0].str())
 
 
 def _decode(value: bytes | str | None) -> dict[str, Any] | None:
