@@ -1,28 +1,34 @@
 """A consumer group under failure: one of two members SIGKILLed while the stream is busy, and
-the store write-locked while a member consumes. Every produced event ends up in the store exactly
+the store unavailable while a member consumes (a write-locked SQLite file; a PostgreSQL database
+refusing connections). Every produced event ends up in the store exactly
 once, and no offset is committed past events the store does not have."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from psycopg import sql
 
 from preflog.events import new_id
 from preflog.store import open_store
+from preflog.store.postgres import PostgresStore
 from preflog.store.sqlite import SQLiteStore
 from preflog.stream.consumer import StreamConsumer
 from preflog.stream.producer import StreamSink, client_config, ensure_topic
 from preflog.stream.url import StreamURL, parse_stream_url
 from tests import factories
+from tests.conftest import require
 from tests.server.live import PREFLOG
 from tests.stream.broker import Broker
 
@@ -143,3 +149,61 @@ def test_a_write_locked_store_is_retried_and_no_offset_is_committed_past_it(
     ids = stored_ids(db)
     assert sorted(ids) == sorted(e["event_id"] for e in first + second)
     assert consumer.summary.stored == 200 and consumer.summary.duplicate == 0
+
+
+@pytest.fixture
+def outage_database() -> Iterator[tuple[str, Callable[[bool], None]]]:
+    """A database of its own on the PostgreSQL test cluster, and a switch that makes it refuse
+    every connection (``ALLOW CONNECTIONS false`` and its sessions ended) and take them again:
+    an outage of this store that leaves the shared cluster running."""
+    server = os.environ.get("PREFLOG_TEST_POSTGRES_URL")
+    require(bool(server), "PREFLOG_TEST_POSTGRES_URL is not set (scripts/pg-test-cluster.sh start)")
+    assert server
+    name = "preflog_outage_" + new_id().replace("-", "")[:12]
+    admin = psycopg.connect(server, autocommit=True)
+    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+    def available(yes: bool) -> None:
+        admin.execute(
+            sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(sql.Identifier(name), sql.Literal(yes))
+        )
+        if not yes:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+
+    base = server.split("?", 1)[0].rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}", available
+    finally:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.close()
+
+
+def test_a_postgresql_outage_is_retried_and_no_offset_is_committed_past_it(
+    broker: Broker, outage_database: tuple[str, Callable[[bool], None]]
+) -> None:
+    db, available = outage_database
+    group = "g-" + new_id()[:6]
+    url = parse_stream_url(broker.url("t-" + new_id()[:8], partitions=2))
+    sink = StreamSink(url)
+    first, second = [factories.inference() for _ in range(100)], [factories.inference() for _ in range(100)]
+    sink.append(first, project=PROJECT)
+    store = PostgresStore(db, timeout_s=1.0)
+    consumer = StreamConsumer(url, store, group=group)
+    runner = threading.Thread(target=consumer.run)
+    runner.start()
+    try:
+        wait_until(lambda: committed(url, group) == 100, what="the first commit")
+        available(False)
+        try:
+            sink.append(second, project=PROJECT)
+            wait_until(lambda: consumer.summary.store_retries >= 2, what="retries")
+            assert committed(url, group) == 100  # nothing committed past what the store has
+        finally:
+            available(True)
+        wait_until(lambda: committed(url, group) == 200, what="the commit after the outage")
+    finally:
+        consumer.stop()
+        runner.join(timeout=60)
+        store.close()
+    assert stored_ids(db) and sorted(stored_ids(db)) == sorted(e["event_id"] for e in first + second)
+    assert consumer.summary.stored == 200

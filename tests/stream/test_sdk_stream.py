@@ -53,6 +53,15 @@ def requests_of(db: str) -> set[str]:
         store.close()
 
 
+def spooling_client(url: str, tmp_path: Path) -> preflog.Client:
+    """A kafka:// client that spools a batch at its first failure (2 s without the broker's acks)
+    and probes every second."""
+    transport = KafkaTransport(url, project=PROJECT, timeout=2.0, spool_dir=tmp_path / "spool")
+    return preflog.Client(
+        project=PROJECT, transport=transport, max_retries=0, replay_backoff=0.2, replay_max_backoff=1.0
+    )
+
+
 def test_the_sdk_produces_to_the_stream_and_the_consumer_stores_each_event_once(
     broker: Broker, tmp_path: Path
 ) -> None:
@@ -87,10 +96,7 @@ def test_events_logged_while_the_broker_is_down_are_spooled_then_replayed(
     # tansu keeps messages in memory only: what it held before the kill is gone, so this checks
     # the events logged during the outage (spooled) and after the restart.
     url = broker.url("t-" + new_id()[:8], partitions=3)
-    transport = KafkaTransport(url, project=PROJECT, timeout=2.0, spool_dir=tmp_path / "spool")
-    client = preflog.Client(
-        project=PROJECT, transport=transport, max_retries=0, replay_backoff=0.2, replay_max_backoff=1.0
-    )
+    client = spooling_client(url, tmp_path)
     log(client, 10, "before")
     assert client.flush(timeout=60) and client.stats().sent == 10
     broker.stop()
@@ -113,10 +119,7 @@ def test_events_logged_while_the_broker_is_paused_are_spooled_then_replayed(
     broker: Broker, tmp_path: Path
 ) -> None:
     url = broker.url("t-" + new_id()[:8], partitions=3)
-    transport = KafkaTransport(url, project=PROJECT, timeout=2.0, spool_dir=tmp_path / "spool")
-    client = preflog.Client(
-        project=PROJECT, transport=transport, max_retries=0, replay_backoff=0.2, replay_max_backoff=1.0
-    )
+    client = spooling_client(url, tmp_path)
     before = log(client, 10, "before")
     assert client.flush(timeout=60)
     broker.pause()
