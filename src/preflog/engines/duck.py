@@ -22,8 +22,8 @@ from preflog.compile.pipeline import Compiled, CompileJob
 if TYPE_CHECKING:
     import duckdb
 
-# DuckDB's share of the 2 GB a compile may use (docs/scaling.md): beyond it the final rows' texts
-# (~1.1 GB for 1M pairs of ~500-byte replies) spill to a temporary directory.
+# DuckDB's share of the 2 GB a compile may use (docs/scaling.md): beyond it the sort of the final
+# rows (~1.1 GB of texts for 1M pairs of ~500-byte replies) spills to a temporary directory.
 DUCKDB_CONFIG: Final = {"memory_limit": "1GB"}
 _SELECT = "SELECT position, type, erased, event FROM {source} WHERE position > ? AND position <= ?"
 

@@ -3,10 +3,10 @@ of the pipeline it stands in for (:mod:`preflog.compile.judgments` and :mod:`pre
 
 Every statement reads the view ``ev``: the archive's committed rows up to the compile's
 watermark. The judgment side becomes table ``j`` (one row per preference, with the reason a
-filter drops it), the requests ``r``, the votes on joined requests ``v``, the aggregated pairs
-``d`` (with the reason aggregation drops one) and their agreeing votes ``a``; :data:`ROWS` joins
-``a`` to the inferences' texts in the pipeline's output order. Ordering and comparisons are on
-UTF-8 bytes, which is Python's code-point order for ``str``.
+filter drops it), the requests ``r``, the votes on joined requests ``v`` and the aggregated pairs
+``d`` (with the reason aggregation drops one); :data:`ROWS` sums up each decided pair's agreeing
+votes and joins them to the inferences' texts, streamed in the pipeline's output order. Ordering
+and comparisons are on UTF-8 bytes, which is Python's code-point order for ``str``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ FROM ev
 SUSPECT: Final = """(event NOT LIKE '%"prompt":"%' OR event LIKE '%"system":%' OR event LIKE '%"messages":%'
     OR event LIKE '%"tool_calls":%' OR event LIKE '%"refusal":%')"""
 
-# The flagged inferences of the final rows checked exactly: a text prompt, no system prompt, every
+# The flagged inferences of the decided pairs checked exactly: a text prompt, no system prompt, every
 # candidate one plain text answer (what preflog.records.reply_of gives as a str). Only these shapes
 # are vectorized.
 SHAPES: Final = """
@@ -46,12 +46,12 @@ SELECT count(*) FROM (
   SELECT json_transform(event, '{"prompt":"JSON","system":"JSON","candidates":[{"messages":"JSON",
     "tool_calls":"JSON","refusal":"JSON"}]}') AS e
   FROM ev
-  WHERE type = 'inference' AND request_id IN (SELECT request_id FROM final WHERE suspect)
+  WHERE type = 'inference' AND SUSPECT AND request_id IN (SELECT request_id FROM d WHERE reason IS NULL)
 )
 WHERE (e.prompt IS NOT NULL AND json_type(e.prompt) <> 'VARCHAR') OR e.system IS NOT NULL
    OR len(list_filter(e.candidates, lambda c: c.messages IS NOT NULL OR c.refusal IS NOT NULL
         OR (c.tool_calls IS NOT NULL AND json_array_length(c.tool_calls) > 0))) > 0
-"""
+""".replace("SUSPECT", SUSPECT)
 
 READ_COUNTS: Final = """
 SELECT type, count(*) FROM ev
@@ -137,10 +137,9 @@ FROM w
 """
 
 # The agreeing votes of each decided pair, summed up as preflog.compile.resolve._Request.pair_draft
-# reads them, and the inference's texts (its JSON read once), in the pipeline's output order
-# (Draft.key); streamed back by :data:`ROWS` in that order.
-FINAL: Final = """
-CREATE TEMP TABLE final AS
+# reads them, and the inference's texts (its JSON read once), streamed in the pipeline's output
+# order (Draft.key). ``texts`` is a digest of the prompt and the two texts, for deduplication.
+ROWS: Final = """
 WITH a AS (
   SELECT d.request_id, d.winner, d.loser, d.n, greatest(d.latest, d.inf_pos) AS latest, count(*) AS k,
          arg_max(v.occurred, v.latest_key) AS last_occurred,
@@ -155,30 +154,29 @@ WITH a AS (
   WHERE d.reason IS NULL
   GROUP BY ALL
 ), i AS (
-  SELECT request_id, user_id, candidate_ids, models, SUSPECT AS suspect,
+  SELECT request_id, user_id, candidate_ids, models,
     json_transform(event, '{"prompt":"VARCHAR","occurred_at":"VARCHAR","presented":"VARCHAR[]",
       "candidates":[{"output":"VARCHAR"}]}') AS e
-  FROM ev WHERE type = 'inference' AND request_id IN (SELECT request_id FROM a)
+  FROM ev WHERE type = 'inference'
 ), t AS (
-  SELECT a.*, i.user_id, i.suspect, i.models, coalesce(i.e.prompt, '') AS prompt,
+  SELECT a.*, i.user_id, i.models, coalesce(i.e.prompt, '') AS prompt,
          i.e.occurred_at AS inf_occurred,
          coalesce(a.last_presented, CASE WHEN len(i.e.presented) > 0 THEN i.e.presented END) AS shown,
          i.e.candidates AS candidates,
          list_position(i.candidate_ids, a.winner) AS w, list_position(i.candidate_ids, a.loser) AS l
   FROM a JOIN i USING (request_id)
 )
-SELECT prompt, coalesce(candidates[w].output, '') AS chosen, coalesce(candidates[l].output, '') AS rejected,
-       request_id, winner, loser, coalesce(models[w], '') AS chosen_model,
+SELECT prompt, chosen, rejected, request_id, winner, loser, coalesce(models[w], '') AS chosen_model,
        coalesce(models[l], '') AS rejected_model,
        k, last_strength, strengths, sources, criterion, n, user_id, last_occurred, ids, latest,
        CASE WHEN list_contains(shown, winner) AND list_contains(shown, loser)
          THEN list_position(shown, winner) < list_position(shown, loser) END AS chosen_first,
-       inf_occurred, suspect
-FROM t
+       inf_occurred,
+       md5_number(length(prompt)::VARCHAR || ':' || prompt || length(chosen)::VARCHAR || ':' || chosen
+         || rejected) AS texts
+FROM (
+  SELECT *, coalesce(candidates[w].output, '') AS chosen, coalesce(candidates[l].output, '') AS rejected
+  FROM t
+)
 ORDER BY inf_occurred, request_id, winner, loser
-""".replace("SUSPECT", SUSPECT)
-
-# The final rows in the order they were inserted, which is output order (preserve_insertion_order).
-ROWS: Final = """
-SELECT * EXCLUDE (suspect) FROM final
 """

@@ -13,6 +13,8 @@ manifest (``engine: duckdb (pipeline fallback: <reason>)``). Same bytes either w
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, overload
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 # enough that the per-batch cost (~1 ms) is lost in the per-row work.
 BATCH: Final = 20_000
 JUDGMENT_TYPES: Final = ("erasure", "preference", "retraction", "score", "signal")
+log = logging.getLogger(__name__)
 
 
 def why_not(job: CompileJob) -> str | None:
@@ -56,35 +59,50 @@ def probe(conn: duckdb.DuckDBPyConnection) -> str | None:
 
 def compile_rows(conn: duckdb.DuckDBPyConnection, job: CompileJob) -> Compiled | str:
     """Run ``job`` on the view ``ev``; answer what was written, or why the pipeline must run."""
+    stage = _Stages()
     reason = why_not(job) or probe(conn)
     if reason is not None:
         return reason
     opts = job.options
     since, until = time_bounds(opts)
+    filters = {
+        "has_sources": bool(opts.sources),
+        "sources": list(opts.sources),
+        "since": since,
+        "until": until,
+    }
     conn.execute(
-        sql.JUDGMENTS,
-        {
-            "has_sources": bool(opts.sources),
-            "sources": list(opts.sources),
-            "has_criteria": bool(opts.criteria),
-            "criteria": list(opts.criteria),
-            "since": since,
-            "until": until,
-        },
+        sql.JUDGMENTS, {**filters, "has_criteria": bool(opts.criteria), "criteria": list(opts.criteria)}
     )
     drops: Counter[str] = Counter(
         dict(conn.execute("SELECT reason, count(*) FROM j GROUP BY ALL").fetchall())
     )
+    stage("probe and judgments")
     counts_in = _requests(conn, opts, drops)
     conn.execute(sql.VOTES)
     drops.update(dict(conn.execute("SELECT 'unknown_candidate', count(*) FROM v WHERE NOT known").fetchall()))
     conn.execute(sql.DECISIONS, {"rule": opts.aggregate, "min_agreement": opts.min_agreement})
     drops.update(dict(conn.execute("SELECT reason, count(*) FROM d GROUP BY ALL").fetchall()))
     drops.pop(None, None)  # type: ignore[call-overload]  # the rows kept
-    conn.execute(sql.FINAL)
-    if _count(conn, "SELECT count(*) FROM final WHERE suspect") and _count(conn, sql.SHAPES):
+    stage("requests, votes and decisions")
+    if _count(conn, sql.SHAPES):
         return "chat or system prompts, or replies beyond one text (tool calls, continuations, refusals)"
-    return _write(conn, job, counts_in, drops)
+    stage("shapes of the decided requests")
+    done = _write(conn, job, counts_in, drops)
+    stage("final rows: texts joined in SQL, checks, dedupe, the format's writer")
+    return done
+
+
+class _Stages:
+    """Logs how long each stage of a vectorized compile took (bench/compile_engines.py prints them)."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        log.info("duckdb stage: %s %.2f s", name, now - self.started)
+        self.started = now
 
 
 def _requests(
@@ -171,16 +189,16 @@ def _pairs(
     the incremental cut, as in the pipeline (every reason counted in ``drops``)."""
     opts = job.options
     check = _checker(opts, job.spec.refuses)
-    seen: set[bytes] = set()
     previous = job.previous
     reader = conn.sql(sql.ROWS).to_arrow_reader(BATCH)
     assert reader is not None
     last: tuple[str, ...] = ()
+    seen: set[int] = set()
     for batch in reader:
         columns = batch.to_pydict()
         for row in zip(*columns.values(), strict=True):
             key = (row[19], row[3], row[4], row[5])  # Draft.key: inference time, request, winner, loser
-            if key < last:  # never: the final table keeps its insertion order (preserve_insertion_order)
+            if key < last:  # never (ROWS orders by it): a guard, as the bytes depend on it
                 raise RuntimeError(f"duckdb engine: the final rows came back out of order at {key}")
             last = key
             prompt, chosen, rejected = row[0], row[1], row[2]
@@ -193,11 +211,10 @@ def _pairs(
             if reason is not None:
                 drops[reason] += 1
                 continue
-            triple = digest(f"{prompt}\x00", chosen, rejected)
-            if triple in seen:
+            if row[20] in seen:  # the digest of the prompt and the texts (duck_sql.ROWS)
                 drops["duplicate"] += 1
                 continue
-            seen.add(triple)
+            seen.add(row[20])
             if previous is not None and row[17] <= previous:
                 drops["compiled_before"] += 1
                 continue
@@ -227,7 +244,7 @@ def _checker(
 def _pair(row: tuple[Any, ...]) -> Pair:
     """One final row as the pipeline's Pair (``_Request.pair_draft``'s fields, in order)."""
     (prompt, chosen, rejected, request_id, winner, loser, chosen_model, rejected_model, k, last_strength,
-     strengths, sources, criterion, n, user_id, last_occurred, ids, _, chosen_first, _) = row  # fmt: skip
+     strengths, sources, criterion, n, user_id, last_occurred, ids, _, chosen_first, _, _) = row  # fmt: skip
     if k == 1:
         margin = json.loads(last_strength) if last_strength is not None else None
     else:
