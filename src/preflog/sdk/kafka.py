@@ -86,8 +86,10 @@ class KafkaTransport(Transport):
             return self._sink.append(events, project=project)
 
     def close(self) -> None:
+        # Every batch was answered only after its acks, so nothing acknowledged waits here: 1 s
+        # at most, so a client closing while the broker is down does not hold its process 10 s.
         with self._lock:
-            self._sink.close()
+            self._sink.close(timeout=1.0)
 
     def after_fork(self) -> None:
         # librdkafka's threads do not survive fork: the child's copy of the parent's producer must

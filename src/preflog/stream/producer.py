@@ -165,5 +165,7 @@ class StreamSink:
         old.purge(in_queue=True, in_flight=True, blocking=False)
         old.flush(0)
 
-    def close(self) -> None:
-        self._producer.flush(self.timeout)
+    def close(self, timeout: float | None = None) -> None:
+        """Deliver what is queued, waiting at most ``timeout`` seconds (default: the delivery
+        timeout)."""
+        self._producer.flush(self.timeout if timeout is None else timeout)
