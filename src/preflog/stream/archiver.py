@@ -4,7 +4,7 @@ The archive is written from the store, by :func:`preflog.archive.archive_events`
 the archive's watermark), so it can never be ahead of the store: it holds at most what the store
 had committed when the run began. A run comes after a committed batch (or an empty poll), at most once every
 ``interval`` seconds (default 300: at 10,000 inferences/s that is ~6M events, files of ~1.9 GB
-before zstd, and 288 runs a day, not one tiny file per 500-event batch), and once more when the
+before zstd, and 288 runs a day, not one small file per 2,000-event batch), and once more when the
 consumer stops. One member of a group archives: the one holding partition 0 of the topic at that
 moment, so two members never write the same archive (which :mod:`preflog.archive` does not
 support); every project of the store is brought up to date, whichever partition its events are

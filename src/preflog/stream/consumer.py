@@ -30,7 +30,10 @@ from preflog.stream.url import StreamURL
 
 logger = logging.getLogger("preflog")
 
-BATCH: Final = 500  # events per poll: one store transaction each (bench/stream_ingest.py)
+# Events per poll, one store transaction each: 2,000 against 500 took the consumer from 0.59x to
+# 0.77x the rate of direct 500-event PostgreSQL appends (mean of 3 pairs, bench/stream_ingest.py
+# --consumer-batch, load 7): fewer commits of the store and of the offsets.
+BATCH: Final = 2000
 BACKOFF_FIRST_S: Final = 0.5
 BACKOFF_MAX_S: Final = 30.0
 MAX_POLL_INTERVAL_MS: Final = 30 * 60 * 1000
