@@ -238,3 +238,23 @@ def test_cli_says_in_one_line_when_pyspark_is_missing(project: tuple[Store, str]
     assert done.stderr.strip().splitlines() == [
         "preflog: error: --engine: spark needs pyspark, which is not installed (pip install 'preflog[spark]')"
     ]
+
+
+def test_leaderboard_battles_read_by_spark_are_the_stores(
+    spark_ready: None, project: tuple[Store, str]
+) -> None:
+    """``leaderboard --engine spark`` and ``report`` read their battles through the same engine."""
+    import numpy as np
+
+    from preflog.analytics import extract_battles
+
+    store, archive = project
+    spark = compile_source(store, project=PROJECT, engine="spark", from_archive=archive)
+    for source in (None, "human"):  # a source filter reads the scores too
+        mine, theirs = (
+            extract_battles(spark, PROJECT, source=source),
+            extract_battles(store, PROJECT, source=source),
+        )
+        assert len(mine.a) > 0 and mine.models == theirs.models and mine.skipped == theirs.skipped
+        for name in ("a", "b", "outcome", "judgment", "time", "scored"):
+            assert np.array_equal(getattr(mine, name), getattr(theirs, name), equal_nan=name == "time"), name
