@@ -148,3 +148,13 @@ def test_a_set_of_another_client_does_not_capture_this_clients_calls(
         assert elsewhere.candidates == [] and answer.preflog_request_id == answer.id  # type: ignore[attr-defined]
     [event] = logged(client, db)
     assert event["request_id"] == answer.id
+
+
+def test_a_set_that_cannot_log_after_an_exception_counts_it_and_keeps_the_applications_error(
+    oa: openai.OpenAI, client: preflog.Client, db: str
+) -> None:
+    blank = [{"role": "user", "content": " "}]  # the API takes it; the event contract does not
+    with pytest.raises(KeyError), client.candidate_set():
+        oa.chat.completions.create(model="model-a", messages=blank)
+        raise KeyError("the application's own bug")
+    assert client.stats().integration_errors == 1 and logged(client, db) == []

@@ -251,13 +251,17 @@ def test_a_store_that_is_down_never_fails_the_call_and_is_counted(stub: StubLLM,
     assert stats.failed == 1 and stats.last_error
 
 
-def test_an_answer_preflog_cannot_log_is_counted_and_the_call_returns(
+def test_an_answer_the_contract_refuses_is_counted_rejected_and_the_call_returns(
     oa: openai.OpenAI, client: preflog.Client, db: str
 ) -> None:
-    # A blank user turn is valid for the API but not for the event contract: preflog's own error.
+    # A blank user turn is valid for the API but not for the event contract: the event is built
+    # (and checked) in the client's worker, which counts it rejected with the reason.
     answer = oa.chat.completions.create(model="gpt-x", messages=[{"role": "user", "content": "  "}])
     assert answer.choices[0].message.content == answer_text(0, "  ")
-    assert client.stats().integration_errors == 1 and logged(client, db) == []
+    assert logged(client, db) == []
+    stats = client.stats()
+    assert stats.rejected == 1 and "prompt[0].content" in (stats.last_error or "")
+    assert stats.integration_errors == 0  # errors of the calling thread's part are counted there
 
 
 def test_wrapping_twice_logs_once(oa: openai.OpenAI, client: preflog.Client, db: str) -> None:
@@ -273,3 +277,27 @@ def test_importing_preflog_and_its_integrations_loads_no_llm_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_responses_continuation_logs_its_tool_turns_as_the_prompt(
+    oa: openai.OpenAI, client: preflog.Client, db: str
+) -> None:
+    first = oa.responses.create(model="gpt-r", input="weather in Rome?")
+    history: list[Any] = [
+        {"role": "user", "content": "weather in Rome?"},
+        {"type": "reasoning", "id": "rs_1", "summary": []},  # the model's working: not a turn
+        *first.output,  # the SDK's own objects, passed back as the API allows
+        {"type": "function_call_output", "call_id": "call_w0", "output": '{"temp": 21}'},
+    ]
+    oa.responses.create(model="gpt-r", input=history)
+    _, second = logged(client, db)
+    call = {
+        "id": "call_w0",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": WEATHER_ARGS},
+    }
+    assert second["prompt"] == [
+        {"role": "user", "content": "weather in Rome?"},
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "content": '{"temp": 21}', "tool_call_id": "call_w0"},
+    ]

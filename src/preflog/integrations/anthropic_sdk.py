@@ -187,6 +187,7 @@ MESSAGES: Final = Endpoint(
     user_id=_user_id,
     answer=_message_answer,
     stream_answer=_stream_answer,
+    ids=lambda message: (message.id, [0]),
 )
 
 

@@ -21,6 +21,7 @@ of a stream. Everything else is here:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -63,11 +64,11 @@ class Endpoint:
     user_id: Callable[[Mapping[str, Any]], str | None]
     answer: Callable[[Any], Answer]
     stream_answer: Callable[[Sequence[Any]], Answer]
+    # A response's id and the indexes of its choices: all the calling thread reads of it.
+    ids: Callable[[Any], tuple[str | None, list[int]]]
 
     def with_provider(self, provider: str) -> Endpoint:
-        return Endpoint(
-            self.name, provider, self.prompt, self.params, self.user_id, self.answer, self.stream_answer
-        )
+        return dataclasses.replace(self, provider=provider)
 
 
 def guard(client: Client, where: str, fn: Callable[..., T], *args: Any) -> T | None:
@@ -83,13 +84,20 @@ def guard(client: Client, where: str, fn: Callable[..., T], *args: Any) -> T | N
 
 
 class Call:
-    """One wrapped call in flight (see the module docstring)."""
+    """One wrapped call in flight (see the module docstring).
+
+    Its keywords are kept as a shallow copy, with the ``messages`` / ``input`` lists copied too:
+    applications append the reply to their history list right after the call, and the prompt is
+    read later, in the SDK's worker thread (:meth:`preflog.Client.log_inference_later`), where
+    the response becomes candidates: the calling thread only reads the response's id and choice
+    indexes.
+    """
 
     def __init__(self, client: Client, endpoint: Endpoint, kwargs: dict[str, Any]) -> None:
         self.client = client
         self.endpoint = endpoint
-        self.kwargs = kwargs
         given = kwargs.pop(REQUEST_ID_KEYWORD, None)
+        self.kwargs = {k: list(v) if type(v) is list else v for k, v in kwargs.items()}
         self.given_request_id = given if isinstance(given, str) and given else None
         self.candidate_set = active_set(client)
         self.started = time.perf_counter()
@@ -100,31 +108,55 @@ class Call:
         if self.candidate_set is not None:
             self.candidate_set.hold()
 
+    def log_response(self, response: Any) -> tuple[str, list[str]]:
+        """Log a provider's response (or add it to the candidate set); return the request id
+        and candidate ids."""
+        response_id, indexes = self.endpoint.ids(response)
+        return self._log(lambda: self.endpoint.answer(response), response_id, indexes, {})
+
     def log(self, answer: Answer, metadata: Mapping[str, Any] | None = None) -> tuple[str, list[str]]:
-        """Log ``answer`` (or add it to the candidate set); return the request id and candidate ids."""
+        """Log an answer already read (a stream's); return the request id and candidate ids."""
+        return self._log(lambda: answer, answer.response_id, sorted(answer.replies), metadata or {})
+
+    def _log(
+        self,
+        answer: Callable[[], Answer],
+        response_id: str | None,
+        indexes: list[int],
+        metadata: Mapping[str, Any],
+    ) -> tuple[str, list[str]]:
         latency_ms = round((time.perf_counter() - self.started) * 1000, 3)
-        candidates = self._candidates(answer, latency_ms, metadata or {})
-        prompt, system = self.endpoint.prompt(self.kwargs)
-        user_id = self.endpoint.user_id(self.kwargs)
         cset = self.candidate_set
-        if cset is not None:
+        if cset is not None:  # the set logs at its exit: its candidates are built now
+            prompt, system = self.endpoint.prompt(self.kwargs)
+            candidates = self._candidates(answer(), latency_ms, metadata)
+            user_id = self.endpoint.user_id(self.kwargs)
             ids = cset.gather(candidates, prompt=prompt, system=system, user_id=user_id)
             request_id = cset.request_id
         else:
-            request_id = self.given_request_id or answer.response_id or new_id()
-            ids = [c["candidate_id"] for c in candidates]
-            if candidates:
-                self.client.log_inference(
-                    prompt,
-                    candidates=candidates,
-                    request_id=request_id,
-                    system=system,
-                    user_id=user_id,
-                    metadata={"integration": self.endpoint.name},
+            request_id = self.given_request_id or response_id or new_id()
+            ids = [f"c{index}" for index in indexes]
+            if ids:
+                self.client.log_inference_later(
+                    lambda: self._inference(answer(), request_id, latency_ms, metadata)
                 )
         self.request_id = request_id
         set_current_request_id(request_id)
         return request_id, ids
+
+    def _inference(
+        self, answer: Answer, request_id: str, latency_ms: float, metadata: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """``log_inference``'s arguments, built in the SDK's worker thread."""
+        prompt, system = self.endpoint.prompt(self.kwargs)
+        return {
+            "prompt": prompt,
+            "candidates": self._candidates(answer, latency_ms, metadata),
+            "request_id": request_id,
+            "system": system,
+            "user_id": self.endpoint.user_id(self.kwargs),
+            "metadata": {"integration": self.endpoint.name},
+        }
 
     def _candidates(
         self, answer: Answer, latency_ms: float, metadata: Mapping[str, Any]

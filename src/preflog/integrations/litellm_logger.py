@@ -109,34 +109,28 @@ class PreflogLogger(_Base):  # type: ignore[misc]  # CustomLogger when litellm i
         choices = getattr(response, "choices", None)
         if not choices or getattr(choices[0], "message", None) is None:
             return  # not a chat completion
-        if not self._first_time(kwargs.get("litellm_call_id")):
+        call_id = kwargs.get("litellm_call_id")
+        if not self._first_time(call_id):
             return
         metadata = _metadata(kwargs)
-        answer = chat_answer(response)
-        hidden = metadata.get("hidden_params")
-        answer.model_version = (
-            hidden.get("provider_response_model") if isinstance(hidden, Mapping) else None
-        ) or answer.model_version
-        model = {"name": kwargs.get("model") or "unknown", "version": answer.model_version}
-        model["provider"] = kwargs.get("custom_llm_provider")
-        own = {"integration": NAME, "litellm_call_id": kwargs.get("litellm_call_id")}
-        params = plain_params(kwargs.get("optional_params") or {}, PARAMS)
-        candidates = build_candidates(answer, model, params, _latency_ms(start, end), own)
-        prompt = chat.chat_messages(dumped(list(kwargs.get("messages") or [])))
-        user_id = _user_id(kwargs, metadata)
+        # What LiteLLM may change after the hook is copied now; the rest is read in the worker.
+        call: dict[str, Any] = {
+            "model": kwargs.get("model"),
+            "provider": kwargs.get("custom_llm_provider"),
+            "messages": list(kwargs.get("messages") or []),
+            "params": dict(kwargs.get("optional_params") or {}),
+            "user_id": _user_id(kwargs, metadata),
+            "call_id": call_id,
+            "hidden": metadata.get("hidden_params"),
+            "latency_ms": _latency_ms(start, end),
+        }
         trace = _trace_id(kwargs, metadata)
         if trace is not None:
-            cset = self._trace(trace, metadata)
-            cset.gather(candidates, prompt=prompt, user_id=user_id)
+            prompt, candidates = _candidates(call, response)
+            self._trace(trace, metadata).gather(candidates, prompt=prompt, user_id=call["user_id"])
             return
-        request_id = metadata.get(REQUEST_ID_KEYWORD) or kwargs.get("litellm_call_id") or answer.response_id
-        self.client.log_inference(
-            prompt,
-            candidates=candidates,
-            request_id=request_id,
-            user_id=user_id,
-            metadata={"integration": NAME},
-        )
+        request_id = metadata.get(REQUEST_ID_KEYWORD) or call_id or response.id
+        self.client.log_inference_later(lambda: _inference(call, response, request_id))
 
     def _failure(self, kwargs: Mapping[str, Any]) -> None:
         trace = _trace_id(kwargs, _metadata(kwargs))
@@ -178,6 +172,35 @@ class PreflogLogger(_Base):  # type: ignore[misc]  # CustomLogger when litellm i
             if len(self._seen) > _SEEN_MAX:
                 self._seen.popitem(last=False)
         return True
+
+
+def _candidates(call: Mapping[str, Any], response: Any) -> tuple[list[Any], list[dict[str, Any]]]:
+    """The prompt and the candidates of one LiteLLM call (see the module docstring)."""
+    answer = chat_answer(response)
+    hidden = call["hidden"]
+    version = hidden.get("provider_response_model") if isinstance(hidden, Mapping) else None
+    answer.model_version = version or answer.model_version
+    model = {
+        "name": call["model"] or "unknown",
+        "version": answer.model_version,
+        "provider": call["provider"],
+    }
+    own = {"integration": NAME, "litellm_call_id": call["call_id"]}
+    params = plain_params(call["params"], PARAMS)
+    prompt = chat.chat_messages(dumped(call["messages"]))
+    return prompt, build_candidates(answer, model, params, call["latency_ms"], own)
+
+
+def _inference(call: Mapping[str, Any], response: Any, request_id: str) -> dict[str, Any]:
+    """``log_inference``'s arguments, built in the SDK's worker thread."""
+    prompt, candidates = _candidates(call, response)
+    return {
+        "prompt": prompt,
+        "candidates": candidates,
+        "request_id": request_id,
+        "user_id": call["user_id"],
+        "metadata": {"integration": NAME},
+    }
 
 
 def _flush_at_exit(ref: weakref.ref[PreflogLogger]) -> None:

@@ -82,7 +82,13 @@ def _responses_prompt(kwargs: Mapping[str, Any]) -> tuple[Any, str | None]:
     raw = kwargs.get("input")
     if isinstance(raw, str):
         return raw, system
-    return [_input_item(item) for item in dumped(list(raw or [])) if isinstance(item, Mapping)], system
+    items = [item for item in dumped(list(raw or [])) if isinstance(item, Mapping)]
+    return [_input_item(item) for item in items if item.get("type", "message") in _PROMPT_ITEMS], system
+
+
+# Input items that are turns of the conversation; the rest (reasoning, a web search's call...) are
+# the model's working, which the chat prompt of the contract has no place for.
+_PROMPT_ITEMS: Final = frozenset({"message", "function_call", "function_call_output"})
 
 
 def _input_item(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -240,6 +246,14 @@ def _responses_stream_answer(events: Sequence[Any]) -> Answer:
     return answer
 
 
+def _chat_ids(response: Any) -> tuple[str | None, list[int]]:
+    return response.id, [choice.index for choice in response.choices]
+
+
+def _one_ids(response: Any) -> tuple[str | None, list[int]]:
+    return response.id, [0]
+
+
 CHAT: Final = Endpoint(
     name="openai.chat.completions",
     provider="openai",
@@ -248,6 +262,7 @@ CHAT: Final = Endpoint(
     user_id=_user_id,
     answer=chat_answer,
     stream_answer=_chat_stream_answer,
+    ids=_chat_ids,
 )
 RESPONSES: Final = Endpoint(
     name="openai.responses",
@@ -257,4 +272,5 @@ RESPONSES: Final = Endpoint(
     user_id=_user_id,
     answer=_responses_answer,
     stream_answer=_responses_stream_answer,
+    ids=_one_ids,
 )

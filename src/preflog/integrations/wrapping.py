@@ -78,7 +78,7 @@ def _async_method(method: Callable[..., Any], client: Client, endpoint: Endpoint
 
 
 def log_response(call: Call, result: Any) -> None:
-    request_id, ids = call.log(call.endpoint.answer(result))
+    request_id, ids = call.log_response(result)
     tag(result, request_id, ids)
 
 

@@ -29,11 +29,13 @@ copy, so read it from the returned object's ``preflog_request_id`` there.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar, Token
 from typing import Any, Protocol
 
 from preflog.events import new_id
+from preflog.sdk import args
+from preflog.sdk.build import Clock, Record, build_inference
 
 Prompt = str | Sequence[Mapping[str, Any]]
 
@@ -57,7 +59,13 @@ class Client(Protocol):
     def count_integration_error(self, where: str, exc: BaseException) -> None: ...
 
 
-__all__ = ["CandidateSet", "active_set", "current_request_id", "set_current_request_id"]
+__all__ = [
+    "CandidateSet",
+    "active_set",
+    "build_later",
+    "current_request_id",
+    "set_current_request_id",
+]
 
 _REQUEST_ID: ContextVar[str | None] = ContextVar("preflog_request_id", default=None)
 _ACTIVE: ContextVar[CandidateSet | None] = ContextVar("preflog_candidate_set", default=None)
@@ -71,6 +79,33 @@ def current_request_id() -> str | None:
 
 def set_current_request_id(request_id: str) -> None:
     _REQUEST_ID.set(request_id)
+
+
+def build_later(record: Record, project: str, clock: Clock) -> dict[str, Any]:
+    """The worker's side of :meth:`preflog.Client.log_inference_later`: ``make()`` gives the
+    arguments of ``log_inference`` (``prompt``, ``candidates``, ``request_id``, and optionally
+    ``system``, ``user_id``, ``metadata``), checked here as that call checks them; a
+    :class:`~preflog.errors.ValidationError` (or any error of ``make``) makes the event rejected,
+    counted with its reason."""
+    _, ts, make = record
+    spec: Mapping[str, Any] = make()
+    request_id = args.check_ident(spec["request_id"], "request_id")
+    prompt = args.check_prompt(spec["prompt"])
+    outs = args.check_outputs(None, spec["candidates"], None, None)
+    system = spec.get("system")
+    if system is not None:
+        args.check_text(system, "system")
+    extras: dict[str, Any] = {}
+    if spec.get("user_id") is not None:
+        extras["user_id"] = args.check_ident(spec["user_id"], "user_id")
+    if spec.get("metadata") is not None:
+        extras["metadata"] = dict(args.check_mapping(spec["metadata"], "metadata"))
+    return build_inference(
+        (build_inference, ts, request_id, prompt, system, outs, None, None, extras), project, clock
+    )
+
+
+LaterInference = Callable[[], Mapping[str, Any]]
 
 
 def active_set(client: Client) -> CandidateSet | None:

@@ -35,7 +35,7 @@ from preflog.sdk.args import _KNOWN_MODELS
 from preflog.sdk.base import Spool, Transport
 from preflog.sdk.batcher import Batcher, BatchOptions
 from preflog.sdk.build import build_inference, build_prepared
-from preflog.sdk.candidates import CandidateSet
+from preflog.sdk.candidates import CandidateSet, LaterInference, build_later
 from preflog.sdk.replay import ReplayReport
 from preflog.sdk.retry import RetryPolicy
 from preflog.sdk.spool import default_spool_dir
@@ -254,6 +254,17 @@ class Client:
             user_id=user_id,
             metadata=metadata,
         )
+
+    def log_inference_later(self, make: LaterInference) -> None:
+        """Queue an inference whose arguments are computed in the background: ``make()`` returns
+        what :meth:`log_inference` takes (``prompt``, ``candidates``, ``request_id``, optionally
+        ``system``, ``user_id``, ``metadata``), and runs in the worker thread, where its
+        arguments are checked too (a bad one makes the event ``rejected``, with its reason). For
+        integrations (:mod:`preflog.integrations`): the calling thread only enqueues, ~1 µs, so a
+        wrapped LLM call is not held up by turning a response into candidates (~200 µs for three
+        choices with tool calls, bench/wrap_overhead.py). ``make`` must read only what nobody
+        changes afterwards (copy the caller's lists first)."""
+        self._put((build_later, _now(), make))
 
     def count_integration_error(self, where: str, exc: BaseException) -> None:
         """What a wrapped LLM client (:mod:`preflog.integrations`) does with an error of preflog's
