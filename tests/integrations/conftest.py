@@ -4,5 +4,6 @@ The ``browser`` fixture (Debian's Chromium) is the root conftest's."""
 from __future__ import annotations
 
 from tests.importers.conftest import store
+from tests.integrations.stub_llm import client, db, stub  # the LLM-client wrappers' tests
 
-__all__ = ["store"]
+__all__ = ["client", "db", "store", "stub"]

@@ -25,10 +25,16 @@ import socket
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, TypeVar
+
+import pytest
+
+import preflog
 
 T = TypeVar("T")
 
+PROJECT = "wrapped"
 MODEL_VERSION = "stub-model-2026-01-01"
 ANTHROPIC_VERSION = "claude-stub-20260101"
 WEATHER_ARGS = '{"city": "Paris"}'
@@ -388,3 +394,35 @@ def stored_inferences(db: str, project: str) -> list[dict[str, Any]]:
         return [e.event for e in store.iter_events(project=project, types=["inference"])]
     finally:
         store.close()
+
+
+# ---------------------------------------------------------------------------------------------- fixtures
+# Shared by tests/integrations/test_wrap_*.py (through the directory's conftest).
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[StubLLM]:
+    server = StubLLM()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return str(tmp_path / "events.db")
+
+
+@pytest.fixture
+def client(db: str) -> Iterator[preflog.Client]:
+    with preflog.Client(db=db, project=PROJECT) as c:
+        yield c
+
+
+def logged(client: preflog.Client, db: str) -> list[dict[str, Any]]:
+    """Every inference the client logged, once it has delivered them all."""
+    assert client.flush(10)
+    return stored_inferences(db, PROJECT)
+
+
+def user(text: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": text}]

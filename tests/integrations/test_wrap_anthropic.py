@@ -4,9 +4,6 @@ plain and streamed), logging to a real SQLite store; the stored events are read 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import anthropic
 import openai
@@ -14,41 +11,12 @@ import pytest
 
 import preflog
 from preflog.integrations import wrap_anthropic, wrap_openai
-from tests.integrations.stub_llm import ANTHROPIC_VERSION, StubLLM, answer_text, run_async, stored_inferences
-
-PROJECT = "claude"
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[StubLLM]:
-    server = StubLLM()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> str:
-    return str(tmp_path / "events.db")
-
-
-@pytest.fixture
-def client(db: str) -> Iterator[preflog.Client]:
-    with preflog.Client(db=db, project=PROJECT) as c:
-        yield c
+from tests.integrations.stub_llm import ANTHROPIC_VERSION, StubLLM, answer_text, logged, run_async, user
 
 
 @pytest.fixture
 def claude(stub: StubLLM, client: preflog.Client) -> anthropic.Anthropic:
     return wrap_anthropic(anthropic.Anthropic(base_url=stub.base, api_key="k", max_retries=0), client)
-
-
-def logged(client: preflog.Client, db: str) -> list[dict[str, Any]]:
-    assert client.flush(10)
-    return stored_inferences(db, PROJECT)
-
-
-def user(text: str) -> list[dict[str, Any]]:
-    return [{"role": "user", "content": text}]
 
 
 CUT = "incomplete chunked read|Connection error"  # the SDK's transport error, whichever it raises

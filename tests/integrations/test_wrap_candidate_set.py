@@ -4,9 +4,7 @@ stub) gathered into one inference in a real SQLite store."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import openai
 import pytest
@@ -14,41 +12,12 @@ import pytest
 import preflog
 from preflog.errors import ValidationError
 from preflog.integrations import wrap_openai
-from tests.integrations.stub_llm import StubLLM, answer_text, run_async, stored_inferences
-
-PROJECT = "sets"
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[StubLLM]:
-    server = StubLLM()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> str:
-    return str(tmp_path / "events.db")
-
-
-@pytest.fixture
-def client(db: str) -> Iterator[preflog.Client]:
-    with preflog.Client(db=db, project=PROJECT) as c:
-        yield c
+from tests.integrations.stub_llm import PROJECT, StubLLM, answer_text, logged, run_async, user
 
 
 @pytest.fixture
 def oa(stub: StubLLM, client: preflog.Client) -> openai.OpenAI:
     return wrap_openai(openai.OpenAI(base_url=stub.url, api_key="k", max_retries=0), client)
-
-
-def logged(client: preflog.Client, db: str) -> list[dict[str, Any]]:
-    assert client.flush(10)
-    return stored_inferences(db, PROJECT)
-
-
-def user(text: str) -> list[dict[str, str]]:
-    return [{"role": "user", "content": text}]
 
 
 def test_calls_in_a_set_become_one_inference_numbered_in_arrival_order(

@@ -8,23 +8,13 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.integrations.stub_llm import StubLLM, stored_inferences
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "integrations.md").read_text()
 SECTION = DOC[DOC.index("## Wrapping LLM clients") : DOC.index("## OpenTelemetry traces")]
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[StubLLM]:
-    server = StubLLM()
-    yield server
-    server.close()
 
 
 def test_the_wrapper_examples_run_and_log_what_the_doc_says(stub: StubLLM, tmp_path: Path) -> None:

@@ -28,16 +28,10 @@ from tests.integrations.stub_llm import (
     answer_text,
     run_async,
     stored_inferences,
+    user,
 )
 
 PROJECT = "gateway"
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[StubLLM]:
-    server = StubLLM()
-    yield server
-    server.close()
 
 
 class Gateway:
@@ -69,10 +63,6 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     yield found
     litellm.callbacks = saved
     found.client.close()
-
-
-def user(text: str) -> list[dict[str, str]]:
-    return [{"role": "user", "content": text}]
 
 
 def gpt(stub: StubLLM, text: str, **kwargs: Any) -> Any:

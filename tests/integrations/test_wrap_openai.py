@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,46 +17,19 @@ from preflog.events import is_empty_answer
 from preflog.integrations import wrap_openai
 from tests.integrations.stub_llm import (
     MODEL_VERSION,
+    PROJECT,
     WEATHER_ARGS,
     StubLLM,
     answer_text,
+    logged,
     run_async,
-    stored_inferences,
+    user,
 )
-
-PROJECT = "wrapped"
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[StubLLM]:
-    server = StubLLM()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> str:
-    return str(tmp_path / "events.db")
-
-
-@pytest.fixture
-def client(db: str) -> Iterator[preflog.Client]:
-    with preflog.Client(db=db, project=PROJECT) as c:
-        yield c
 
 
 @pytest.fixture
 def oa(stub: StubLLM, client: preflog.Client) -> openai.OpenAI:
     return wrap_openai(openai.OpenAI(base_url=stub.url, api_key="sk-test", max_retries=0), client)
-
-
-def logged(client: preflog.Client, db: str) -> list[dict[str, Any]]:
-    assert client.flush(10)
-    return stored_inferences(db, PROJECT)
-
-
-def user(text: str) -> list[dict[str, str]]:
-    return [{"role": "user", "content": text}]
 
 
 def test_n3_choices_become_three_candidates_with_model_params_usage_and_tool_calls(
