@@ -32,26 +32,20 @@ SELECT
 FROM ev
 """
 
-# Whether an inference may be more than a text prompt and text answers: a first look at its JSON
-# text (keys appear as ``"key":``; the same characters inside a text are escaped), made exact by
-# :data:`SHAPES` on the few it flags.
-SUSPECT: Final = """(event NOT LIKE '%"prompt":"%' OR event LIKE '%"system":%' OR event LIKE '%"messages":%'
-    OR event LIKE '%"tool_calls":%' OR event LIKE '%"refusal":%')"""
-
-# The flagged inferences of the decided pairs checked exactly: a text prompt, no system prompt, every
-# candidate one plain text answer (what preflog.records.reply_of gives as a str). Only these shapes
-# are vectorized.
-SHAPES: Final = """
-SELECT count(*) FROM (
-  SELECT json_transform(event, '{"prompt":"JSON","system":"JSON","candidates":[{"messages":"JSON",
-    "tool_calls":"JSON","refusal":"JSON"}]}') AS e
-  FROM ev
-  WHERE type = 'inference' AND SUSPECT AND request_id IN (SELECT request_id FROM d WHERE reason IS NULL)
-)
-WHERE (e.prompt IS NOT NULL AND json_type(e.prompt) <> 'VARCHAR') OR e.system IS NOT NULL
-   OR len(list_filter(e.candidates, lambda c: c.messages IS NOT NULL OR c.refusal IS NOT NULL
-        OR (c.tool_calls IS NOT NULL AND json_array_length(c.tool_calls) > 0))) > 0
-""".replace("SUSPECT", SUSPECT)
+# Whether an inference is more than a text prompt and text answers (then the pipeline runs): a
+# first look at its JSON text (keys appear as ``"key":``; the same characters inside a text are
+# escaped) gives ``shape`` to the few it flags, and :data:`BEYOND_TEXT` checks those exactly — a
+# chat prompt, a system prompt, or a candidate that is not one plain text answer (what
+# preflog.records.reply_of gives as a str). Both are columns of :data:`ROWS`.
+SHAPE: Final = """CASE WHEN event NOT LIKE '%"prompt":"%' OR event LIKE '%"system":%'
+      OR event LIKE '%"messages":%' OR event LIKE '%"tool_calls":%' OR event LIKE '%"refusal":%'
+    THEN json_transform(event, '{"prompt":"JSON","system":"JSON","candidates":[{"messages":"JSON",
+      "tool_calls":"JSON","refusal":"JSON"}]}')
+  END"""
+BEYOND_TEXT: Final = """coalesce((shape.prompt IS NOT NULL AND json_type(shape.prompt) <> 'VARCHAR')
+    OR shape.system IS NOT NULL
+    OR len(list_filter(shape.candidates, lambda c: c.messages IS NOT NULL OR c.refusal IS NOT NULL
+      OR (c.tool_calls IS NOT NULL AND json_array_length(c.tool_calls) > 0))) > 0, false)"""
 
 READ_COUNTS: Final = """
 SELECT type, count(*) FROM ev
@@ -154,12 +148,12 @@ WITH a AS (
   WHERE d.reason IS NULL
   GROUP BY ALL
 ), i AS (
-  SELECT request_id, user_id, candidate_ids, models,
+  SELECT request_id, user_id, candidate_ids, models, SHAPE AS shape,
     json_transform(event, '{"prompt":"VARCHAR","occurred_at":"VARCHAR","presented":"VARCHAR[]",
       "candidates":[{"output":"VARCHAR"}]}') AS e
   FROM ev WHERE type = 'inference'
 ), t AS (
-  SELECT a.*, i.user_id, i.models, coalesce(i.e.prompt, '') AS prompt,
+  SELECT a.*, i.user_id, i.models, i.shape, coalesce(i.e.prompt, '') AS prompt,
          i.e.occurred_at AS inf_occurred,
          coalesce(a.last_presented, CASE WHEN len(i.e.presented) > 0 THEN i.e.presented END) AS shown,
          i.e.candidates AS candidates,
@@ -173,10 +167,11 @@ SELECT prompt, chosen, rejected, request_id, winner, loser, coalesce(models[w], 
          THEN list_position(shown, winner) < list_position(shown, loser) END AS chosen_first,
        inf_occurred,
        md5_number(length(prompt)::VARCHAR || ':' || prompt || length(chosen)::VARCHAR || ':' || chosen
-         || rejected) AS texts
+         || rejected) AS texts,
+       BEYOND_TEXT AS beyond_text
 FROM (
   SELECT *, coalesce(candidates[w].output, '') AS chosen, coalesce(candidates[l].output, '') AS rejected
   FROM t
 )
 ORDER BY inf_occurred, request_id, winner, loser
-"""
+""".replace("SHAPE", SHAPE).replace("BEYOND_TEXT", BEYOND_TEXT)

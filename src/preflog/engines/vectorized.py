@@ -34,6 +34,13 @@ if TYPE_CHECKING:
 BATCH: Final = 20_000
 JUDGMENT_TYPES: Final = ("erasure", "preference", "retraction", "score", "signal")
 log = logging.getLogger(__name__)
+BEYOND_TEXT: Final = (
+    "chat or system prompts, or replies beyond one text (tool calls, continuations, refusals)"
+)
+
+
+class BeyondText(Exception):
+    """A final row's inference is more than text (duck_sql.BEYOND_TEXT): the pipeline must run."""
 
 
 def why_not(job: CompileJob) -> str | None:
@@ -85,10 +92,10 @@ def compile_rows(conn: duckdb.DuckDBPyConnection, job: CompileJob) -> Compiled |
     drops.update(dict(conn.execute("SELECT reason, count(*) FROM d GROUP BY ALL").fetchall()))
     drops.pop(None, None)  # type: ignore[call-overload]  # the rows kept
     stage("requests, votes and decisions")
-    if _count(conn, sql.SHAPES):
-        return "chat or system prompts, or replies beyond one text (tool calls, continuations, refusals)"
-    stage("shapes of the decided requests")
-    done = _write(conn, job, counts_in, drops)
+    try:
+        done = _write(conn, job, counts_in, drops)
+    except BeyondText:  # the pipeline rewrites every file this attempt began (the same names)
+        return BEYOND_TEXT
     stage("final rows: texts joined in SQL, checks, dedupe, the format's writer")
     return done
 
@@ -201,6 +208,8 @@ def _pairs(
             if key < last:  # never (ROWS orders by it): a guard, as the bytes depend on it
                 raise RuntimeError(f"duckdb engine: the final rows came back out of order at {key}")
             last = key
+            if row[21]:
+                raise BeyondText(row[3])
             prompt, chosen, rejected = row[0], row[1], row[2]
             if (
                 split is not None
@@ -244,7 +253,7 @@ def _checker(
 def _pair(row: tuple[Any, ...]) -> Pair:
     """One final row as the pipeline's Pair (``_Request.pair_draft``'s fields, in order)."""
     (prompt, chosen, rejected, request_id, winner, loser, chosen_model, rejected_model, k, last_strength,
-     strengths, sources, criterion, n, user_id, last_occurred, ids, _, chosen_first, _, _) = row  # fmt: skip
+     strengths, sources, criterion, n, user_id, last_occurred, ids, _, chosen_first) = row[:19]  # fmt: skip
     if k == 1:
         margin = json.loads(last_strength) if last_strength is not None else None
     else:
