@@ -289,6 +289,13 @@ def _sse(events: list[dict[str, Any]], *, named: bool, done: bool) -> Iterator[b
         yield b"data: [DONE]\n\n"
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that closed its keep-alive connection: nothing the stub did wrong
+
+
 class StubLLM:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
@@ -353,8 +360,7 @@ class StubLLM:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.url = self.base + "/v1"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

@@ -179,6 +179,14 @@ def _stream_answer(events: Sequence[Any]) -> Answer:
     return answer
 
 
+def _stream_ids(events: Sequence[Any]) -> tuple[str | None, list[int]]:
+    """``message_start``'s id (the stream's first event): one candidate once it arrived."""
+    first = events[0] if events else None
+    if first is not None and first.type == "message_start":
+        return first.message.id, [0]
+    return None, []
+
+
 MESSAGES: Final = Endpoint(
     name="anthropic.messages",
     provider="anthropic",
@@ -188,6 +196,7 @@ MESSAGES: Final = Endpoint(
     answer=_message_answer,
     stream_answer=_stream_answer,
     ids=lambda message: (message.id, [0]),
+    stream_ids=_stream_ids,
 )
 
 

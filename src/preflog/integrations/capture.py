@@ -51,6 +51,13 @@ class Answer:
     usage: dict[str, float] | None = None
 
 
+MetadataOf = Callable[[Answer], Mapping[str, Any]]  # a call's candidate metadata, given its answer
+
+
+def _no_metadata(answer: Answer) -> Mapping[str, Any]:
+    return {}
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """One provider endpoint as preflog reads it. ``prompt(kwargs)`` gives ``(prompt, system)``;
@@ -64,8 +71,10 @@ class Endpoint:
     user_id: Callable[[Mapping[str, Any]], str | None]
     answer: Callable[[Any], Answer]
     stream_answer: Callable[[Sequence[Any]], Answer]
-    # A response's id and the indexes of its choices: all the calling thread reads of it.
+    # A response's (a stream's chunks') id and the indexes of its choices: all the calling
+    # thread reads of it; the rest is read in the SDK's worker.
     ids: Callable[[Any], tuple[str | None, list[int]]]
+    stream_ids: Callable[[Sequence[Any]], tuple[str | None, list[int]]]
 
     def with_provider(self, provider: str) -> Endpoint:
         return dataclasses.replace(self, provider=provider)
@@ -112,24 +121,30 @@ class Call:
         """Log a provider's response (or add it to the candidate set); return the request id
         and candidate ids."""
         response_id, indexes = self.endpoint.ids(response)
-        return self._log(lambda: self.endpoint.answer(response), response_id, indexes, {})
+        return self._log(lambda: self.endpoint.answer(response), response_id, indexes, _no_metadata)
 
-    def log(self, answer: Answer, metadata: Mapping[str, Any] | None = None) -> tuple[str, list[str]]:
-        """Log an answer already read (a stream's); return the request id and candidate ids."""
-        return self._log(lambda: answer, answer.response_id, sorted(answer.replies), metadata or {})
+    def log_stream(self, chunks: list[Any], metadata: MetadataOf) -> tuple[str, list[str]]:
+        """Log a stream's chunks, assembled (with ``metadata(answer)``) in the worker."""
+        response_id, indexes = self.endpoint.stream_ids(chunks)
+        return self._log(lambda: self.endpoint.stream_answer(chunks), response_id, indexes, metadata)
+
+    def log(self, answer: Answer, metadata: MetadataOf) -> tuple[str, list[str]]:
+        """Log an answer already read (the Anthropic helper's message)."""
+        return self._log(lambda: answer, answer.response_id, sorted(answer.replies), metadata)
 
     def _log(
         self,
         answer: Callable[[], Answer],
         response_id: str | None,
         indexes: list[int],
-        metadata: Mapping[str, Any],
+        metadata: MetadataOf,
     ) -> tuple[str, list[str]]:
         latency_ms = round((time.perf_counter() - self.started) * 1000, 3)
         cset = self.candidate_set
         if cset is not None:  # the set logs at its exit: its candidates are built now
             prompt, system = self.endpoint.prompt(self.kwargs)
-            candidates = self._candidates(answer(), latency_ms, metadata)
+            read = answer()
+            candidates = self._candidates(read, latency_ms, metadata(read))
             user_id = self.endpoint.user_id(self.kwargs)
             ids = cset.gather(candidates, prompt=prompt, system=system, user_id=user_id)
             request_id = cset.request_id
@@ -145,13 +160,13 @@ class Call:
         return request_id, ids
 
     def _inference(
-        self, answer: Answer, request_id: str, latency_ms: float, metadata: Mapping[str, Any]
+        self, answer: Answer, request_id: str, latency_ms: float, metadata: MetadataOf
     ) -> dict[str, Any]:
         """``log_inference``'s arguments, built in the SDK's worker thread."""
         prompt, system = self.endpoint.prompt(self.kwargs)
         return {
             "prompt": prompt,
-            "candidates": self._candidates(answer, latency_ms, metadata),
+            "candidates": self._candidates(answer, latency_ms, metadata(answer)),
             "request_id": request_id,
             "system": system,
             "user_id": self.endpoint.user_id(self.kwargs),

@@ -254,6 +254,19 @@ def _one_ids(response: Any) -> tuple[str | None, list[int]]:
     return response.id, [0]
 
 
+def _chat_stream_ids(chunks: Sequence[Any]) -> tuple[str | None, list[int]]:
+    indexes = {choice.index for chunk in chunks for choice in chunk.choices or ()}
+    return (chunks[0].id if chunks else None), sorted(indexes)
+
+
+def _responses_stream_ids(events: Sequence[Any]) -> tuple[str | None, list[int]]:
+    """The id of ``response.created``; one candidate once anything arrived (see the answer)."""
+    for event in events:
+        if getattr(event, "type", None) == "response.created":
+            return event.response.id, [0]
+    return None, [0] if events else []
+
+
 CHAT: Final = Endpoint(
     name="openai.chat.completions",
     provider="openai",
@@ -263,6 +276,7 @@ CHAT: Final = Endpoint(
     answer=chat_answer,
     stream_answer=_chat_stream_answer,
     ids=_chat_ids,
+    stream_ids=_chat_stream_ids,
 )
 RESPONSES: Final = Endpoint(
     name="openai.responses",
@@ -273,4 +287,5 @@ RESPONSES: Final = Endpoint(
     answer=_responses_answer,
     stream_answer=_responses_stream_answer,
     ids=_one_ids,
+    stream_ids=_responses_stream_ids,
 )

@@ -109,15 +109,20 @@ class StreamLog:
             guard(self.call.client, self.call.endpoint.name, release, self.call.candidate_set)
 
     def _log(self, how: str, error: BaseException | None, answer: Answer | None) -> None:
+        def metadata(read: Answer) -> dict[str, Any]:
+            """Whether the stream ended whole: read from its answer (in the worker)."""
+            found: dict[str, Any] = {"stream": True}
+            unfinished = any("finish_reason" not in r for r in read.replies.values())
+            if how != "end" or unfinished or not read.replies:
+                found.update(partial=True, stream_end=how if how != "end" else "unfinished")
+                if error is not None:
+                    found["stream_error"] = f"{type(error).__name__}: {error}"[:_ERROR_TEXT_MAX]
+            return found
+
         if answer is None:
-            answer = self.call.endpoint.stream_answer(self.chunks)
-        metadata: dict[str, Any] = {"stream": True}
-        unfinished = any("finish_reason" not in r for r in answer.replies.values())
-        if how != "end" or unfinished or not answer.replies:
-            metadata.update(partial=True, stream_end=how if how != "end" else "unfinished")
-            if error is not None:
-                metadata["stream_error"] = f"{type(error).__name__}: {error}"[:_ERROR_TEXT_MAX]
-        request_id, ids = self.call.log(answer, metadata)
+            request_id, ids = self.call.log_stream(list(self.chunks), metadata)
+        else:
+            request_id, ids = self.call.log(answer, metadata)
         owner = self.owner()
         if owner is not None:
             tag(owner, request_id, ids)
