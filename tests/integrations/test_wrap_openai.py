@@ -223,6 +223,21 @@ def test_a_store_that_is_down_never_fails_the_call_and_is_counted(stub: StubLLM,
     assert stats.failed == 1 and stats.last_error
 
 
+def test_a_service_that_is_down_never_fails_the_call_and_the_event_waits_in_the_spool(
+    stub: StubLLM, tmp_path: Path
+) -> None:
+    down = preflog.Client(
+        url="http://127.0.0.1:9", api_key="k", project=PROJECT, max_retries=0, spool_dir=tmp_path / "spool"
+    )
+    with down:
+        oa = wrap_openai(openai.OpenAI(base_url=stub.url, api_key="k", max_retries=0), down)
+        answer = oa.chat.completions.create(model="gpt-x", messages=user("anyone home?"))
+        assert answer.choices[0].message.content == answer_text(0, "anyone home?")
+        down.flush(10)
+        stats = down.stats()
+    assert stats.spooled == 1 and stats.spool_pending == 1 and stats.integration_errors == 0
+
+
 def test_an_answer_the_contract_refuses_is_counted_rejected_and_the_call_returns(
     oa: openai.OpenAI, client: preflog.Client, db: str
 ) -> None:
@@ -273,3 +288,25 @@ def test_a_responses_continuation_logs_its_tool_turns_as_the_prompt(
         {"role": "assistant", "content": "", "tool_calls": [call]},
         {"role": "tool", "content": '{"temp": 21}', "tool_call_id": "call_w0"},
     ]
+
+
+def test_async_parse_and_responses_streams(stub: StubLLM, client: preflog.Client, db: str) -> None:
+    aoa = wrap_openai(openai.AsyncOpenAI(base_url=stub.url, api_key="sk-test", max_retries=0), client)
+
+    async def main() -> tuple[Any, Any]:
+        parsed = await aoa.chat.completions.parse(
+            model="gpt-x", messages=user("async parse"), response_format={"type": "json_object"}
+        )
+        stream = await aoa.responses.create(model="gpt-r", input="async response", stream=True)
+        async with stream:
+            events = [event async for event in stream]
+        assert events[-1].type == "response.completed"
+        return parsed, stream
+
+    parsed, stream = run_async(main)
+    first, second = logged(client, db)
+    assert first["request_id"] == parsed.id
+    assert json.loads(first["candidates"][0]["output"]) == {"answer": answer_text(0, "async parse")}
+    assert second["request_id"] == stream.preflog_request_id
+    assert second["candidates"][0]["output"] == answer_text(0, "async response")
+    assert "partial" not in second["candidates"][0]["metadata"]
