@@ -67,8 +67,9 @@ def test_an_event_naming_another_project_is_rejected_and_not_produced(broker: Br
 def test_a_paused_broker_raises_unavailable_not_stored(broker: Broker) -> None:
     url = parse_stream_url(broker.url("t-" + new_id()[:8], partitions=1))
     ensure_topic(url)
-    sink = StreamSink(url, timeout=2.0)
+    sink = StreamSink(url)  # the first batch (a fresh idempotent producer) gets the default bound
     assert sink.append([factories.inference()], project="demo")[0].status == "stored"
+    sink.timeout = 2.0  # the paused batch waits this long for its acknowledgement
     broker.pause()
     try:
         with pytest.raises(StoreUnavailable, match="did not take the batch"):
