@@ -279,7 +279,7 @@ def _pair(row: tuple[Any, ...]) -> Pair:
         round(margin, 6) if margin is not None else None,
         tuple(sources),
         criterion,
-        round(k / n, 6),
+        1.0 if k == n else round(k / n, 6),  # round(1.0, 6) is 1.0; the common case skips it
         n,
         user_id,
         last_occurred,
