@@ -16,14 +16,16 @@ parts and writes the same files again, so there is never a partial or a duplicat
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 import pyarrow.parquet as pq
 
-from preflog.archive.rows import day_of, table_of
+from preflog.archive.rows import Stamps, table_of
 from preflog.archive.target import (
     S3Options,
     Target,
@@ -90,6 +92,25 @@ def archive_events(
 ) -> ArchiveReport:
     """Archive ``project``'s events after the archive's watermark to ``out`` (a local path or
     ``s3://bucket/prefix``) and apply the erasures among them to the files written before."""
+    with _collector_paused():
+        return _archive(store, project=project, out=out, s3=s3, batch=batch)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: a chunk holds 200,000 events as ~40 objects each, all
+    alive until written, and the collections their allocation triggered walked them again and
+    again (a fifth of the archive's time in the 100k bench); events hold no cycles to collect."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _archive(store: Store, *, project: str, out: str, s3: S3Options | None, batch: int) -> ArchiveReport:
     target = open_target(out, s3=s3)
     previous = int(read_state(target, project).get("position", 0))
     report = ArchiveReport(project, out, previous, previous)
@@ -136,14 +157,15 @@ def _chunks(items: Iterable[StoredEvent], size: int) -> Iterable[list[StoredEven
 
 
 def _write_days(target: Target, project: str, chunk: list[StoredEvent]) -> list[str]:
+    stamps = Stamps()
     by_day: dict[str, list[StoredEvent]] = defaultdict(list)
     for item in chunk:
-        by_day[day_of(item)].append(item)
+        by_day[stamps.day_of(item)].append(item)
     written = []
     for day in sorted(by_day):
         items = by_day[day]
         relative = part_name(project, day, items[0].position, items[-1].position)
-        commit_table(target, table_of(items), relative)
+        commit_table(target, table_of(items, stamps), relative)
         written.append(relative)
     return written
 
@@ -187,13 +209,14 @@ def _rewrite_erased(store: Store, target: Target, project: str, watermark: int, 
 
 def _rewrite_file(store: Store, target: Target, project: str, first: int, last: int, path: str) -> str:
     day = path.rsplit("/", 2)[-2].removeprefix("day=")
+    stamps = Stamps()
     items = [
         item
         for item in store.iter_events(project=project, after=first - 1, until_position=last)
-        if day_of(item) == day
+        if stamps.day_of(item) == day
     ]
     relative = part_name(project, day, first, last)
-    commit_table(target, table_of(items), relative)
+    commit_table(target, table_of(items, stamps), relative)
     return relative
 
 
