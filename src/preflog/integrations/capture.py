@@ -11,9 +11,11 @@ of a stream. Everything else is here:
   what the provider returned (its own errors propagate unchanged).
 * :class:`Call` is one call in flight: its keywords, its start time, the request id the caller
   chose (``preflog_request_id=``, removed before the provider sees the call) and the candidate set
-  open when it started. :meth:`Call.log` turns an :class:`Answer` into candidates ``c{index}``
-  (model name from the request, version from the response) and logs them through the SDK's
-  non-blocking ``log_inference``, or adds them to the set.
+  open when it started. :meth:`Call.log_response` (and ``log_stream``, ``log``) reads only the
+  response's id and choice indexes in the calling thread and hands the rest to the SDK's worker
+  (:meth:`preflog.Client.log_inference_later`), where the :class:`Answer` becomes candidates
+  ``c{index}`` (model name from the request, version from the response); in a candidate set the
+  candidates are built at once and added to it.
 * The request id: the set's, else ``preflog_request_id=``, else the response id, else a new one;
   readable from :func:`preflog.current_request_id` and from the returned object's
   ``preflog_request_id`` (``preflog_candidate_ids`` names its candidates).
