@@ -117,7 +117,7 @@ def _archive(store: Store, *, project: str, out: str, s3: S3Options | None, batc
     report.leftovers_removed = _remove_uncommitted(target, project, previous)
     until = store.last_position(project=project)
     erased = _Erased()
-    events = store.iter_events(project=project, after=previous, until_position=until, batch=batch)
+    events = store.scan(project=project, after=previous, until_position=until, batch=batch)
     for chunk in _chunks(events, batch):
         for item in chunk:
             erased.note(item)
@@ -212,7 +212,7 @@ def _rewrite_file(store: Store, target: Target, project: str, first: int, last: 
     stamps = Stamps()
     items = [
         item
-        for item in store.iter_events(project=project, after=first - 1, until_position=last)
+        for item in store.scan(project=project, after=first - 1, until_position=last, batch=BATCH)
         if stamps.day_of(item) == day
     ]
     relative = part_name(project, day, first, last)

@@ -176,6 +176,14 @@ class Store(ABC):
                 return
             after = page[-1].position
 
+    def scan(
+        self, *, project: str, after: int, until_position: int, batch: int = 5000
+    ) -> Iterator[StoredEvent]:
+        """Every event with ``after < position <= until_position``, in position order, for a reader
+        that takes them all (the archive). Same events as :meth:`iter_events`; a store with a
+        faster whole-range plan than paging :meth:`read` overrides it."""
+        return self.iter_events(project=project, after=after, batch=batch, until_position=until_position)
+
     @abstractmethod
     def get_request(self, request_id: str, *, project: str) -> RequestView:
         """The joined view of one request (empty lists when nothing is known about it)."""

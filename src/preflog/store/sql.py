@@ -18,6 +18,7 @@ hook                    what differs
 ``_start_append()``     what an append reads first (PostgreSQL first takes its commit-order lock).
 ``_in()``, ``IN_MAX``   ``column IN (...)`` for a list of values, and how many values go in one.
 ``BY_MODEL_SQL``        the one query that looks inside a body's JSON.
+``SCAN_FROM``           what :meth:`SQLStore.scan` reads from (SQLite: the table, ``NOT INDEXED``).
 ``_committed()``        what follows a commit (SQLite counts bytes for its checkpoint thread).
 ======================  ===========================================================================
 
@@ -145,6 +146,7 @@ class SQLStore(Store):
     MARK: ClassVar[str] = "?"
     IN_MAX: ClassVar[int] = 500
     BY_MODEL_SQL: ClassVar[str]  # (model name, candidates) for a project's inferences
+    SCAN_FROM: ClassVar[str] = "events"
 
     def __init__(self, *, limits: Limits | None = None, redactor: Redactor | None = None) -> None:
         self.limits = limits or DEFAULT_LIMITS
@@ -322,6 +324,20 @@ class SQLStore(Store):
         where, args = read_where(project=project, after=after, types=types, since=since, until=until)
         args.append(max(0, int(limit)))
         return self._query(f"{_SELECT} WHERE {where} ORDER BY position LIMIT ?", args)
+
+    def scan(
+        self, *, project: str, after: int, until_position: int, batch: int = 5000
+    ) -> Iterator[StoredEvent]:
+        sql = (
+            f"SELECT {READ_COLUMNS} FROM {self.SCAN_FROM} WHERE project = ? AND position > ? "
+            "AND position <= ? ORDER BY position LIMIT ?"
+        )
+        while after < until_position:
+            page = self._query(sql, (project, after, until_position, max(1, int(batch))))
+            yield from page
+            if len(page) < batch:
+                return
+            after = page[-1].position
 
     def get_request(self, request_id: str, *, project: str) -> RequestView:
         sql = f"{_SELECT} WHERE project = ? AND request_id = ? ORDER BY position"

@@ -72,6 +72,10 @@ class SQLiteStore(SQLStore):
     """
 
     BY_MODEL_SQL = _SQL_BY_MODEL
+    # A whole range in position order reads the table itself: through the (project, type,
+    # position) index SQLite sorted every remaining event of the project for each page (3.6 s a
+    # page of 200,000 at 1M + 1M, against 0.3 s scanning the primary key).
+    SCAN_FROM = "events NOT INDEXED"
 
     def __init__(
         self,
