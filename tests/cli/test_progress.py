@@ -31,7 +31,11 @@ def on_terminal(argv: list[str], env: dict[str, str] | None = None) -> tuple[int
     """Run the CLI with stderr on a pseudo-terminal; answer (exit code, stdout, what the terminal got)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # 120 columns
-    environment = {k: v for k, v in os.environ.items() if k != "CI"} | (env or {})
+    # preflog.verify sets TQDM_DISABLE in its process (the trainers' bars); a verify test earlier in
+    # the session must not silence this terminal
+    environment = {k: v for k, v in os.environ.items() if k != "CI" and not k.startswith("TQDM_")} | (
+        env or {}
+    )
     process = subprocess.Popen([*PREFLOG, *argv], stdout=subprocess.PIPE, stderr=slave, env=environment)
     os.close(slave)
     screen = bytearray()

@@ -410,3 +410,27 @@ def test_conversational_prompts_and_system(store: Store, project: str, tmp_path:
         {"role": "user", "content": "What is the capital of France?"}
     ]  # one shape per file
     assert all_rows(rows)
+
+
+def test_a_manifest_naming_files_outside_its_directory_deletes_nothing_there(
+    store: Store, project: str, tmp_path: Path
+) -> None:
+    # compile clears the files its previous manifest lists; a manifest is a file anyone can edit,
+    # so names leading out of the directory (.., absolute, through a link) are left alone.
+    inf = f.inference()
+    append_all(store, [inf, f.preference(inf["request_id"])], project)
+    out = tmp_path / "out"
+    compile_rows(store, project, out)
+    victims = [tmp_path / "victim.txt", tmp_path / "elsewhere" / "kept.txt"]
+    for victim in victims:
+        victim.parent.mkdir(exist_ok=True)
+        victim.write_text("keep me")
+    (out / "link").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    manifest = json.loads((out / "manifest.json").read_text())
+    listed = manifest["files"][0]
+    for name in ("../victim.txt", str(victims[0]), "link/kept.txt"):
+        manifest["files"].append({**listed, "name": name})
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    compile_rows(store, project, out)
+    assert all(v.read_text() == "keep me" for v in victims)
+    assert (out / "train.jsonl").is_file()  # the dataset itself was rewritten

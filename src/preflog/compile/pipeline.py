@@ -15,7 +15,7 @@ import shutil
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Protocol, runtime_checkable
 from urllib.parse import quote
 
@@ -323,6 +323,26 @@ class Tally:
             self.by_model[record.model] += 1
 
 
+def _inside(out: Path, root: Path, name: str) -> Path | None:
+    """``out / name`` when that names a file inside ``out`` (no absolute path, no ``..``, no
+    directory that leads elsewhere through a link), else None: a manifest is a file anyone can
+    edit, and compile must never delete outside its own directory because one says so.
+
+    >>> [_inside(Path("d"), Path("d").resolve(), n) for n in ("../x", "/etc/x", "users/u1/train.jsonl")]
+    [None, None, PosixPath('d/users/u1/train.jsonl')]
+    """
+    relative = PurePosixPath(name)
+    if not name or relative.is_absolute() or ".." in relative.parts or "\\" in name:
+        return None
+    path = out / relative
+    try:
+        if not path.parent.resolve().is_relative_to(root):
+            return None
+    except OSError:
+        return None
+    return path
+
+
 def _clear_previous(out: Path) -> None:
     """Remove the files a previous compile wrote here, so no stale split or user file remains."""
     manifest = out / MANIFEST_NAME
@@ -332,8 +352,13 @@ def _clear_previous(out: Path) -> None:
         old = load_manifest(manifest)
     except ConfigError:
         return
+    root = out.resolve()
     for f in old.files:
-        (out / f.name).unlink(missing_ok=True)
+        path = _inside(out, root, f.name)
+        if path is None:
+            log.warning("compile: the manifest in %s lists %r, outside it: left alone", out, f.name)
+            continue
+        path.unlink(missing_ok=True)
     users = out / "users"
     if users.is_dir() and not any(users.rglob("*.*")):
         shutil.rmtree(users)
