@@ -24,7 +24,8 @@ from preflog.events import candidate_ids
 from preflog.store.base import Store, StoredEvent
 
 PAGE: Final = 5000
-_REPLY: Final = ("output", "messages", "tool_calls", "refusal")  # what makes two replies the same
+#: A candidate's reply (contract v2): what makes two replies the same, and what the arena shows.
+REPLY_KEYS: Final = ("output", "messages", "tool_calls", "refusal")
 
 
 def distinct_candidates(inference: dict[str, Any]) -> list[dict[str, Any]]:
@@ -46,7 +47,7 @@ def distinct_candidates(inference: dict[str, Any]) -> list[dict[str, Any]]:
     for candidate in inference.get("candidates") or []:
         if not isinstance(candidate, dict):
             continue
-        reply = {k: candidate[k] for k in _REPLY if candidate.get(k) is not None}
+        reply = {k: candidate[k] for k in REPLY_KEYS if candidate.get(k) is not None}
         key = json.dumps(reply, sort_keys=True, ensure_ascii=False)  # a tool call is not an empty answer
         if key not in seen:
             seen.add(key)

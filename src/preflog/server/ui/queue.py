@@ -27,7 +27,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
-from preflog.server.ui.index import ProjectIndex, RequestSummary, distinct_candidates
+from preflog.events import chat_turn
+from preflog.server.ui.index import REPLY_KEYS, ProjectIndex, RequestSummary, distinct_candidates
 from preflog.store.base import RequestView
 
 Policy = Literal["random", "uncertain", "balanced", "oldest"]
@@ -141,11 +142,6 @@ class Item:
         }
 
 
-_TURN_KEYS: Final = ("tool_calls", "tool_call_id", "name", "refusal")
-#: What the arena shows of a candidate's reply (contract v2: a continuation, tool calls, refusal).
-_REPLY_KEYS: Final = ("output", "messages", "tool_calls", "refusal")
-
-
 def prompt_messages(prompt: Any) -> list[dict[str, Any]]:
     """A plain prompt as one user message; a chat prompt as its messages (tool calls and tool
     turns kept, a null content shown as empty).
@@ -156,18 +152,8 @@ def prompt_messages(prompt: Any) -> list[dict[str, Any]]:
     if isinstance(prompt, str):
         return [{"role": "user", "content": prompt}]
     if isinstance(prompt, list):
-        return [_turn(m) for m in prompt if isinstance(m, dict)]
+        return [chat_turn(m) for m in prompt if isinstance(m, dict)]
     return []
-
-
-def _turn(message: dict[str, Any]) -> dict[str, Any]:
-    content = message.get("content")
-    turn: dict[str, Any] = {
-        "role": str(message.get("role", "user")),
-        "content": "" if content is None else str(content),
-    }
-    turn.update((k, message[k]) for k in _TURN_KEYS if k in message)
-    return turn
 
 
 def arena_candidate(candidate: dict[str, Any]) -> dict[str, Any]:
@@ -177,7 +163,7 @@ def arena_candidate(candidate: dict[str, Any]) -> dict[str, Any]:
     {'candidate_id': 'a', 'output': '', 'tool_calls': []}
     """
     shown: dict[str, Any] = {"candidate_id": str(candidate["candidate_id"])}
-    shown.update((k, candidate[k]) for k in _REPLY_KEYS if candidate.get(k) is not None)
+    shown.update((k, candidate[k]) for k in REPLY_KEYS if candidate.get(k) is not None)
     if "output" not in shown and "messages" not in shown:
         shown["output"] = ""
     return shown
