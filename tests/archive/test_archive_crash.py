@@ -19,15 +19,15 @@ from tests.compile.helpers import append_all
 # Slows every commit so the kill lands mid-run: 0.05 s x ~40 files is a 2 s window.
 _SLOW_ARCHIVER = """
 import sys, time
-from preflog.archive import target, writer
+from preflog.archive import chunks, target, writer
 from preflog.store import open_store
 real = target.commit_table
 def slow(*args, **kwargs):
     real(*args, **kwargs)
     time.sleep(0.05)
-writer.commit_table = slow
+chunks.commit_table = slow
 store = open_store(sys.argv[1], create=False)
-writer.archive_events(store, project=sys.argv[2], out=sys.argv[3], batch=10)
+writer.archive_events(store, project=sys.argv[2], out=sys.argv[3], batch=10, workers=1)
 """
 
 

@@ -17,25 +17,25 @@ parts and writes the same files again, so there is never a partial or a duplicat
 from __future__ import annotations
 
 import gc
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 import pyarrow.parquet as pq
 
-from preflog.archive.rows import Stamps, table_of
+from preflog.archive.chunks import PIECE, Chunk, ChunkResult, Erased, part_name, write_chunks
 from preflog.archive.target import (
     S3Options,
     Target,
-    commit_table,
     open_target,
     part_files,
     read_state,
     temporaries,
     write_state,
 )
+from preflog.archive.workers import Workers, chunk_ends, reopen_url
 from preflog.store.base import Store, StoredEvent
 
 # Events per batch: 200,000 events of ~1 KB hold ~0.5 GB as Python objects at peak, under the
@@ -61,27 +61,6 @@ class ArchiveReport:
         return asdict(self)
 
 
-@dataclass
-class _Erased:
-    """The requests and users erased by the events of one run."""
-
-    requests: set[str] = field(default_factory=set)
-    users: set[str] = field(default_factory=set)
-
-    def note(self, item: StoredEvent) -> None:
-        event = item.event
-        if item.type == "erasure":
-            if event.get("request_id"):
-                self.requests.add(str(event["request_id"]))
-            if event.get("user_id"):
-                self.users.add(str(event["user_id"]))
-        elif item.type == "inference" and item.erased and item.request_id:
-            self.requests.add(item.request_id)  # stored blanked: its whole request is erased
-
-    def __bool__(self) -> bool:
-        return bool(self.requests or self.users)
-
-
 def archive_events(
     store: Store,
     *,
@@ -89,17 +68,22 @@ def archive_events(
     out: str,
     s3: S3Options | None = None,
     batch: int = BATCH,
+    workers: int | None = None,
 ) -> ArchiveReport:
     """Archive ``project``'s events after the archive's watermark to ``out`` (a local path or
-    ``s3://bucket/prefix``) and apply the erasures among them to the files written before."""
+    ``s3://bucket/prefix``) and apply the erasures among them to the files written before.
+
+    ``workers``: processes writing chunks at once (default: the machine's cores). Used only when
+    the run has more than one chunk and the store can be opened again by a worker (SQLite and
+    PostgreSQL); the files are the same for any number."""
     with _collector_paused():
-        return _archive(store, project=project, out=out, s3=s3, batch=batch)
+        return _archive(store, project=project, out=out, s3=s3, batch=batch, workers=workers)
 
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: a chunk holds 200,000 events as ~40 objects each, all
-    alive until written, and the collections their allocation triggered walked them again and
+    """Pause the cyclic garbage collector: a piece holds 20,000 events as ~40 objects each, all
+    alive until converted, and the collections their allocation triggered walked them again and
     again (a fifth of the archive's time in the 100k bench); events hold no cycles to collect."""
     enabled = gc.isenabled()
     gc.disable()
@@ -110,19 +94,19 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _archive(store: Store, *, project: str, out: str, s3: S3Options | None, batch: int) -> ArchiveReport:
+def _archive(
+    store: Store, *, project: str, out: str, s3: S3Options | None, batch: int, workers: int | None
+) -> ArchiveReport:
     target = open_target(out, s3=s3)
     previous = int(read_state(target, project).get("position", 0))
     report = ArchiveReport(project, out, previous, previous)
     report.leftovers_removed = _remove_uncommitted(target, project, previous)
     until = store.last_position(project=project)
-    erased = _Erased()
-    events = store.scan(project=project, after=previous, until_position=until, batch=batch)
-    for chunk in _chunks(events, batch):
-        for item in chunk:
-            erased.note(item)
-        report.events += len(chunk)
-        report.files_written += _write_days(target, project, chunk)
+    erased = Erased()
+    for result in _chunk_results(store, target, s3, project, previous, until, batch, workers):
+        erased.update(result.erased)
+        report.events += result.events
+        report.files_written += result.files
     if erased:
         report.files_rewritten = _rewrite_erased(store, target, project, previous, erased)
     state = {
@@ -137,6 +121,29 @@ def _archive(store: Store, *, project: str, out: str, s3: S3Options | None, batc
     return report
 
 
+def _chunk_results(
+    store: Store,
+    target: Target,
+    s3: S3Options | None,
+    project: str,
+    after: int,
+    until: int,
+    batch: int,
+    workers: int | None,
+) -> Iterator[ChunkResult]:
+    """Every chunk of the run written, in position order: in worker processes when there are
+    several chunks (positions are unique, so a range of at most ``batch`` positions is one chunk)."""
+    count = workers if workers is not None else (os.cpu_count() or 1)
+    url = reopen_url(store) if count > 1 and until - after > batch else None
+    if url is None:
+        events = store.scan(project=project, after=after, until_position=until, batch=PIECE)
+        yield from write_chunks(target, project, events, batch=batch)
+        return
+    with Workers(url, target, s3, project=project, count=count) as pool:
+        ends = chunk_ends(store, project=project, after=after, until=until, batch=batch)
+        yield from pool.run(list(zip([after, *ends[:-1]], ends, strict=True)))
+
+
 def _remove_uncommitted(target: Target, project: str, watermark: int) -> int:
     leftovers = temporaries(target, project)
     leftovers += [path for first, _, path in part_files(target, project) if first > watermark]
@@ -145,42 +152,7 @@ def _remove_uncommitted(target: Target, project: str, watermark: int) -> int:
     return len(leftovers)
 
 
-def _chunks(items: Iterable[StoredEvent], size: int) -> Iterable[list[StoredEvent]]:
-    chunk: list[StoredEvent] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _write_days(target: Target, project: str, chunk: list[StoredEvent]) -> list[str]:
-    stamps = Stamps()
-    by_day: dict[str, list[StoredEvent]] = defaultdict(list)
-    for item in chunk:
-        by_day[stamps.day_of(item)].append(item)
-    written = []
-    for day in sorted(by_day):
-        items = by_day[day]
-        relative = part_name(project, day, items[0].position, items[-1].position)
-        commit_table(target, table_of(items, stamps), relative)
-        written.append(relative)
-    return written
-
-
-def part_name(project: str, day: str, first: int, last: int) -> str:
-    """``project=P/day=D/part-<first>-<last>.parquet``, positions zero-padded to 12 digits so that
-    names sort in position order.
-
-    >>> part_name("chat", "2026-03-01", 1, 250)
-    'project=chat/day=2026-03-01/part-000000000001-000000000250.parquet'
-    """
-    return f"project={project}/day={day}/part-{first:012d}-{last:012d}.parquet"
-
-
-def _rewrite_erased(store: Store, target: Target, project: str, watermark: int, erased: _Erased) -> list[str]:
+def _rewrite_erased(store: Store, target: Target, project: str, watermark: int, erased: Erased) -> list[str]:
     """Rewrite from the store (which has blanked them) the files up to ``watermark`` that hold an
     erased request or a user's event or request."""
     files = [(first, last, path) for first, last, path in part_files(target, project) if last <= watermark]
@@ -209,14 +181,16 @@ def _rewrite_erased(store: Store, target: Target, project: str, watermark: int, 
 
 def _rewrite_file(store: Store, target: Target, project: str, first: int, last: int, path: str) -> str:
     day = path.rsplit("/", 2)[-2].removeprefix("day=")
-    stamps = Stamps()
-    items = [
-        item
-        for item in store.scan(project=project, after=first - 1, until_position=last, batch=BATCH)
-        if stamps.day_of(item) == day
-    ]
-    relative = part_name(project, day, first, last)
-    commit_table(target, table_of(items, stamps), relative)
+    chunk = Chunk(target, project)
+    page: list[StoredEvent] = []
+    for item in store.scan(project=project, after=first - 1, until_position=last, batch=PIECE):
+        if chunk.stamps.day_of(item) == day:
+            page.append(item)
+        if len(page) >= PIECE:
+            chunk.add(page, note=False)
+            page = []
+    chunk.add(page, note=False)
+    (relative,) = chunk.commit().files  # the file's own name: its day's first and last position
     return relative
 
 

@@ -1,0 +1,152 @@
+"""One chunk of an archive run: at most ``batch`` consecutive events of a project, written as one
+file per UTC day (``project=P/day=D/part-<first>-<last>.parquet``).
+
+A chunk is built piece by piece: the events of each page the store returns (:data:`PIECE`) become
+Arrow columns at once and their Python objects are dropped, so a chunk of 200,000 events holds
+its Arrow columns (~1.3 KB an event) and one page of Python objects, not 200,000 event dicts
+(~1.5 GB at peak when the whole chunk was kept as Python objects). Each day's pieces are joined
+into contiguous columns before writing: the Parquet bytes are those of the whole chunk built at
+once (``tests/archive/test_archive_workers.py`` compares them).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Final
+
+import pyarrow as pa
+
+from preflog.archive.rows import Stamps, table_of
+from preflog.archive.target import Target, commit_table
+from preflog.store.base import StoredEvent
+
+# Events turned into Arrow columns at a time: 20,000 events of ~1 KB are ~100 MB as Python
+# objects, a tenth of a 200,000-event chunk, and columns of 20,000 values convert as fast.
+PIECE: Final = 20_000
+
+
+@dataclass
+class Erased:
+    """The requests and users erased by the events of one run."""
+
+    requests: set[str] = field(default_factory=set)
+    users: set[str] = field(default_factory=set)
+
+    def note(self, item: StoredEvent) -> None:
+        event = item.event
+        if item.type == "erasure":
+            if event.get("request_id"):
+                self.requests.add(str(event["request_id"]))
+            if event.get("user_id"):
+                self.users.add(str(event["user_id"]))
+        elif item.type == "inference" and item.erased and item.request_id:
+            self.requests.add(item.request_id)  # stored blanked: its whole request is erased
+
+    def update(self, other: Erased) -> None:
+        self.requests |= other.requests
+        self.users |= other.users
+
+    def __bool__(self) -> bool:
+        return bool(self.requests or self.users)
+
+
+@dataclass
+class ChunkResult:
+    """What writing one chunk did (sent back by a worker process: plain data only)."""
+
+    files: list[str] = field(default_factory=list)
+    events: int = 0
+    erased: Erased = field(default_factory=Erased)
+
+
+@dataclass
+class _Day:
+    first: int
+    last: int
+    tables: list[pa.Table] = field(default_factory=list)
+
+
+class Chunk:
+    """The events of one chunk, kept as Arrow tables per day until :meth:`commit`."""
+
+    def __init__(self, target: Target, project: str) -> None:
+        self.target, self.project = target, project
+        self.stamps = Stamps()
+        self.result = ChunkResult()
+        self._days: dict[str, _Day] = {}
+
+    def add(self, items: list[StoredEvent], *, note: bool = True) -> None:
+        """Add events that follow the ones added before (position order)."""
+        by_day: dict[str, list[StoredEvent]] = defaultdict(list)
+        for item in items:
+            by_day[self.stamps.day_of(item)].append(item)
+            if note:
+                self.result.erased.note(item)
+        for day, events in by_day.items():
+            entry = self._days.get(day)
+            if entry is None:
+                entry = self._days[day] = _Day(events[0].position, events[-1].position)
+            entry.last = events[-1].position
+            entry.tables.append(table_of(events, self.stamps))
+        self.result.events += len(items)
+
+    def commit(self) -> ChunkResult:
+        """Write each day's file (days in order), each committed by a move; what was written."""
+        for day in sorted(self._days):
+            entry = self._days.pop(day)
+            table = pa.concat_tables(entry.tables).combine_chunks()
+            entry.tables.clear()
+            relative = part_name(self.project, day, entry.first, entry.last)
+            commit_table(self.target, table, relative)
+            self.result.files.append(relative)
+        return self.result
+
+
+def write_chunks(
+    target: Target, project: str, events: Iterable[StoredEvent], *, batch: int
+) -> Iterator[ChunkResult]:
+    """Write ``events`` (position order) as chunks of ``batch`` events, one after the other."""
+    chunk, size = Chunk(target, project), 0
+    for piece, ends in pieces(events, batch=batch, piece=PIECE):
+        chunk.add(piece)
+        size += len(piece)
+        if ends:
+            yield chunk.commit()
+            chunk, size = Chunk(target, project), 0
+    if size:
+        yield chunk.commit()
+
+
+def pieces(
+    items: Iterable[StoredEvent], *, batch: int, piece: int
+) -> Iterator[tuple[list[StoredEvent], bool]]:
+    """Lists of at most ``piece`` events, each flagged when it ends a chunk of ``batch`` events.
+
+    >>> [(len(p), ends) for p, ends in pieces([StoredEvent(i, {}) for i in range(5)], batch=3, piece=2)]
+    [(2, False), (1, True), (2, False)]
+    """
+    current: list[StoredEvent] = []
+    in_chunk = 0
+    for item in items:
+        current.append(item)
+        in_chunk += 1
+        if in_chunk >= batch:
+            yield current, True
+            current, in_chunk = [], 0
+        elif len(current) >= piece:
+            yield current, False
+            current = []
+    if current:
+        yield current, False
+
+
+def part_name(project: str, day: str, first: int, last: int) -> str:
+    """``project=P/day=D/part-<first>-<last>.parquet``, positions zero-padded to 12 digits so that
+    names sort in position order.
+
+    >>> part_name("chat", "2026-03-01", 1, 250)
+    'project=chat/day=2026-03-01/part-000000000001-000000000250.parquet'
+    """
+    return f"project={project}/day={day}/part-{first:012d}-{last:012d}.parquet"
