@@ -269,3 +269,20 @@ def test_a_text_mentioning_the_keys_of_richer_shapes_stays_on_the_sql_path(tmp_p
         assert fast.engine == "duckdb (vectorized)"
     finally:
         store.close()
+
+
+def test_the_latest_vote_without_an_order_shown_leaves_the_order_unknown(tmp_path: Path) -> None:
+    """The pair's order shown is the latest agreeing vote's own (none: the inference's), as in the
+    pipeline — not the latest vote that has one (DuckDB's arg_max skips a NULL argument)."""
+    store = open_store(str(tmp_path / "events.db"))
+    try:
+        inf = f.inference(outputs=("Paris.", "Paris.", "Lyon."), models=("model-a",) * 3)
+        rid = inf["request_id"]
+        later = f.preference(rid, "c2", "c0", occurred_at=TIMES[1], strength=1)
+        earlier = f.preference(rid, "c2", "c0", occurred_at=TIMES[0], presented=["c1", "c2", "c0"])
+        append_all(store, [inf, later, earlier], PROJECT)
+        for fmt in ("arena", "trl"):
+            _, fast = compile_both(store, tmp_path / fmt, fmt, {})
+            assert fast.engine == "duckdb (vectorized)"
+    finally:
+        store.close()

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from preflog.archive.rows import event_of
+from preflog.archive.rows import event_of, format_of
 from preflog.archive.target import S3Options, Target, open_target, part_files, read_state
 from preflog.errors import ConfigError, StoreError
 from preflog.store.base import AppendResult, RequestView, Store, StoredEvent, StoreStats
@@ -47,6 +47,7 @@ class ArchiveStore(Store):
         if not state:
             raise ConfigError(f"from_archive: {uri!r} holds no archive of project {project!r}")
         self.watermark = int(state["position"])
+        self.format = format_of(state)  # rows.FORMAT: which typed columns every file holds
         if store is not None:
             check_fresh(store, project=project, watermark=self.watermark)
         committed = [f for f in part_files(self.target, project) if f[1] <= self.watermark]

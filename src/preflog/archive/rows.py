@@ -5,8 +5,20 @@ The columns (``docs/scaling.md``): ``position``, ``event_id``, ``type``, ``reque
 ``occurred_at`` and ``received_at`` (UTC timestamps), ``user_id`` (the subject an erasure of a user
 reaches: ``user_id``, else a judgment's ``source.id``), ``candidate_ids``, ``models`` and
 ``model_versions`` (one entry per candidate), ``chosen``, ``rejected``, ``outcome``,
-``source_kind``, ``score``, ``signal``, ``erased`` and ``event``. The partition columns
-``project`` and ``day`` are in the path (hive style), not in the files.
+``source_kind``, ``score``, ``signal``, the texts and judgment fields the DuckDB engine's SQL
+reads (format 2, :data:`FORMAT`), ``erased`` and ``event``. The partition columns ``project`` and
+``day`` are in the path (hive style), not in the files.
+
+Format 2's columns, so that no engine needs to parse ``event`` for a text compile:
+
+* ``prompt_text``: an inference's prompt when it is one plain string (else null);
+* ``outputs``: per candidate of an inference, its reply when that is one plain text
+  (:func:`preflog.records.reply_of` gives a ``str``), else null;
+* ``text_only``: an inference whose prompt is a string (or absent), with no system prompt and no
+  candidate beyond one plain text answer (``messages``, ``refusal`` or ``tool_calls``): the
+  inferences a compile may take from the typed columns alone (null on other events);
+* ``criterion``, ``strength`` (its JSON text: ``1`` and ``1.0`` stay apart) and ``presented``
+  (the candidate ids in the order shown) of a judgment, and ``presented`` of an inference.
 """
 
 from __future__ import annotations
@@ -18,6 +30,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 
+from preflog.records import reply_of
 from preflog.store.base import StoredEvent
 from preflog.store.common import subject_id
 
@@ -28,6 +41,9 @@ except ImportError:  # pragma: no cover - the server extra brings it
 
 _TS: Final = pa.timestamp("us", tz="UTC")
 _TEXTS: Final = pa.list_(pa.string())
+#: The archive's format, recorded in its state beside the watermark: 2 added the typed text and
+#: judgment columns (``prompt_text`` ... ``presented``); an archive without a format is 1.
+FORMAT: Final = 2
 
 SCHEMA: Final = pa.schema(
     [
@@ -47,10 +63,29 @@ SCHEMA: Final = pa.schema(
         ("source_kind", pa.string()),
         ("score", pa.float64()),
         ("signal", pa.string()),
+        ("prompt_text", pa.string()),
+        ("outputs", _TEXTS),
+        ("text_only", pa.bool_()),
+        ("criterion", pa.string()),
+        ("strength", pa.string()),
+        ("presented", _TEXTS),
         ("erased", pa.bool_()),
         ("event", pa.string()),
     ]
 )
+
+
+def format_of(state: dict[str, Any]) -> int:
+    """The format of the archive whose state is ``state``: a new archive is written in
+    :data:`FORMAT`; an existing one keeps the format it was created in (1 before formats were
+    recorded), since its earlier files lack the later columns.
+
+    >>> format_of({}), format_of({"position": 9}), format_of({"position": 9, "format": 2})
+    (2, 1, 2)
+    """
+    if not state:
+        return FORMAT
+    return int(state.get("format", 1))
 
 
 def utc(stamp: str | None) -> datetime | None:
@@ -63,9 +98,10 @@ def utc(stamp: str | None) -> datetime | None:
 def day_of(item: StoredEvent) -> str:
     """The partition day of an event: the UTC date of its ``occurred_at``.
 
-    >>> from preflog.store.base import StoredEvent
-    >>> day_of(StoredEvent(1, {"occurred_at": "2026-03-01T23:30:00-02:00"}))
-    '2026-03-02'
+        >>> from preflog.records import reply_of
+    from preflog.store.base import StoredEvent
+        >>> day_of(StoredEvent(1, {"occurred_at": "2026-03-01T23:30:00-02:00"}))
+        '2026-03-02'
     """
     when = utc(item.event.get("occurred_at"))
     return when.date().isoformat() if when else "unknown"
@@ -130,6 +166,10 @@ def _values(item: StoredEvent, stamps: Stamps) -> tuple[Any, ...]:
         _text(source.get("kind")) if isinstance(source, dict) else None,
         float(score) if isinstance(score, int | float) and not isinstance(score, bool) else None,
         _text(event.get("signal")),
+        *_texts(event, candidates, item.type == "inference"),
+        _text(event.get("criterion")),
+        None if event.get("strength") is None else json.dumps(event["strength"]),
+        _presented(event.get("presented")),
         item.erased,
         canonical_text(event),
     )
@@ -163,6 +203,30 @@ def canonical_text(event: dict[str, Any]) -> str:
 def event_of(position: int, body: str, erased: bool) -> StoredEvent:
     """A row's event back as the store gives it (the JSON holds ``project`` and ``received_at``)."""
     return StoredEvent(int(position), json.loads(body), bool(erased))
+
+
+def _texts(event: dict[str, Any], candidates: list[dict[str, Any]], inference: bool) -> tuple[Any, ...]:
+    """An inference's ``prompt_text``, ``outputs`` and ``text_only`` (three nulls otherwise)."""
+    if not inference:
+        return None, None, None
+    prompt = event.get("prompt", "")
+    text = prompt if isinstance(prompt, str) and event.get("system") is None else None
+    text_only = text is not None
+    outputs: list[str | None] = []
+    for c in candidates:
+        # reply_of's own test for one plain answer, inlined (1M inferences of 2 candidates)
+        if c.get("messages") is None and not c.get("tool_calls") and c.get("refusal") is None:
+            output = c.get("output")
+            outputs.append(output if isinstance(output, str) else "")
+        else:
+            reply = reply_of(c)
+            outputs.append(reply if isinstance(reply, str) else None)
+            text_only = False
+    return text, outputs or None, text_only
+
+
+def _presented(value: Any) -> list[str] | None:
+    return [str(x) for x in value] if isinstance(value, list) else None
 
 
 def _candidate_ids(event: dict[str, Any], candidates: list[Any]) -> list[str] | None:

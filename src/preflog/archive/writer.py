@@ -26,6 +26,7 @@ from typing import Any, Final
 import pyarrow.parquet as pq
 
 from preflog.archive.chunks import PIECE, Chunk, ChunkResult, Erased, part_name, write_chunks
+from preflog.archive.rows import format_of
 from preflog.archive.target import (
     S3Options,
     Target,
@@ -98,7 +99,8 @@ def _archive(
     store: Store, *, project: str, out: str, s3: S3Options | None, batch: int, workers: int | None
 ) -> ArchiveReport:
     target = open_target(out, s3=s3)
-    previous = int(read_state(target, project).get("position", 0))
+    before = read_state(target, project)
+    previous = int(before.get("position", 0))
     report = ArchiveReport(project, out, previous, previous)
     report.leftovers_removed = _remove_uncommitted(target, project, previous)
     until = store.last_position(project=project)
@@ -111,11 +113,12 @@ def _archive(
         report.files_rewritten = _rewrite_erased(store, target, project, previous, erased)
     state = {
         "version": STATE_VERSION,
+        "format": format_of(before),
         "project": project,
         "position": until,
         "events_archived": report.events,
     }
-    if until != previous or not read_state(target, project):
+    if until != previous or not before:
         write_state(target, project, state)
     report.watermark = until
     return report

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Final
 
 from preflog.archive import ArchiveStore, S3Options, archive_events
+from preflog.archive.rows import FORMAT, format_of
+from preflog.archive.target import open_target, read_state, state_path
 from preflog.errors import ConfigError
 from preflog.store.base import Store
 
@@ -60,6 +62,7 @@ def compile_source(
     if from_archive is None:
         if store is None or cache is None:
             raise ConfigError(f"engine: {engine} on a store needs the store and its archive cache")
+        _renew_outdated(cache, project)
         archive_events(store, project=project, out=cache)
         from_archive, s3 = cache, None
     if engine == "duckdb":
@@ -71,6 +74,16 @@ def compile_source(
 
         return SparkArchiveStore(from_archive, project=project, s3=s3, store=store)
     return ArchiveStore(from_archive, project=project, s3=s3, store=store)
+
+
+def _renew_outdated(cache: str, project: str) -> None:
+    """Drop a cache written in an older archive format (rows.FORMAT) so it is rebuilt in the
+    current one: removing its state is enough, as the next archive run removes every part file
+    after its (now zero) watermark as uncommitted — a crash in between rebuilds it all the same."""
+    target = open_target(cache)
+    state = read_state(target, project)
+    if state and format_of(state) < FORMAT:
+        target.fs.delete_file(target.path(state_path(project)))
 
 
 __all__ = ["CACHED", "ENGINES", "compile_source", "default_cache"]

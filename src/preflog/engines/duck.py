@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
 from preflog.archive import ArchiveStore
+from preflog.archive.rows import FORMAT
 from preflog.compile.pipeline import Compiled, CompileJob
 
 if TYPE_CHECKING:
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 # DuckDB's share of the 2 GB a compile may use (docs/scaling.md): beyond it the sort of the final
 # rows (~1.1 GB of texts for 1M pairs of ~500-byte replies) spills to a temporary directory.
 DUCKDB_CONFIG: Final = {"memory_limit": "1GB"}
+# Why an archive written before the typed text columns takes the pipeline (docs/scaling.md).
+OUTDATED: Final = "archive format {} has no typed text columns; rerun preflog archive into a new directory"
 _SELECT = "SELECT position, type, erased, event FROM {source} WHERE position > ? AND position <= ?"
 
 
@@ -65,6 +68,8 @@ class DuckArchiveStore(ArchiveStore):
         paths = [p for _, _, group in self._groups for p in group]
         if not paths:
             return "empty archive"
+        if self.format < FORMAT:
+            return OUTDATED.format(self.format)
         with tempfile.TemporaryDirectory(prefix="preflog-duckdb-") as spill:
             connection = duckdb.connect(config={**DUCKDB_CONFIG, "temp_directory": spill})
             try:

@@ -7,6 +7,9 @@ filter drops it), the requests ``r``, the votes on joined requests ``v`` and the
 ``d`` (with the reason aggregation drops one); :data:`ROWS` sums up each decided pair's agreeing
 votes and joins them to the inferences' texts, streamed in the pipeline's output order. Ordering
 and comparisons are on UTF-8 bytes, which is Python's code-point order for ``str``.
+
+Only typed columns are read (format 2, :mod:`preflog.archive.rows`), never the ``event`` JSON:
+decoding every inference's JSON was ~15 s of a 1M + 1M compile.
 """
 
 from __future__ import annotations
@@ -32,25 +35,14 @@ SELECT
 FROM ev
 """
 
-# Whether an inference is more than a text prompt and text answers (then the pipeline runs): a
-# first look at its JSON text (keys appear as ``"key":``; the same characters inside a text are
-# escaped) gives ``shape`` to the few it flags, and :data:`BEYOND_TEXT` checks those exactly — a
-# chat prompt, a system prompt, or a candidate that is not one plain text answer (what
-# preflog.records.reply_of gives as a str). Both are columns of :data:`ROWS`.
-SHAPE: Final = """CASE WHEN event NOT LIKE '%"prompt":"%' OR event LIKE '%"system":%'
-      OR event LIKE '%"messages":%' OR event LIKE '%"tool_calls":%' OR event LIKE '%"refusal":%'
-    THEN json_transform(event, '{"prompt":"JSON","system":"JSON","candidates":[{"messages":"JSON",
-      "tool_calls":"JSON","refusal":"JSON"}]}')
-  END"""
-BEYOND_TEXT: Final = """coalesce((shape.prompt IS NOT NULL AND json_type(shape.prompt) <> 'VARCHAR')
-    OR shape.system IS NOT NULL
-    OR len(list_filter(shape.candidates, lambda c: c.messages IS NOT NULL OR c.refusal IS NOT NULL
-      OR (c.tool_calls IS NOT NULL AND json_array_length(c.tool_calls) > 0))) > 0, false)"""
-
 READ_COUNTS: Final = """
 SELECT type, count(*) FROM ev
 WHERE type IN ('preference', 'score', 'signal', 'retraction', 'erasure', 'inference') GROUP BY type
 """
+
+# The store's normal form of a time (preflog.events.normalize_time), from the typed column:
+# microseconds since the epoch, so no time zone setting can shift it.
+OCCURRED: Final = "strftime(make_timestamp(epoch_us(occurred_at)), '%Y-%m-%dT%H:%M:%S.%fZ')"
 
 # Parameters: has sources, sources, has criteria, criteria, since, until (None: unbounded).
 JUDGMENTS: Final = """
@@ -63,20 +55,12 @@ SELECT *, CASE
   END AS reason
 FROM (
   SELECT position, request_id, event_id, chosen AS winner, rejected AS loser,
-         coalesce(source_kind, 'unknown') AS source, e.criterion AS criterion, occurred,
-         e.strength AS strength, CASE WHEN len(e.presented) > 0 THEN e.presented END AS presented,
+         coalesce(source_kind, 'unknown') AS source, criterion, occurred,
+         strength, CASE WHEN len(presented) > 0 THEN presented END AS presented,
          occurred || lpad(position::VARCHAR, 20, '0') AS latest_key
-  FROM (
-    -- the store's normal form of a time (preflog.events.normalize_time), from the typed column:
-    -- microseconds since the epoch, so no time zone setting can shift it
-    SELECT *, strftime(make_timestamp(epoch_us(occurred_at)), '%Y-%m-%dT%H:%M:%S.%fZ') AS occurred,
-      CASE WHEN event LIKE '%"criterion":%' OR event LIKE '%"strength":%' OR event LIKE '%"presented":%'
-        THEN json_transform(event, '{"criterion":"VARCHAR","strength":"JSON","presented":"VARCHAR[]"}')
-      END AS e
-    FROM ev WHERE type = 'preference'
-  )
+  FROM (SELECT *, OCCURRED AS occurred FROM ev WHERE type = 'preference')
 )
-"""
+""".replace("OCCURRED", OCCURRED)
 
 # Requests with a kept judgment, their inference (if it arrived) and whether --user drops them.
 REQUESTS: Final = """
@@ -131,14 +115,16 @@ FROM w
 """
 
 # The agreeing votes of each decided pair, summed up as preflog.compile.resolve._Request.pair_draft
-# reads them, and the inference's texts (its JSON read once), streamed in the pipeline's output
+# reads them, and the inference's texts (the archive's typed text columns; ``beyond_text``: not
+# ``text_only``, then the pipeline runs), streamed in the pipeline's output
 # order (Draft.key). ``texts`` is a digest of the prompt and the two texts, for deduplication.
 ROWS: Final = """
 WITH a AS (
   SELECT d.request_id, d.winner, d.loser, d.n, greatest(d.latest, d.inf_pos) AS latest, count(*) AS k,
          arg_max(v.occurred, v.latest_key) AS last_occurred,
-         arg_max(v.strength, v.latest_key) AS last_strength,
-         arg_max(v.presented, v.latest_key) AS last_presented,
+         -- arg_max skips a NULL argument: the latest vote's own (maybe missing) strength and order
+         arg_max_null(v.strength, v.latest_key) AS last_strength,
+         arg_max_null(v.presented, v.latest_key) AS last_presented,
          list_sort(list_distinct(list(v.source))) AS sources,
          CASE WHEN count(DISTINCT v.criterion) + max((v.criterion IS NULL)::INT) = 1
            THEN max(v.criterion) END AS criterion,
@@ -148,15 +134,13 @@ WITH a AS (
   WHERE d.reason IS NULL
   GROUP BY ALL
 ), i AS (
-  SELECT request_id, user_id, candidate_ids, models, SHAPE AS shape,
-    json_transform(event, '{"prompt":"VARCHAR","occurred_at":"VARCHAR","presented":"VARCHAR[]",
-      "candidates":[{"output":"VARCHAR"}]}') AS e
+  SELECT request_id, user_id, candidate_ids, models, text_only, prompt_text, outputs, presented,
+         OCCURRED AS inf_occurred
   FROM ev WHERE type = 'inference'
 ), t AS (
-  SELECT a.*, i.user_id, i.models, i.shape, coalesce(i.e.prompt, '') AS prompt,
-         i.e.occurred_at AS inf_occurred,
-         coalesce(a.last_presented, CASE WHEN len(i.e.presented) > 0 THEN i.e.presented END) AS shown,
-         i.e.candidates AS candidates,
+  SELECT a.*, i.user_id, i.models, i.text_only, coalesce(i.prompt_text, '') AS prompt, i.inf_occurred,
+         coalesce(a.last_presented, CASE WHEN len(i.presented) > 0 THEN i.presented END) AS shown,
+         i.outputs,
          list_position(i.candidate_ids, a.winner) AS w, list_position(i.candidate_ids, a.loser) AS l
   FROM a JOIN i USING (request_id)
 )
@@ -168,10 +152,7 @@ SELECT prompt, chosen, rejected, request_id, winner, loser, coalesce(models[w], 
        inf_occurred,
        md5_number(length(prompt)::VARCHAR || ':' || prompt || length(chosen)::VARCHAR || ':' || chosen
          || rejected) AS texts,
-       BEYOND_TEXT AS beyond_text
-FROM (
-  SELECT *, coalesce(candidates[w].output, '') AS chosen, coalesce(candidates[l].output, '') AS rejected
-  FROM t
-)
+       NOT coalesce(text_only, false) AS beyond_text
+FROM (SELECT *, coalesce(outputs[w], '') AS chosen, coalesce(outputs[l], '') AS rejected FROM t)
 ORDER BY inf_occurred, request_id, winner, loser
-""".replace("SHAPE", SHAPE).replace("BEYOND_TEXT", BEYOND_TEXT)
+""".replace("OCCURRED", OCCURRED)

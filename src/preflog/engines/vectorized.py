@@ -41,7 +41,7 @@ BEYOND_TEXT: Final = (
 
 
 class BeyondText(Exception):
-    """A final row's inference is more than text (duck_sql.BEYOND_TEXT): the pipeline must run."""
+    """A final row's inference is not ``text_only`` (preflog.archive.rows): the pipeline must run."""
 
 
 def why_not(job: CompileJob) -> str | None:
