@@ -20,7 +20,7 @@ import pytest
 from preflog.archive import S3Options, archive_events, open_target
 from preflog.archive import chunks as chunks_module
 from preflog.archive.chunks import part_name
-from preflog.archive.rows import Stamps, table_of
+from preflog.archive.rows import SCHEMA, Stamps, table_of
 from preflog.archive.target import part_files, read_state, temporaries
 from preflog.errors import StoreError
 from preflog.store import Store
@@ -41,33 +41,34 @@ def _fill(store: Store, days: int, per_day: int) -> None:
         append_all(store, day_events(per_day // 3, day=day, tag="o"), OTHER)
 
 
-def _whole_chunks(store: Store, batch: int) -> dict[str, bytes]:
-    """The files as the code before pieces and workers wrote them: each chunk of ``batch`` events
-    materialized, split by day, one table each, written with the same Parquet options."""
+def _whole_chunks(store: Store, batch: int) -> dict[str, pa.Table]:
+    """The tables as the code before pieces and workers built them: each chunk of ``batch`` events
+    materialized, split by day, one table each."""
     events = list(store.scan(project=PROJECT, after=0, until_position=store.last_position(), batch=999))
-    out: dict[str, bytes] = {}
+    out: dict[str, pa.Table] = {}
     for start in range(0, len(events), batch):
         stamps, by_day = Stamps(), defaultdict(list)
         for item in events[start : start + batch]:
             by_day[stamps.day_of(item)].append(item)
         for day, items in by_day.items():
-            buffer = pa.BufferOutputStream()
-            pq.write_table(table_of(items, stamps), buffer, compression="zstd")
-            name = part_name(PROJECT, day, items[0].position, items[-1].position)
-            out["/" + name] = buffer.getvalue().to_pybytes()
+            out[part_name(PROJECT, day, items[0].position, items[-1].position)] = table_of(items, stamps)
     return out
 
 
-def test_pieces_write_the_bytes_of_a_whole_chunk(
+def test_pieces_hold_the_rows_of_a_whole_chunk(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _fill(store, days=3, per_day=40)
     monkeypatch.setattr(chunks_module, "PIECE", 7)  # many pieces per chunk and per day
     uri = str(tmp_path / "archive")
     archive_events(store, project=PROJECT, out=uri, batch=50, workers=1)
-    written = file_bytes(uri, None)
-    assert len(written) >= 6
-    assert written == _whole_chunks(store, batch=50)
+    expected = _whole_chunks(store, batch=50)
+    place = open_target(uri, create=False)
+    written = {path.removeprefix(place.root + "/"): path for _, _, path in part_files(place, PROJECT)}
+    assert sorted(written) == sorted(expected) and len(written) >= 6
+    for name, path in written.items():
+        table = pq.read_table(path, schema=SCHEMA, partitioning=None)
+        assert table.equals(expected[name]), name
 
 
 def test_workers_write_the_files_of_one_process(store: Store, target: Target, tmp_path: Path) -> None:
