@@ -1,32 +1,36 @@
 """One chunk of an archive run: at most ``batch`` consecutive events of a project, written as one
 file per UTC day (``project=P/day=D/part-<first>-<last>.parquet``).
 
-A chunk is built piece by piece: the events of each page the store returns (:data:`PIECE`) become
-Arrow columns at once and their Python objects are dropped, so a chunk of 200,000 events holds
-its Arrow columns (~1.3 KB an event) and one page of Python objects, not 200,000 event dicts
-(~1.5 GB at peak when the whole chunk was kept as Python objects). Each day's pieces are written
-as they are, a table of several chunks of columns (joining them into contiguous columns first
-copied them: peak 715 MB against 540 MB at 100k). The rows are those of the whole chunk built at
-once, and the bytes depend only on the chunk's events (pieces count from its first event), so
+A chunk is built piece by piece: each event of a page the store returns (:data:`PAGE`) becomes a
+row of its day at once and its dict is dropped; every :data:`PIECE` rows of a day become Arrow
+columns. So a chunk of 200,000 events holds its Arrow columns (~1.1 KB an event), at most a
+piece of rows per day and one page of events, not 200,000 event dicts (~1.5 GB at peak when the
+whole chunk was kept as Python objects). Each day's pieces are written as they are, a table of
+several chunks of columns (joining them into contiguous columns first copied them: peak 715 MB
+against 540 MB at 100k). The rows are those of the whole chunk built at once, and the bytes
+depend only on the chunk's events (a day's pieces count from its first event in the chunk), so
 one process and several write the same files (``tests/archive/test_archive_workers.py``).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import pyarrow as pa
 
-from preflog.archive.rows import Stamps, table_of
+from preflog.archive.rows import Stamps, table_of_values, values_of
 from preflog.archive.target import Target, commit_table
 from preflog.store.base import StoredEvent
 
-# Events turned into Arrow columns at a time: 20,000 events of ~1 KB are ~100 MB as Python
-# objects, a tenth of a 200,000-event chunk, and columns of 20,000 values convert as fast.
+# Rows of a day turned into Arrow columns at a time: 20,000 rows hold ~30 MB of Python objects
+# (their strings), a tenth of a 200,000-event chunk, and columns of 20,000 values convert as fast.
 PIECE: Final = 20_000
+# Events read from the store at a time; each is made a row at once and its dict dropped. Small
+# pages let the next page reuse the memory the last one freed: reading 200,000 events in pages of
+# 20,000 took 94,000 page faults (fresh memory for every page), in pages of 1,000 12,000.
+PAGE: Final = 1_000
 
 
 @dataclass
@@ -67,7 +71,12 @@ class ChunkResult:
 class _Day:
     first: int
     last: int
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
     tables: list[pa.Table] = field(default_factory=list)
+
+    def convert(self) -> None:
+        self.tables.append(table_of_values(self.rows))
+        self.rows = []
 
 
 class Chunk:
@@ -80,24 +89,28 @@ class Chunk:
         self._days: dict[str, _Day] = {}
 
     def add(self, items: list[StoredEvent], *, note: bool = True) -> None:
-        """Add events that follow the ones added before (position order)."""
-        by_day: dict[str, list[StoredEvent]] = defaultdict(list)
+        """Add events that follow the ones added before (position order): each becomes a row of
+        its day at once; every :data:`PIECE` rows of a day become Arrow columns."""
+        stamps, days, erased = self.stamps, self._days, self.result.erased
         for item in items:
-            by_day[self.stamps.day_of(item)].append(item)
-            if note:
-                self.result.erased.note(item)
-        for day, events in by_day.items():
-            entry = self._days.get(day)
+            day = stamps.day_of(item)
+            entry = days.get(day)
             if entry is None:
-                entry = self._days[day] = _Day(events[0].position, events[-1].position)
-            entry.last = events[-1].position
-            entry.tables.append(table_of(events, self.stamps))
+                entry = days[day] = _Day(item.position, item.position)
+            entry.last = item.position
+            entry.rows.append(values_of(item, stamps))
+            if len(entry.rows) >= PIECE:
+                entry.convert()
+            if note:
+                erased.note(item)
         self.result.events += len(items)
 
     def commit(self) -> ChunkResult:
         """Write each day's file (days in order), each committed by a move; what was written."""
         for day in sorted(self._days):
             entry = self._days.pop(day)
+            if entry.rows or not entry.tables:
+                entry.convert()
             table = pa.concat_tables(entry.tables)  # no copy
             entry.tables.clear()
             relative = part_name(self.project, day, entry.first, entry.last)
@@ -111,7 +124,7 @@ def write_chunks(
 ) -> Iterator[ChunkResult]:
     """Write ``events`` (position order) as chunks of ``batch`` events, one after the other."""
     chunk, size = Chunk(target, project), 0
-    for piece, ends in pieces(events, batch=batch, piece=PIECE):
+    for piece, ends in pieces(events, batch=batch, piece=PAGE):
         chunk.add(piece)
         size += len(piece)
         if ends:

@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import pyarrow.parquet as pq
 
-from preflog.archive.chunks import PIECE, Chunk, ChunkResult, Erased, part_name, write_chunks
+from preflog.archive.chunks import PAGE, Chunk, ChunkResult, Erased, part_name, write_chunks
 from preflog.archive.rows import format_of
 from preflog.archive.target import (
     S3Options,
@@ -139,7 +139,7 @@ def _chunk_results(
     count = workers if workers is not None else (os.cpu_count() or 1)
     url = reopen_url(store) if count > 1 and until - after > batch else None
     if url is None:
-        events = store.scan(project=project, after=after, until_position=until, batch=PIECE)
+        events = store.scan(project=project, after=after, until_position=until, batch=PAGE)
         yield from write_chunks(target, project, events, batch=batch)
         return
     with Workers(url, target, s3, project=project, count=count) as pool:
@@ -186,10 +186,10 @@ def _rewrite_file(store: Store, target: Target, project: str, first: int, last: 
     day = path.rsplit("/", 2)[-2].removeprefix("day=")
     chunk = Chunk(target, project)
     page: list[StoredEvent] = []
-    for item in store.scan(project=project, after=first - 1, until_position=last, batch=PIECE):
+    for item in store.scan(project=project, after=first - 1, until_position=last, batch=PAGE):
         if chunk.stamps.day_of(item) == day:
             page.append(item)
-        if len(page) >= PIECE:
+        if len(page) >= PAGE:
             chunk.add(page, note=False)
             page = []
     chunk.add(page, note=False)
