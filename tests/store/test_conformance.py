@@ -109,6 +109,29 @@ def test_read_filters_by_type_and_time(store: Store, project: str) -> None:
     assert [e.type for e in store.read(project=project, since="2026-11-27T00:00:00+00:00")] == ["score"]
 
 
+def test_pages_of_several_types_are_the_log_filtered_and_cut(store: Store, project: str) -> None:
+    # Types come in runs of different lengths, beside another project's events: a page must end
+    # where the log does, whichever type fills it first (SQLite bounds such pages, SQLStore.read).
+    other = "q-" + project
+    for i in range(12):
+        inf = f.inference()
+        rid = inf["request_id"]
+        judged = [f.preference(rid)] * (i % 3) + [f.signal(rid)] * (i % 2) + [f.score(rid)] * (i % 4 == 0)
+        store.append([inf, *[dict(e, event_id=new_id()) for e in judged]], project=project)
+        store.append([f.inference(project=other)], project=other)
+    log = store.read(project=project, limit=1000)
+    for types in (None, ["preference", "signal"], ["inference", "score", "retraction"], []):
+        wanted = [e for e in log if types is None or e.type in types]
+        for limit in (1, 2, 5, 13):
+            for after in (0, log[3].position, log[-2].position):
+                page = store.read(project=project, after=after, limit=limit, types=types)
+                expected = [e.position for e in wanted if e.position > after][:limit]
+                assert [e.position for e in page] == expected, (types, limit, after)
+        assert [e.position for e in store.iter_events(project=project, types=types, batch=3)] == [
+            e.position for e in wanted
+        ]
+
+
 def test_joined_view_of_one_request(store: Store, project: str) -> None:
     inf = f.inference()
     rid = inf["request_id"]

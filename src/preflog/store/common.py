@@ -388,11 +388,16 @@ def read_where(
     types: Iterable[str] | None,
     since: str | None,
     until: str | None,
+    last: int | None = None,
 ) -> tuple[str, list[Any]]:
     """The WHERE clause (``?`` placeholders, see :class:`preflog.store.sql.Tx`) and arguments of
-    ``Store.read``; types become ``type IN (...)``, which both SQLite and PostgreSQL plan well."""
+    ``Store.read``; types become ``type IN (...)``, which both SQLite and PostgreSQL plan well;
+    ``last`` bounds the positions (``position <= last``)."""
     where = ["project = ?", "position > ?"]
     args: list[Any] = [project, after]
+    if last is not None:
+        where.append("position <= ?")
+        args.append(last)
     if types is not None:
         wanted = list(types)
         where.append(f"type IN ({', '.join('?' * len(wanted))})" if wanted else "false")
