@@ -235,29 +235,35 @@ class Replayer:
 
     def _run(self) -> None:
         delay = 0.0
+        errors = 0
         while not self._stopping:
             if delay > 0 and self._sleep(delay):
                 return
             try:
                 delay = self._step()
-            except Exception:  # a bug here must not end the replays silently
+                errors = 0
+            except Exception as exc:  # a bug, or the spool's directory failing: never silently
                 logger.exception("preflog: the spool replay hit an unexpected error")
-                delay = self.policy.max_backoff
+                self.last_error = f"{type(exc).__name__}: {exc}"  # in stats(), not only the log
+                delay = max(self.policy.backoff, self.policy.delay(errors))  # doubling to max_backoff
+                errors += 1
 
     def _step(self) -> float:
         """One turn of the thread: a pass when something waits, else sleep until there is; the
         wait before the next turn."""
         with self._cond:
             holds = self._holds
-        if self.spool.pending() == 0:
+        if not self.spool.has_pending():  # the names, not a count: a put-back never reads as empty
             with self._cond:
                 if self._holds != holds:  # a batch was spooled after we looked
                     return self._probe_delay()
                 self.holding = self.hold_error = None  # nothing waits: the next batch tries for itself
                 self._failures = 0
                 self._idle = True
-                while not (self._kick or self._stopping):
-                    self._cond.wait()
+                # Woken by this client's batches; and a look every max_backoff for what another
+                # client or process left in the directory, whose own replay may have ended.
+                if not (self._kick or self._stopping):
+                    self._cond.wait(self.policy.max_backoff)
                 self._idle = self._kick = False
                 return self._probe_delay() if self.holding is not None else 0.0
         done = self.replayed + self.rejected

@@ -9,9 +9,11 @@ directory never replay the same file), hands its batches to a ``deliver`` functi
 deletes it only once every batch was answered; what ``deliver`` keeps (events it could not get
 answered) and the batches after a failure are written to a new segment first. A replay that dies
 with its process leaves its claim, which the next spool on the directory puts back: at worst some
-events are sent twice, and the service answers ``duplicate``. A torn last line (a crash mid-write)
-is skipped. Every change of the directory's names (a new segment, a claim, a put-back) and every
-append happens under an exclusive ``flock`` of ``<directory>/.lock``, and counting takes it shared,
+events are sent twice, and the service answers ``duplicate``. A claim of this very process that
+none of its replays is working on (a put-back that failed) is put back the same way. A torn last
+line (a crash mid-write) is skipped. Every change of the directory's names (a new segment, a
+claim, a put-back) and every append happens under an exclusive ``flock`` of
+``<directory>/.lock``, and counting takes it shared,
 so that several processes (and threads) sharing a spool see it whole: a directory listing taken
 while a file is renamed may otherwise miss it.
 
@@ -53,11 +55,24 @@ _LOCK: Final = ".lock"
 # Held while a directory-lock descriptor is opened or closed, and by os.fork (below): a child sees
 # every such descriptor in its spool's ``_lock_fds`` and closes its copies (DiskSpool.after_fork).
 _FORK_GUARD: Final = threading.Lock()
+# The claims and put-back files this process's replays are working on now, by name (unique: time,
+# pid and random bits), whichever DiskSpool object (several may share a directory, spelt apart).
+# A claim that carries this process's id but is not here was left by a replay of this process
+# that ended without putting it back: recover() puts it back at once instead of waiting for the
+# process to die (it never would, for a client closed and replaced in a long-lived process).
+_WORKING: Final[set[str]] = set()
+
+
+def _forget_work() -> None:
+    _WORKING.clear()  # a forked child replays nothing yet; its parent's claims carry its parent's id
+    _FORK_GUARD.release()
+
+
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(
         before=_FORK_GUARD.acquire,
         after_in_parent=_FORK_GUARD.release,
-        after_in_child=_FORK_GUARD.release,
+        after_in_child=_forget_work,
     )
 
 Batch = tuple[str, list[dict[str, Any]]]
@@ -193,7 +208,7 @@ class DiskSpool:
         with self._locked(exclusive=False):
             names = list(self.directory.iterdir())
         for path in names:
-            if not (path.name.endswith(_SUFFIX) or _CLAIMED in path.name):  # not .lock, .writing
+            if not _waiting(path.name):  # not .lock, .writing
                 continue
             try:
                 st = path.stat()
@@ -206,6 +221,13 @@ class DiskSpool:
                 seen[path.name] = (st.st_size, st.st_mtime_ns, sum(len(e) for _, e in _batches(path)))
         self._counts = seen
         return sum(count for _, _, count in seen.values())
+
+    def has_pending(self) -> bool:
+        """Whether any event waits, claimed or not. The names alone, listed under the lock, where
+        a put-back renames and deletes: :meth:`pending` reads the files after the listing, so a
+        segment put back in between counts as nothing there."""
+        with self._locked(exclusive=False):
+            return any(_waiting(path.name) for path in self.directory.iterdir())
 
     def _segments(self) -> list[Path]:
         with self._locked(exclusive=False):
@@ -233,26 +255,37 @@ class DiskSpool:
                 path.rename(claimed)
             except FileNotFoundError:
                 return None  # another process claimed it first
+            _WORKING.add(claimed.name)  # under the lock: recover() never sees it unregistered
         return claimed
 
     def _replay_segment(self, claimed: Path, deliver: Deliver) -> None:
-        batches = list(_batches(claimed))
-        keep: list[Batch] = []
-        done = 0
         try:
-            for project, events in batches:
-                kept = deliver(events, project)
-                done += 1
-                if kept:
-                    keep.append((project, kept))
-        except BaseException:
-            self._put_back(claimed, keep + batches[done:])
-            raise
-        self._put_back(claimed, keep)
+            batches = list(_batches(claimed))
+            keep: list[Batch] = []
+            done = 0
+            try:
+                for project, events in batches:
+                    kept = deliver(events, project)
+                    done += 1
+                    if kept:
+                        keep.append((project, kept))
+            except BaseException:
+                self._put_back(claimed, keep + batches[done:])
+                raise
+            self._put_back(claimed, keep)
+        finally:
+            _WORKING.discard(claimed.name)  # put back, or left for recover() to put back whole
 
     def _put_back(self, claimed: Path, batches: list[Batch]) -> None:
         """Write what is left of a claimed segment to a new segment, then delete the claim."""
         temp = self._new_name(_TEMP)
+        _WORKING.add(temp.name)
+        try:
+            self._write_back(claimed, temp, batches)
+        finally:
+            _WORKING.discard(temp.name)
+
+    def _write_back(self, claimed: Path, temp: Path, batches: list[Batch]) -> None:
         try:
             if batches:
                 with open(temp, "wb") as fh:
@@ -282,15 +315,15 @@ class DiskSpool:
         for path in self.directory.iterdir():
             if _CLAIMED in path.name:
                 owner = path.name.rsplit("-", 1)[-1]
-                if owner.isdigit() and not _alive(int(owner)):
+                if owner.isdigit() and _abandoned(path, int(owner)):
                     try:
                         path.rename(path.with_name(path.name.split(_CLAIMED)[0]))
                     except FileNotFoundError:
                         continue  # another process put it back first
             elif path.name.endswith(_TEMP):
                 parts = path.name.split("-")
-                if len(parts) > 2 and parts[1].isdigit() and not _alive(int(parts[1])):
-                    path.unlink(missing_ok=True)
+                if len(parts) > 2 and parts[1].isdigit() and _abandoned(path, int(parts[1])):
+                    path.unlink(missing_ok=True)  # its claim still holds every batch
 
 
 def _batches(path: Path) -> Iterator[Batch]:
@@ -319,6 +352,19 @@ def _sync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _waiting(name: str) -> bool:
+    """A segment, or a claim of one: where spooled events wait (not .lock, not a .writing file)."""
+    return name.endswith(_SUFFIX) or _CLAIMED in name
+
+
+def _abandoned(path: Path, owner: int) -> bool:
+    """Whether the claim or put-back file ``path`` of process ``owner`` is no replay's work now:
+    its process died, or it is this process's and none of its replays holds it."""
+    if owner == os.getpid():
+        return path.name not in _WORKING
+    return not _alive(owner)
 
 
 def _alive(pid: int) -> bool:
