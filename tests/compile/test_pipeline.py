@@ -338,6 +338,26 @@ def test_incremental_compile_picks_up_late_judgments(store: Store, project: str,
     assert texts(rows) == set() and third.drops == {"compiled_before": 3}
 
 
+def test_the_manifest_names_the_local_engine_and_its_readers_do_without_it(
+    store: Store, project: str, tmp_path: Path
+) -> None:
+    from preflog.verify.run import data_files
+
+    append_all(store, ranked(3), project)
+    first, _ = compile_rows(store, project, tmp_path / "v1")
+    manifest = tmp_path / "v1" / "manifest.json"
+    written = json.loads(manifest.read_text())
+    assert first.engine == written["engine"] == "local"
+    del written["engine"]  # a manifest from before the field
+    manifest.write_text(json.dumps(written))
+    assert load_manifest(manifest).engine is None
+    assert data_files(tmp_path / "v1") == ([("train.jsonl", 3)], "trl")  # what preflog verify reads
+    append_all(store, ranked(2), project)
+    second, rows = compile_rows(store, project, tmp_path / "v2", since_manifest=manifest)
+    assert second.previous_watermark == first.watermark and len(rows) == 1
+    assert second.engine == "local"
+
+
 def test_incremental_compile_sees_a_late_retraction_change_an_old_pair(
     store: Store, project: str, tmp_path: Path
 ) -> None:

@@ -201,7 +201,9 @@ def test_cli_compile_engine_spark_writes_the_local_engines_bytes(
         )
         assert done.returncode == 0, done.stderr
         assert "Traceback" not in done.stderr
-        outs[engine] = (digests(tmp_path / engine), json.loads(done.stdout)["counts_out"])
+        manifest = json.loads(done.stdout)
+        assert manifest["engine"] == engine  # as duckdb's says "duckdb (...)"
+        outs[engine] = (digests(tmp_path / engine), manifest["counts_out"])
     assert outs["spark"] == outs["local"] and outs["local"][0]
 
 

@@ -82,13 +82,8 @@ def compile_dataset(
     _prepare_out_dir(out, force=force)
     job = CompileJob(project, out, spec, opts, watermark, previous, progress)
     outcome = store.compile_vectorized(job) if isinstance(store, Vectorized) else None
-    engine = None
+    engine = engine_label(store, outcome)
     if isinstance(store, Vectorized):
-        engine = (
-            f"{store.engine} (vectorized)"
-            if isinstance(outcome, Compiled)
-            else f"{store.engine} (pipeline fallback: {outcome})"
-        )
         log.info("compile %s: engine %s", project, engine)
     done = outcome if isinstance(outcome, Compiled) else _pipeline(store, job)
     manifest = Manifest(
@@ -108,6 +103,19 @@ def compile_dataset(
     (out / MANIFEST_NAME).write_text(manifest.dumps(), encoding="utf-8")
     (out / CARD_NAME).write_text(render_card(manifest), encoding="utf-8")
     return manifest
+
+
+def engine_label(store: Store, outcome: Compiled | str | None) -> str:
+    """The manifest's ``engine``: the event source's ``engine`` name (``local`` for a store or an
+    archive read by pyarrow, ``spark``), and for an engine with a path of its own (DuckDB's SQL
+    path), which one this compile took. A manifest from before the field has none; readers
+    (incremental compiles, ``preflog verify``) never need it."""
+    name = str(getattr(store, "engine", "local"))
+    if not isinstance(store, Vectorized):
+        return name
+    if isinstance(outcome, Compiled):
+        return f"{name} (vectorized)"
+    return f"{name} (pipeline fallback: {outcome})"
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,8 @@ def java_binary() -> str | None:
 class SparkArchiveStore(ArchiveStore):
     """An :class:`ArchiveStore` whose reads Spark runs (local archives: see docs/scaling.md)."""
 
+    engine = "spark"  # what a compile's manifest records (preflog.compile.pipeline.engine_label)
+
     def __init__(
         self,
         uri: str,
