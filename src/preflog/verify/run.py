@@ -4,7 +4,6 @@ and the TRL trainer steps, over one compiled directory."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -20,13 +19,6 @@ from preflog.verify.trainers import DEFAULT_TRAINERS, TRAINERS, run_trainers
 
 #: TRL's default ``max_length`` (DPOConfig, RewardConfig, KTOConfig), the checks' default too.
 DEFAULT_MAX_LENGTH: Final = 1024
-
-
-def _offline() -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 def data_files(directory: Path) -> tuple[list[tuple[str, int | None]], str]:
@@ -60,8 +52,8 @@ def _first_row(directory: Path, files: list[tuple[str, int | None]]) -> dict[str
 
 
 def load_tokenizer(path: Path | str) -> Any:
-    """A tokenizer from a local directory (never the Hub) that has a chat template."""
-    _offline()
+    """A tokenizer from a local directory (never the Hub: ``local_files_only``) that has a chat
+    template."""
     path = Path(path)
     if not path.is_dir():
         raise ConfigError(f"tokenizer {path}: not a directory")
@@ -107,8 +99,11 @@ def verify_dataset(
     ``tokenizer``: a local tokenizer directory with a chat template; every row is then rendered
     with it the way each target trainer encodes rows, and the trainer steps use it.
     ``max_length``: the trainers' sequence limit the length check counts against.
-    ``progress``: hears the rows checked, then the trainers run (:mod:`preflog.progress`)."""
-    _offline()
+    ``progress``: hears the rows checked, then the trainers run (:mod:`preflog.progress`).
+
+    Offline by its own options, whatever the environment says: every file is a local path and
+    every load ``local_files_only``; the libraries' progress bars are off for the call only.
+    ``os.environ`` is left as it was found (docs/datasets.md, "preflog verify")."""
     directory = Path(directory)
     if not directory.is_dir():
         raise ConfigError(f"{directory}: not a directory")

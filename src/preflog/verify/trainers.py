@@ -5,13 +5,17 @@ It loads the files with ``datasets``, trains a small byte-level BPE tokenizer on
 text (with pad/eos tokens and a plain chat template for conversational data), builds a tiny
 randomly initialized Llama (2 layers, hidden size 32), saves both to a temporary directory (the
 trainers load the reference model from a path), and runs a few optimizer steps of
-``DPOTrainer``, ``RewardTrainer`` and ``KTOTrainer`` on the CPU. Needs the ``verify`` extra;
-nothing is downloaded (``HF_HUB_OFFLINE=1``) and nothing is saved.
+``DPOTrainer``, ``RewardTrainer`` and ``KTOTrainer`` on the CPU. Needs the ``verify`` extra.
+Nothing is downloaded (every load is a local path, ``local_files_only``), nothing is saved, and
+the host's environment and its libraries' settings are left as they were: the progress bars of
+``datasets``, ``transformers`` and the trainers are turned off by their own options for the call
+(:func:`quiet_libraries`), not by ``TQDM_DISABLE``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import math
 import sys
@@ -149,8 +153,8 @@ def _run(
         from trl.trainer.dpo_trainer import DPOTrainer
 
         trainer: Any = DPOTrainer(
-            model=AutoModelForCausalLM.from_pretrained(model_path),
-            ref_model=AutoModelForCausalLM.from_pretrained(model_path),
+            model=AutoModelForCausalLM.from_pretrained(model_path, local_files_only=True),
+            ref_model=AutoModelForCausalLM.from_pretrained(model_path, local_files_only=True),
             args=DPOConfig(**args),
             train_dataset=dataset,
             processing_class=tokenizer,
@@ -159,7 +163,9 @@ def _run(
         from trl.trainer.reward_config import RewardConfig
         from trl.trainer.reward_trainer import RewardTrainer
 
-        model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=1)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            model_path, num_labels=1, local_files_only=True
+        )
         model.config.pad_token_id = tokenizer.pad_token_id
         trainer = RewardTrainer(
             model=model,
@@ -172,8 +178,8 @@ def _run(
         from trl.trainer.kto_trainer import KTOTrainer
 
         trainer = KTOTrainer(
-            model=AutoModelForCausalLM.from_pretrained(model_path),
-            ref_model=AutoModelForCausalLM.from_pretrained(model_path),
+            model=AutoModelForCausalLM.from_pretrained(model_path, local_files_only=True),
+            ref_model=AutoModelForCausalLM.from_pretrained(model_path, local_files_only=True),
             args=KTOConfig(**args),
             train_dataset=dataset,
             processing_class=tokenizer,
@@ -208,15 +214,12 @@ def run_trainers(
         import trl  # noqa: F401
     except ImportError as exc:
         raise ConfigError(f"verify needs the verify extra: pip install 'preflog[verify]' ({exc})") from exc
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]  # load reports of the random model are expected noise
     for name in names:
         if name not in TRAINERS:
             raise ConfigError(f"unknown trainer {name!r}; choose from {', '.join(TRAINERS)}")
     if path.stat().st_size == 0:  # `datasets` cannot even infer the columns of an empty file
         raise ConfigError(f"{path}: 0 rows; verify needs at least 2")
-    with tempfile.TemporaryDirectory(prefix="preflog-verify-") as tmp:
+    with quiet_libraries(), tempfile.TemporaryDirectory(prefix="preflog-verify-") as tmp:
         work = Path(tmp)
         full = _load(path, work / "cache")
         if len(full) < 2:
@@ -225,6 +228,42 @@ def run_trainers(
         tokenizer = _own(tokenizer) if tokenizer is not None else build_tokenizer(sample.to_list())
         model_path = build_model(tokenizer, work / "model")
         return [_attempt(name, fmt, model_path, tokenizer, sample, work, steps) for name in names]
+
+
+@contextlib.contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """For the call: no progress bars from ``datasets`` (loading, the trainers' ``map``),
+    ``transformers`` or ``huggingface_hub``, and transformers' log at errors only (the load report
+    of a random model is expected noise); then each setting as the host had it. The libraries'
+    switches, not ``TQDM_DISABLE``: a variable would silence the host's own bars too, and
+    outlive the call."""
+    from transformers.utils import logging as hf_logging
+
+    # The modules: each package also exports a class named tqdm.
+    ds_bars = importlib.import_module("datasets.utils.tqdm")
+    hub = importlib.import_module("huggingface_hub.utils.tqdm")
+    datasets_off, hub_off = ds_bars.are_progress_bars_disabled(), hub.are_progress_bars_disabled()
+    transformers_on = hf_logging.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
+    with warnings.catch_warnings():  # HF_DATASETS_DISABLE_PROGRESS_BARS=0 wins, with a warning
+        warnings.simplefilter("ignore")
+        ds_bars.disable_progress_bars()
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # the hub's bars too
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if transformers_on:
+                hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
+            if not hub_off:
+                hub.enable_progress_bars()
+            elif transformers_on:
+                hub.disable_progress_bars()  # enabling transformers' bars turned the hub's on
+            if not datasets_off:
+                ds_bars.enable_progress_bars()
 
 
 def _own(tokenizer: Any) -> Any:
