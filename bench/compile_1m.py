@@ -4,6 +4,7 @@ DuckDB, in the same run. Targets: under 20 s and under 2 GB peak memory for the 
 
     .venv/bin/python bench/compile_1m.py            # 1M (generating the store takes minutes)
     .venv/bin/python bench/compile_1m.py --n 100000 # a quick run
+    .venv/bin/python bench/compile_1m.py --against ../old/src --no-duckdb  # before/after a change
 
 The store is generated once per size and kept (``--db``); each measured step runs in a fresh child
 process so its peak memory (ru_maxrss) is its own.
@@ -12,8 +13,10 @@ process so its peak memory (ru_maxrss) is its own.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
+import os
 import random
 import resource
 import shutil
@@ -123,6 +126,27 @@ def run_compile(db: Path, out: Path) -> dict[str, Any]:
     }
 
 
+def run_reads(db: Path, out: Path) -> dict[str, Any]:
+    """What the leaderboard reads (inferences, preferences, retractions), through the store's
+    ``iter_events`` (one stream per type on SQLite) and through paging ``read`` for the three
+    types at once (``Store.iter_events``, what every store did before), in this one process."""
+    from preflog.store import open_store
+    from preflog.store.base import Store
+
+    types = ["inference", "preference", "retraction"]
+    store = open_store(str(db))
+    timings = {}
+    for name, events in (
+        ("paged", lambda: Store.iter_events(store, project=PROJECT, types=types)),
+        ("merged", lambda: store.iter_events(project=PROJECT, types=types)),
+    ):
+        started = time.perf_counter()
+        count = sum(1 for _ in events())
+        timings[name] = round(time.perf_counter() - started, 2)
+    store.close()
+    return {**timings, "events": count}
+
+
 def run_duckdb(db: Path, out: Path) -> dict[str, Any]:
     """The plain baseline: load the events (SQLite → Arrow, as DuckDB's sqlite extension cannot be
     installed offline), join preferences to inferences by request id in SQL, pick the chosen and
@@ -183,15 +207,37 @@ def run_duckdb(db: Path, out: Path) -> dict[str, Any]:
     }
 
 
-def _child(step: str, db: Path, out: Path) -> dict[str, Any]:
+def _child(step: str, db: Path, out: Path, src: Path | None = None) -> dict[str, Any]:
+    """One step in a fresh process; with ``src``, the preflog of that source tree instead."""
+    env = dict(os.environ, PYTHONPATH=str(src)) if src is not None else None
     proc = subprocess.run(
         [sys.executable, __file__, "--step", step, "--db", str(db), "--out", str(out)],
         check=True,
         capture_output=True,
         text=True,
+        env=env,
     )
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
+
+
+def _digests(out: Path) -> dict[str, str]:
+    """The data files' sha256 (not the manifest or card, which name the preflog version)."""
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.iterdir())
+        if p.name not in ("manifest.json", "README.md")
+    }
+
+
+def _against(before: dict[str, Any], src: Path, out: Path, result: dict[str, Any]) -> None:
+    """The local engine of another source tree (the code before a change), run first."""
+    same = _digests(out / "before") == _digests(out / "preflog")
+    print(
+        f"the code in {src}: {before['seconds']} s (CPU {before['cpu_seconds']} s), peak "
+        f"{before['peak_mb']} MB; this code's speed / its: {before['seconds'] / result['seconds']:.2f}x; "
+        f"data files {'byte-identical' if same else 'DIFFERENT'}"
+    )
 
 
 def main() -> None:
@@ -203,11 +249,20 @@ def main() -> None:
         "--db", type=Path, help="store file (default: $TMPDIR/preflog-bench-compile-N.db, kept)"
     )
     parser.add_argument("--out", type=Path, help="output directory (default: a temporary one)")
-    parser.add_argument("--step", choices=("compile", "duckdb"), help=argparse.SUPPRESS)
+    parser.add_argument("--step", choices=("compile", "duckdb", "reads"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--reads", action="store_true", help="also time the leaderboard's read of the store, two ways"
+    )
     parser.add_argument("--no-duckdb", action="store_true", help="skip the DuckDB baseline")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="SRC",
+        help="also compile with the preflog of source tree SRC (its src/ directory) and compare",
+    )
     args = parser.parse_args()
     if args.step:
-        step = run_compile if args.step == "compile" else run_duckdb
+        step = {"compile": run_compile, "duckdb": run_duckdb, "reads": run_reads}[args.step]
         print(json.dumps(step(args.db, args.out)))
         return
     db = args.db or Path(tempfile.gettempdir()) / f"preflog-bench-compile-{args.n}.db"
@@ -217,11 +272,21 @@ def main() -> None:
         print(f"generated in {gen['seconds']} s ({gen['bytes'] / 1e9:.2f} GB) — not part of the measurement")
     out = args.out or Path(tempfile.mkdtemp(prefix="preflog-bench-out-"))
     try:
+        if args.against is not None:  # first: the page cache then favours this code, if anyone
+            before = _child("compile", db, out / "before", args.against)
         result = _child("compile", db, out / "preflog")
         print(
             f"preflog compile: {result['seconds']} s (CPU {result['cpu_seconds']} s), "
             f"peak {result['peak_mb']} MB, {result['rows']:,} rows (target < 20 s, < 2048 MB)"
         )
+        if args.against is not None:
+            _against(before, args.against, out, result)
+        if args.reads:
+            reads = _child("reads", db, out / "reads")
+            print(
+                f"leaderboard read of {reads['events']:,} events: one stream per type {reads['merged']} s, "
+                f"paged three types at once {reads['paged']} s ({reads['paged'] / reads['merged']:.2f}x)"
+            )
         if not args.no_duckdb and importlib.util.find_spec("duckdb") is None:
             print("duckdb is not installed (the bench extra pins it): no baseline this run")
         elif not args.no_duckdb:
