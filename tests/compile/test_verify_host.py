@@ -30,7 +30,8 @@ def settings():
 before_env, before = dict(os.environ), settings()
 report = verify_dataset(sys.argv[1])
 after_env = dict(os.environ)
-after_env.pop("TORCHINDUCTOR_CACHE_DIR", None)  # torch's own default, set when torch compiles
+for env in (before_env, after_env):
+    env.pop("TORCHINDUCTOR_CACHE_DIR", None)  # torch's own default, set when torch compiles
 changed = sorted(k for k in set(before_env) | set(after_env) if before_env.get(k) != after_env.get(k))
 import huggingface_hub.constants
 from tqdm import tqdm
