@@ -12,4 +12,13 @@ def broker() -> Iterator[Broker]:
     started = Broker()
     started.start()
     yield started
-    started.stop()
+    started.close()
+
+
+@pytest.fixture
+def durable_broker() -> Iterator[Broker]:
+    """A broker whose storage outlives it (S3 on loopback): killed and restarted, it keeps its data."""
+    started = Broker(durable=True)
+    started.start()
+    yield started
+    started.close()

@@ -67,7 +67,7 @@ def ensure_topic(url: StreamURL, *, timeout: float = DELIVERY_TIMEOUT_S) -> None
         if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
             raise StoreUnavailable(f"cannot create topic {url.topic!r}: {exc.args[0].str()}") from None
     except Exception as exc:  # concurrent.futures.TimeoutError: the broker did not answer
-        raise StoreUnavailable(f"cannot create topic {url.topic!r}: {exc or 'timed out'}") from None
+        raise StoreUnavailable(f"cannot create topic {url.topic!r}: {str(exc) or 'timed out'}") from None
 
 
 class StreamSink:
