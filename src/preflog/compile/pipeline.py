@@ -330,6 +330,19 @@ class Tally:
             self.by_source[record.source] += 1
             self.by_model[record.model] += 1
 
+    def add_counts(self, written: int, by_source: Mapping[str, int], by_model: Mapping[str, int]) -> None:
+        """``written`` records at once, with their counts (the DuckDB engine's columnar rows): the
+        same counts and progress reports as :meth:`add` of each."""
+        if self.progress is not None:
+            marks = set(range((self.written // 1000 + 1) * 1000, self.written + written + 1, 1000))
+            if self.total is not None and self.written < self.total <= self.written + written:
+                marks.add(self.total)
+            for done in sorted(marks):
+                report(self.progress, "writing", done, self.total, unit="items")
+        self.written += written
+        self.by_source.update(by_source)
+        self.by_model.update(by_model)
+
 
 def _inside(out: Path, root: Path, name: str) -> Path | None:
     """``out / name`` when that names a file inside ``out`` (no absolute path, no ``..``, no

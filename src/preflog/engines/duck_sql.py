@@ -118,21 +118,32 @@ FROM w
 # reads them, and the inference's texts (the archive's typed text columns; ``beyond_text``: not
 # ``text_only``, then the pipeline runs), streamed in the pipeline's output
 # order (Draft.key). ``texts`` is a digest of the prompt and the two texts, for deduplication.
-ROWS: Final = """
-WITH a AS (
-  SELECT d.request_id, d.winner, d.loser, d.n, greatest(d.latest, d.inf_pos) AS latest, count(*) AS k,
-         arg_max(v.occurred, v.latest_key) AS last_occurred,
-         -- arg_max skips a NULL argument: the latest vote's own (maybe missing) strength and order
-         arg_max_null(v.strength, v.latest_key) AS last_strength,
-         arg_max_null(v.presented, v.latest_key) AS last_presented,
-         list_sort(list_distinct(list(v.source))) AS sources,
-         CASE WHEN count(DISTINCT v.criterion) + max((v.criterion IS NULL)::INT) = 1
-           THEN max(v.criterion) END AS criterion,
-         list_sort(list_distinct(list(v.event_id))) AS ids,
-         list(v.strength ORDER BY v.position) FILTER (WHERE v.strength IS NOT NULL) AS strengths
+FINAL: Final = """
+WITH agreeing AS (
+  SELECT d.request_id, d.winner, d.loser, d.n, greatest(d.latest, d.inf_pos) AS latest, v.position,
+         v.event_id, v.source, v.criterion, v.occurred, v.strength, v.presented, v.latest_key
   FROM d JOIN v ON v.request_id = d.request_id AND v.winner = d.winner AND v.loser = d.loser AND v.known
   WHERE d.reason IS NULL
-  GROUP BY ALL
+), a AS (
+  -- a pair of one vote (most pairs): that vote's own fields; the aggregation below took 9.9 s of a
+  -- 1M + 1M compile when every pair went through it
+  SELECT request_id, winner, loser, n, latest, 1::BIGINT AS k, occurred AS last_occurred,
+         strength AS last_strength, presented AS last_presented, [source] AS sources, criterion,
+         [event_id] AS ids, CASE WHEN strength IS NOT NULL THEN [strength] END AS strengths
+  FROM agreeing WHERE n = 1
+  UNION ALL
+  SELECT request_id, winner, loser, n, latest, count(*) AS k,
+         arg_max(occurred, latest_key) AS last_occurred,
+         -- arg_max skips a NULL argument: the latest vote's own (maybe missing) strength and order
+         arg_max_null(strength, latest_key) AS last_strength,
+         arg_max_null(presented, latest_key) AS last_presented,
+         list_sort(list_distinct(list(source))) AS sources,
+         CASE WHEN count(DISTINCT criterion) + max((criterion IS NULL)::INT) = 1
+           THEN max(criterion) END AS criterion,
+         list_sort(list_distinct(list(event_id))) AS ids,
+         list(strength ORDER BY position) FILTER (WHERE strength IS NOT NULL) AS strengths
+  FROM agreeing WHERE n > 1
+  GROUP BY request_id, winner, loser, n, latest
 ), i AS (
   SELECT request_id, user_id, candidate_ids, models, text_only, prompt_text, outputs, presented,
          OCCURRED AS inf_occurred
@@ -150,9 +161,17 @@ SELECT prompt, chosen, rejected, request_id, winner, loser, coalesce(models[w], 
        CASE WHEN list_contains(shown, winner) AND list_contains(shown, loser)
          THEN list_position(shown, winner) < list_position(shown, loser) END AS chosen_first,
        inf_occurred,
-       md5_number(length(prompt)::VARCHAR || ':' || prompt || length(chosen)::VARCHAR || ':' || chosen
-         || rejected) AS texts,
+       -- one digest of the three texts' own (no concatenation of the texts: 2 s less at 1M)
+       md5_number(md5(prompt) || md5(chosen) || md5(rejected)) AS texts,
        NOT coalesce(text_only, false) AS beyond_text
 FROM (SELECT *, coalesce(outputs[w], '') AS chosen, coalesce(outputs[l], '') AS rejected FROM t)
-ORDER BY inf_occurred, request_id, winner, loser
 """.replace("OCCURRED", OCCURRED)
+ORDER: Final = "ORDER BY inf_occurred, request_id, winner, loser"
+ROWS: Final = FINAL + ORDER
+
+# What a standard file of text pairs needs of each final row (engines.text_lines): the sort carries
+# no ids, lists of votes or times it would not read (3 s less at 1M).
+TEXT_ROWS: Final = f"""
+SELECT prompt, chosen, rejected, request_id, chosen_model, rejected_model, sources, latest, texts, beyond_text
+FROM ({FINAL}) {ORDER}
+"""

@@ -25,6 +25,8 @@ from preflog.compile.pipeline import Compiled, CompileJob, Tally, splits_of, wri
 from preflog.compile.resolve import digest
 from preflog.compile.sample import split_of
 from preflog.engines import duck_sql as sql
+from preflog.engines.text_lines import BeyondText, encoded_lines
+from preflog.formats.base import json_line
 from preflog.records import Pair, Record, normalized_prompt
 
 if TYPE_CHECKING:
@@ -38,10 +40,6 @@ log = logging.getLogger(__name__)
 BEYOND_TEXT: Final = (
     "chat or system prompts, or replies beyond one text (tool calls, continuations, refusals)"
 )
-
-
-class BeyondText(Exception):
-    """A final row's inference is not ``text_only`` (preflog.archive.rows): the pipeline must run."""
 
 
 def why_not(job: CompileJob) -> str | None:
@@ -180,6 +178,22 @@ class FinalRows(Sequence[Record]):
             count += 1
             self.tally.add(pair)
             yield pair
+        self.drops, self._length = drops, count
+
+    def text_lines(self, keys: Sequence[str]) -> Iterator[tuple[bytes, int]]:
+        """The JSON lines of the rows ``{keys: (prompt, chosen, rejected)}`` of this file, in chunks
+        with their row counts (a standard ``trl`` file: preflog.formats.trl.write_preference);
+        column-wise (:mod:`.text_lines`) unless the format refuses prompts of its own."""
+        if self.job.spec.refuses is not None:
+            for pair in self:
+                assert isinstance(pair, Pair)  # a pair format's rows (why_not)
+                yield json_line(dict(zip(keys, (pair.prompt, pair.chosen, pair.rejected), strict=True))), 1
+            return
+        drops: Counter[str] = Counter()
+        count = 0
+        for chunk, rows in encoded_lines(self.conn, self.job, self.split, self.tally, drops, keys, BATCH):
+            count += rows
+            yield chunk, rows
         self.drops, self._length = drops, count
 
     def __len__(self) -> int:

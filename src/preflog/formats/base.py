@@ -140,11 +140,36 @@ def json_line(row: Row) -> bytes:
     return (_ENCODER.encode(row) + "\n").encode("utf-8")
 
 
+class EncodedRows(Iterator[Row]):
+    """A format's rows that may arrive already encoded: :func:`write_rows_file` writes the JSON
+    lines ``chunks()`` gives (byte chunks, each with its row count; :mod:`preflog.formats.columnar`
+    makes them) as they are; iterating gives the rows from ``rows()`` (the Parquet writer, anyone
+    else). Both must be the same rows: ``json_line`` of each row is its line."""
+
+    def __init__(
+        self, chunks: Callable[[], Iterator[tuple[bytes, int]]], rows: Callable[[], Iterator[Row]]
+    ) -> None:
+        self.chunks = chunks
+        self._rows = rows
+        self._iterator: Iterator[Row] | None = None
+
+    def __next__(self) -> Row:
+        if self._iterator is None:
+            self._iterator = self._rows()
+        return next(self._iterator)
+
+
 def write_rows_file(path: Path, rows: Iterable[Row], *, parquet: bool = False) -> DataFile:
     """Write ``rows`` to ``path`` as JSONL or Parquet; answer its :class:`DataFile` (name = file name)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if parquet:
         count = _write_parquet(path, rows)
+    elif isinstance(rows, EncodedRows):
+        count = 0
+        with path.open("wb") as fh:
+            for chunk, rows_in_chunk in rows.chunks():
+                fh.write(chunk)
+                count += rows_in_chunk
     else:
         count = 0
         with path.open("wb") as fh:

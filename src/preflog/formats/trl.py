@@ -26,10 +26,11 @@ from typing import Any
 
 from preflog.errors import ValidationError
 from preflog.formats._chat import chat_prompt, chat_reply, read_messages, read_reply
-from preflog.formats.base import FormatSpec, Row, register_format
+from preflog.formats.base import EncodedRows, FormatSpec, Row, register_format
 from preflog.records import FEATURES, Pair, Prompt, Unpaired, any_conversational
 
 PREFERENCE_KEYS = frozenset({"prompt", "chosen", "rejected"})
+PREFERENCE_COLUMNS = ("prompt", "chosen", "rejected")  # a standard row's keys, in order
 
 
 def preference_row(pair: Pair, *, conversational: bool) -> Row:
@@ -59,8 +60,15 @@ def kto_row(item: Unpaired, *, conversational: bool) -> Row:
 
 
 def write_preference(items: Sequence[Pair]) -> Iterator[Row]:
+    """The ``trl`` rows of ``items``; a standard file of a sequence that can encode its own rows
+    (``text_lines(keys)``: the JSON lines of ``{keys: (prompt, chosen, rejected)}``, the DuckDB
+    engine's final rows) is written from those lines, the same bytes without a row object each."""
     conversational = any_conversational(items)
-    return (preference_row(p, conversational=conversational) for p in items)
+    rows = (preference_row(p, conversational=conversational) for p in items)
+    lines = getattr(items, "text_lines", None)
+    if conversational or lines is None:
+        return rows
+    return EncodedRows(lambda: lines(PREFERENCE_COLUMNS), lambda: rows)
 
 
 def write_reward(items: Sequence[Pair]) -> Iterator[Row]:
