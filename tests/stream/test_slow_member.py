@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from preflog.stream.producer import StreamSink, client_config, ensure_topic
 from preflog.stream.url import StreamURL, parse_stream_url
 from tests import factories
 from tests.stream.broker import Broker
+from tests.stream.test_group_failures import wait_until
 
 pytestmark = [pytest.mark.stream, pytest.mark.slow]
 PROJECT = "p1"
@@ -50,13 +51,6 @@ class StuckStore(SQLiteStore):
             self.entered.set()
             assert self.release.wait(120)
         return super().append(events, project=project, validated=validated)
-
-
-def wait_until(check: Callable[[], bool], timeout_s: float = 120, what: str = "") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def committed(url: StreamURL, group: str) -> int:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -35,7 +34,11 @@ from preflog.stream.producer import client_config
 from preflog.stream.url import StreamURL
 
 logger = logging.getLogger("preflog")
-_LONG_DIGITS: Final = re.compile(rb"[0-9]{20}")  # 2**64 has 20 digits
+# A run of 20 digits (2**64 has 20) found by mapping every digit to "0" and searching for 20 of
+# them: 1.0 µs an event of ~1 KB, where re.search(rb"[0-9]{20}") took 11 µs (json.loads: 4.7 µs,
+# orjson.loads: 1.6 µs)
+_AS_ZERO: Final = bytes.maketrans(b"123456789", b"0" * 9)
+_TWENTY_DIGITS: Final = b"0" * 20
 
 # Events per poll, one store transaction each: 2,000 against 500 took the consumer from 0.59x to
 # 0.77x the rate of direct 500-event PostgreSQL appends (mean of 3 pairs, bench/stream_ingest.py
@@ -239,7 +242,8 @@ def _decode(value: bytes | str | None) -> dict[str, Any] | None:
         return None
     data = value.encode() if isinstance(value, str) else value
     try:
-        event = orjson.loads(data) if _LONG_DIGITS.search(data) is None else json.loads(data)
+        long_digits = _TWENTY_DIGITS in data.translate(_AS_ZERO)
+        event = json.loads(data) if long_digits else orjson.loads(data)
     except ValueError:  # orjson.JSONDecodeError is one
         try:
             event = json.loads(data)
