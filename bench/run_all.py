@@ -29,7 +29,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "load": ([], ["--seconds", "10"]),
     "verify_checks": ([], ["--n", "200", "--repeat", "1"]),
     "compile_spark": ([], ["--n", "20000"]),  # 100k by default; --n 1000000 when the machine is quiet
-    "stream_ingest": ([], ["--n", "5000"]),
+    "stream_ingest": ([], ["--n", "5000", "--rounds", "2"]),
     "wrap_overhead": ([], ["--n", "50"]),
 }
 
