@@ -34,3 +34,14 @@ def test_archive_mistakes_are_one_line(filled: Store, tmp_path: Path) -> None:
     assert len(bad_uri.stderr.strip().splitlines()) == 1
     no_project = preflog("archive", "--db", db, "--project", "nope", "--out", str(tmp_path / "a"))
     assert no_project.returncode == 2 and "project 'nope' has no events" in no_project.stderr
+
+
+def test_archive_workers_option(filled: Store, tmp_path: Path) -> None:
+    db = str(tmp_path / "events.db")
+    zero = preflog(
+        "archive", "--db", db, "--project", PROJECT, "--out", str(tmp_path / "a"), "--workers", "0"
+    )
+    assert zero.returncode == 2 and "workers: must be at least 1, got 0" in zero.stderr
+    assert len(zero.stderr.strip().splitlines()) == 1
+    one = preflog("archive", "--db", db, "--project", PROJECT, "--out", str(tmp_path / "b"), "--workers", "1")
+    assert one.returncode == 0 and "archived 100 event(s)" in one.stdout, one.stderr

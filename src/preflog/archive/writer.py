@@ -37,6 +37,7 @@ from preflog.archive.target import (
     write_state,
 )
 from preflog.archive.workers import Workers, chunk_ends, reopen_url
+from preflog.errors import ConfigError
 from preflog.store.base import Store, StoredEvent
 
 # Events per batch: 200,000 events of ~1 KB hold ~0.5 GB as Python objects at peak, under the
@@ -77,6 +78,8 @@ def archive_events(
     ``workers``: processes writing chunks at once (default: the machine's cores). Used only when
     the run has more than one chunk and the store can be opened again by a worker (SQLite and
     PostgreSQL); the files are the same for any number."""
+    if workers is not None and workers < 1:
+        raise ConfigError(f"workers: must be at least 1, got {workers}")
     with _collector_paused():
         return _archive(store, project=project, out=out, s3=s3, batch=batch, workers=workers)
 

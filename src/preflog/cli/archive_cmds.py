@@ -28,6 +28,12 @@ def register(sub: _Subparsers) -> None:
     )
     archive.add_argument("--out", required=True, metavar="URI", help="a directory or s3://bucket/prefix")
     add_s3_options(archive)
+    archive.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes writing files at once (default: one per core; 1: this process alone)",
+    )
     archive.add_argument("--format", choices=["text", "json"], default="text")
     archive.set_defaults(handler=_archive)
 
@@ -67,7 +73,9 @@ def _archive(args: argparse.Namespace) -> int:
     store = open_store_for(args, create=False)
     try:
         require_events(store, args.project)
-        report = archive_events(store, project=args.project, out=args.out, s3=s3_options(args))
+        report = archive_events(
+            store, project=args.project, out=args.out, s3=s3_options(args), workers=args.workers
+        )
     finally:
         store.close()
     if args.format == "json":
