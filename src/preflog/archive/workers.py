@@ -193,7 +193,7 @@ class _Worker:
         code = self.proc.wait()
         return StoreError(
             f"archive: worker process {self.proc.pid} ended (exit code {code}); nothing past the "
-            "watermark was committed: run preflog archive again"
+            "watermark was committed: run preflog archive again (--workers 1 runs it in one process)"
         )
 
 
