@@ -176,3 +176,23 @@ def test_an_error_reading_the_spool_is_reported_and_retried_soon(
     assert errors[1] == "OSError: [Errno 24] Too many open files"  # in stats() meanwhile
     assert "unexpected error" in caplog.text
     assert sorted(e.event_id for e in stored(db)) == sorted(ids)
+
+
+def test_an_idle_replayer_whose_directory_was_removed_stays_quiet(
+    tmp_path: Path, db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Its look every max_backoff finds no directory (a cache cleaned, a test's temporary
+    # directory gone): nothing waits, no error, no traceback in the host's log.
+    import shutil
+
+    spool = DiskSpool(tmp_path / "spool")
+    replayer = Replayer(spool, LocalTransport(db), PROJECT, backoff=0.05, max_backoff=0.1)
+    replayer.start()
+    try:
+        assert wait_for(lambda: replayer._idle)
+        shutil.rmtree(tmp_path / "spool")
+        time.sleep(0.5)  # several looks
+        assert replayer.last_error is None and "unexpected error" not in caplog.text
+        assert replayer.report().pending == 0  # what stats() shows, without raising
+    finally:
+        replayer.stop()

@@ -205,8 +205,11 @@ class DiskSpool:
         """How many events are waiting in the spool, counting those a replay has claimed and is
         sending now: they leave only once answered. Each file is read once per change."""
         seen: dict[str, tuple[int, int, int]] = {}
-        with self._locked(exclusive=False):
-            names = list(self.directory.iterdir())
+        try:
+            with self._locked(exclusive=False):
+                names = list(self.directory.iterdir())
+        except FileNotFoundError:  # the directory was removed: nothing waits (stats() never raises)
+            names = []
         for path in names:
             if not _waiting(path.name):  # not .lock, .writing
                 continue
@@ -226,8 +229,11 @@ class DiskSpool:
         """Whether any event waits, claimed or not. The names alone, listed under the lock, where
         a put-back renames and deletes: :meth:`pending` reads the files after the listing, so a
         segment put back in between counts as nothing there."""
-        with self._locked(exclusive=False):
-            return any(_waiting(path.name) for path in self.directory.iterdir())
+        try:
+            with self._locked(exclusive=False):
+                return any(_waiting(path.name) for path in self.directory.iterdir())
+        except FileNotFoundError:  # the directory was removed (a cache cleaned): nothing waits
+            return False
 
     def _segments(self) -> list[Path]:
         with self._locked(exclusive=False):
