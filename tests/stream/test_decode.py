@@ -19,6 +19,7 @@ from tests import factories
         '{"text": "é ✓ 😀", "n": -0.0, "f": 1e-7, "i": 9007199254740993}'.encode(),
         b'{"big": 123456789012345678901234567890}',  # beyond 64 bits: orjson reads a float
         b'{"big": -18446744073709551617, "id": "12345678901234567890123"}',
+        b'{"low": -9223372036854775809}',  # 19 digits below -2**63: orjson reads a float
         b'{"x": NaN, "y": Infinity}',  # not JSON, but json reads it and the checks name the field
         b'{"s": "\\ud800"}',  # a lone surrogate: orjson refuses, json reads
         b'{"k": 1, "k": 2}',  # the last one wins in both

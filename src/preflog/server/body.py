@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-import orjson
 from starlette.requests import Request
 
+from preflog.jsonread import loads
 from preflog.ndjson import json_error
 from preflog.server.api_errors import ApiError
 
@@ -92,17 +92,13 @@ class Item:
 
 
 def _loads(data: bytes) -> Any:
-    """Parse with orjson (several times faster); anything it refuses is parsed again by the
-    standard library, which decides. orjson is stricter: integers beyond 64 bits, ``NaN``, lone
-    surrogates; the standard library reads those and the event checks then name the field, so a
-    batch is not refused whole for one odd value. Its messages, worded by
-    :func:`preflog.ndjson.json_error` as ``preflog log`` words them, are the ones users see."""
+    """Parse as the standard library does (:func:`preflog.jsonread.loads`: orjson where its answer
+    is the same, several times faster): it reads integers beyond 64 bits (kept exact), ``NaN`` and
+    lone surrogates, and the event checks then name the field, so a batch is not refused whole for
+    one odd value. Its messages, worded by :func:`preflog.ndjson.json_error` as ``preflog log``
+    words them, are the ones users see."""
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(data)
+        return loads(data)
     except json.JSONDecodeError as exc:
         raise ValueError(json_error(exc)) from None
     except UnicodeDecodeError as exc:

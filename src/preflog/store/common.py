@@ -14,6 +14,7 @@ from typing import Any, Final, NamedTuple
 
 from preflog.errors import ValidationError
 from preflog.events import SCHEMA_VERSION, Limits, canonical_json, normalize_time, now, upcast, validate_event
+from preflog.jsonread import loads
 from preflog.redact import Redactor
 from preflog.store.base import AppendResult, AppendStatus, RequestView, StoredEvent
 
@@ -106,7 +107,7 @@ def encode_body(event: dict[str, Any]) -> str:
 
 
 def decode_body(body: str) -> dict[str, Any]:
-    event: dict[str, Any] = _orjson.loads(body) if _orjson is not None else json.loads(body)
+    event: dict[str, Any] = loads(body)  # exact: orjson alone reads integers beyond 64 bits as floats
     if event.get("schema_version", SCHEMA_VERSION) < SCHEMA_VERSION:
         event = upcast(event)
     return event

@@ -16,7 +16,6 @@ by the archiver's turn, and the last one by a final run before the consumer leav
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import defaultdict
@@ -24,22 +23,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from preflog.errors import RetryableError
+from preflog.jsonread import loads
 from preflog.store.base import Store
 from preflog.stream.archiver import StreamArchiver
 from preflog.stream.producer import client_config
 from preflog.stream.url import StreamURL
 
 logger = logging.getLogger("preflog")
-# A run of 20 digits (2**64 has 20) found by mapping every digit to "0" and searching for 20 of
-# them: 1.0 µs an event of ~1 KB, where re.search(rb"[0-9]{20}") took 11 µs (json.loads: 4.7 µs,
-# orjson.loads: 1.6 µs)
-_AS_ZERO: Final = bytes.maketrans(b"123456789", b"0" * 9)
-_TWENTY_DIGITS: Final = b"0" * 20
-
 # Events per poll, one store transaction each: 2,000 against 500 took the consumer from 0.59x to
 # 0.77x the rate of direct 500-event PostgreSQL appends (mean of 3 pairs, bench/stream_ingest.py
 # --consumer-batch, load 7): fewer commits of the store and of the offsets.
@@ -234,21 +227,12 @@ class StreamConsumer:
 
 
 def _decode(value: bytes | str | None) -> dict[str, Any] | None:
-    """The message's event, as ``json.loads`` reads it. orjson where its answer is the same (~2x
-    faster on ~1 KB events); the standard library for what orjson refuses (``NaN``, lone
-    surrogates: the store's checks then name the field) and for a message with a run of 20 digits
-    or more, which may be an integer beyond 64 bits: orjson reads those as floats."""
+    """The message's event, as ``json.loads`` reads it (:func:`preflog.jsonread.loads`: orjson
+    where its answer is the same); None for what is no event at all."""
     if value is None:
         return None
-    data = value.encode() if isinstance(value, str) else value
     try:
-        long_digits = _TWENTY_DIGITS in data.translate(_AS_ZERO)
-        event = json.loads(data) if long_digits else orjson.loads(data)
-    except ValueError:  # orjson.JSONDecodeError is one
-        try:
-            event = json.loads(data)
-        except (ValueError, RecursionError):
-            return None
-    except RecursionError:
+        event = loads(value)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, nested too deeply
         return None
     return event if isinstance(event, dict) else None
