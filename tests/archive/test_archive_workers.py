@@ -92,9 +92,17 @@ def test_workers_write_the_files_of_one_process(store: Store, target: Target, tm
 
 
 def _worker_pids(parent: int) -> list[int]:
+    """The archive workers among ``parent``'s children (in a whole-suite run the test process has
+    other children too — a broker, a JVM, a browser — which must never be the one killed)."""
     found = []
     for children in Path(f"/proc/{parent}/task").glob("*/children"):
-        found += [int(pid) for pid in children.read_text().split()]
+        for pid in (int(p) for p in children.read_text().split()):
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:  # it has just ended
+                continue
+            if b"preflog.archive.worker_main" in command:
+                found.append(pid)
     return found
 
 
