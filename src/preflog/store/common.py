@@ -102,8 +102,42 @@ def encode_body(event: dict[str, Any]) -> str:
         try:
             return _orjson.dumps(body).decode("utf-8")
         except TypeError:
-            pass  # e.g. an integer beyond 64 bits: the standard library handles it
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            pass  # an integer beyond 64 bits (the standard library writes it), a lone surrogate
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if not text.isascii():  # str.isascii is O(1); only non-ASCII text can hold a lone surrogate
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # no database can store it: the event is rejected
+            path, char = _lone_surrogate(body, "")
+            raise ValidationError(
+                f"contains a lone surrogate (U+{ord(char or exc.object[exc.start]):04X}): text must be "
+                "valid Unicode",
+                path,
+            ) from None
+    return text
+
+
+def _lone_surrogate(value: Any, path: str) -> tuple[str, str | None]:
+    """The path of the first string (or key) in ``value`` holding a lone surrogate, and that
+    character; ``(path, None)`` when there is none."""
+    if isinstance(value, str):
+        found = next((ch for ch in value if "\ud800" <= ch <= "\udfff"), None)
+        return path, found
+    items: Iterable[tuple[Any, Any]] = ()
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    for key, item in items:
+        where = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else str(key)
+        if isinstance(key, str):
+            hit = _lone_surrogate(key, where)
+            if hit[1] is not None:
+                return hit
+        hit = _lone_surrogate(item, where)
+        if hit[1] is not None:
+            return hit
+    return path, None
 
 
 def decode_body(body: str) -> dict[str, Any]:
@@ -269,6 +303,10 @@ def prepare_batch(
     for index, raw in enumerate(events):
         try:
             event = normalize_for_store(raw, project=project, validated=validated, limits=limits)
+            if redact:
+                assert redactor is not None
+                event = redactor.redact_event(event)
+            body = encode_body(event)  # rejects text no database can store (a lone surrogate)
         except ValidationError as exc:
             event_id = raw.get("event_id") if isinstance(raw, Mapping) else None
             results[index] = AppendResult(
@@ -278,10 +316,7 @@ def prepare_batch(
                 reason=exc.reason,
             )
             continue
-        if redact:
-            assert redactor is not None
-            event = redactor.redact_event(event)
-        item = PendingEvent(index, event, encode_body(event), received)
+        item = PendingEvent(index, event, body, received)
         earlier = first.get(item.event_id)
         if earlier is None:
             first[item.event_id] = item
