@@ -51,9 +51,10 @@ def test_verify_runs_offline_quietly_and_leaves_the_host_as_it_found_it(tmp_path
         compile_rows(store, "v", tmp_path / "trl", "trl")
     finally:
         store.close()
-    # No offline variable and no TQDM_*: verify must not need them (there is no hub here: a
+    # No offline variable (TRANSFORMERS_OFFLINE turns the hub offline too: make test sets it)
+    # and no TQDM_*: verify must not need them (there is no hub here: a
     # download attempt fails the trainers), and must not set them for its host.
-    hidden = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TOKENIZERS_PARALLELISM")
+    hidden = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM")
     env = {k: v for k, v in os.environ.items() if k not in hidden and not k.startswith("TQDM_")}
     env["PYTHONPATH"] = str(ROOT / "src")
     done = subprocess.run(
