@@ -22,6 +22,7 @@ from preflog.archive import chunks as chunks_module
 from preflog.archive.chunks import part_name
 from preflog.archive.rows import SCHEMA, Stamps, table_of
 from preflog.archive.target import part_files, read_state, temporaries
+from preflog.archive.workers import chunk_ends
 from preflog.errors import StoreError
 from preflog.store import Store
 from tests import factories as f
@@ -203,3 +204,23 @@ def test_workers_read_postgresql_too(tmp_path: Path) -> None:
         assert file_bytes(many, None) == file_bytes(one, None)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_chunk_ends_are_every_batch_th_event(store: Store, interleaved: bool) -> None:
+    """The bounds the workers get: the position of every ``batch``-th event of the project after
+    ``after``, then the last, whether the project holds every position of the range (counted, then
+    computed) or shares it with another project (ranked)."""
+    if interleaved:
+        _fill(store, days=2, per_day=30)
+    else:
+        append_all(store, day_events(30, day=2) + day_events(30, day=3), PROJECT)
+    until = store.last_position()
+    positions = [e.position for e in store.scan(project=PROJECT, after=0, until_position=until, batch=999)]
+    assert (positions[-1] - positions[0] + 1 == len(positions)) is not interleaved
+    for after, batch in [(0, 7), (0, 120), (5, 10), (0, 1), (until - 3, 7)]:
+        mine = [p for p in positions if p > after]
+        expected = mine[batch - 1 :: batch]
+        if not expected or expected[-1] != until:
+            expected.append(until)
+        assert chunk_ends(store, project=PROJECT, after=after, until=until, batch=batch) == expected

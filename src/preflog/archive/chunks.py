@@ -42,13 +42,13 @@ class Erased:
 
     def note(self, item: StoredEvent) -> None:
         event = item.event
-        if item.type == "erasure":
+        if item.erased and event["type"] == "inference" and event.get("request_id"):
+            self.requests.add(event["request_id"])  # stored blanked: its whole request is erased
+        elif event["type"] == "erasure":
             if event.get("request_id"):
                 self.requests.add(str(event["request_id"]))
             if event.get("user_id"):
                 self.users.add(str(event["user_id"]))
-        elif item.type == "inference" and item.erased and item.request_id:
-            self.requests.add(item.request_id)  # stored blanked: its whole request is erased
 
     def update(self, other: Erased) -> None:
         self.requests |= other.requests

@@ -90,8 +90,38 @@ def commit_table(target: Target, table: pa.Table, relative: str) -> None:
     temporary = f"{directory}/.tmp-{name}"
     target.fs.create_dir(directory, recursive=True)
     # Parquet bytes depend only on the rows: no timestamps in the footer, so a rerun is identical.
-    pq.write_table(table, temporary, filesystem=target.fs, compression="zstd")
+    pq.write_table(table, temporary, filesystem=target.fs, **writer_options(table.schema))
     target.fs.move(temporary, final)
+
+
+# Dictionary encoding pays on columns of few distinct values (types, model names, the candidate
+# ids "a"/"b", a batch's stamps); on the texts and ids every value is new, so the writer hashed
+# each ~1 KB text into a dictionary it then abandoned. Statistics (min/max a row group) serve the
+# columns readers filter or prune on (position ranges, types, requests, users, times); on the
+# texts they were comparisons of ~1 KB strings no reader uses. Together ~0.3 µs an event of the
+# ~4 µs Parquet took (100k bench, 40,000 events, best of 5) and 1.4% fewer bytes.
+_NO_DICTIONARY: Final = frozenset({"position", "event_id", "request_id", "prompt_text", "outputs", "event"})
+_STATISTICS: Final = (
+    "position",
+    "event_id",
+    "type",
+    "request_id",
+    "occurred_at",
+    "received_at",
+    "user_id",
+    "erased",
+)
+
+
+def writer_options(schema: pa.Schema) -> dict[str, Any]:
+    """``pq.write_table``'s settings for an archive file of ``schema`` (zstd at its default level:
+    level 3 made files 30% smaller for 45% more of Parquet's time, level -1 60% larger)."""
+    names = schema.names
+    return {
+        "compression": "zstd",
+        "use_dictionary": [n for n in names if n not in _NO_DICTIONARY],
+        "write_statistics": [n for n in names if n in _STATISTICS],
+    }
 
 
 def commit_bytes(target: Target, data: bytes, relative: str) -> None:

@@ -64,13 +64,21 @@ def chunk_ends(store: Store, *, project: str, after: int, until: int, batch: int
 
     assert isinstance(store, SQLStore)
     source = "events INDEXED BY events_type" if isinstance(store, SQLiteStore) else "events"
-    sql = (
-        "SELECT position FROM (SELECT position, row_number() OVER (ORDER BY position) AS n "
-        f"FROM {source} WHERE project = ? AND position > ? AND position <= ?) AS ranked "
-        "WHERE n / ? * ? = n ORDER BY position"  # n a multiple of batch (no % on PostgreSQL's driver)
-    )
+    where = "project = ? AND position > ? AND position <= ?"
     with store.connection("archive") as tx:
-        ends = [int(row[0]) for row in tx.all(sql, (project, after, until, batch, batch))]
+        row = tx.one(f"SELECT COUNT(*) FROM {source} WHERE {where}", (project, after, until))
+        if row is not None and int(row[0]) == until - after:
+            # Every position of the range is this project's (positions are unique integers), so
+            # the n-th event is at after + n: the answer below without ranking 2M rows (the count
+            # took 0.25 s of CPU at 1M + 1M, the ranking 2.0 s, the workers waiting on it).
+            ends = list(range(after + batch, until + 1, batch))
+        else:
+            sql = (
+                "SELECT position FROM (SELECT position, row_number() OVER (ORDER BY position) AS n "
+                f"FROM {source} WHERE {where}) AS ranked "
+                "WHERE n / ? * ? = n ORDER BY position"  # n a multiple of batch (no % on PostgreSQL's driver)
+            )
+            ends = [int(row[0]) for row in tx.all(sql, (project, after, until, batch, batch))]
     if not ends or ends[-1] != until:
         ends.append(until)
     return ends
