@@ -93,14 +93,22 @@ EVENT_COLUMNS: Final = ", ".join(EventRow._fields)
 READ_COLUMNS: Final = ", ".join(ReadRow._fields)
 
 
+ORJSON_MARK: Final = "\n"  # ends every body orjson wrote: see encode_body
+
+
 def encode_body(event: dict[str, Any]) -> str:
     """The stored JSON: the event without ``project`` and ``received_at`` (kept in columns).
     Key order is the producer's: comparisons parse it back, so no sorting on the hot path.
-    Uses orjson when it is installed (the server extra has it; about 10x faster), else json."""
+    Uses orjson when it is installed (the server extra has it; about 10x faster), else json.
+
+    Text orjson wrote ends in a newline (:data:`ORJSON_MARK`; JSON allows the whitespace): it holds
+    no integer beyond 64 bits, no NaN and no lone surrogate — orjson refuses to write them — so
+    :func:`decode_body` reads it back with orjson alone, exactly. Text without the mark (the
+    standard library's, or any body stored before the mark existed) is read by the exact reader."""
     body = {k: v for k, v in event.items() if k != "project" and k != "received_at"}
     if _orjson is not None:
         try:
-            return _orjson.dumps(body).decode("utf-8")
+            return _orjson.dumps(body, option=_orjson.OPT_APPEND_NEWLINE).decode("utf-8")
         except TypeError:
             pass  # an integer beyond 64 bits (the standard library writes it), a lone surrogate
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -141,7 +149,10 @@ def _lone_surrogate(value: Any, path: str) -> tuple[str, str | None]:
 
 
 def decode_body(body: str) -> dict[str, Any]:
-    event: dict[str, Any] = loads(body)  # exact: orjson alone reads integers beyond 64 bits as floats
+    # Marked text is orjson's own, read by it alone (~1.6 µs an event less); anything else by the
+    # exact reader: orjson alone reads integers beyond 64 bits as floats.
+    marked = _orjson is not None and body.endswith(ORJSON_MARK)
+    event: dict[str, Any] = _orjson.loads(body) if marked else loads(body)
     if event.get("schema_version", SCHEMA_VERSION) < SCHEMA_VERSION:
         event = upcast(event)
     return event
