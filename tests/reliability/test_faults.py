@@ -4,48 +4,64 @@ stored before intact)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 
 import preflog
 from preflog.errors import StoreFull
-from preflog.events import new_id
 from preflog.sdk.http import HTTPTransport
 from preflog.store import open_store
 from tests import factories as f
 from tests.conftest import IN_CI, require
 from tests.server.live import cli
 from tests.service import Service
-from tests.store.conftest import POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = str(ROOT / "scripts" / "pg-test-cluster.sh")
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.fixture
-def pg_db() -> Iterator[str]:
+def pg_cluster() -> Iterator[tuple[dict[str, str], str]]:
+    """A PostgreSQL cluster of this test's own (the script's environment, its URL): the test
+    stops and starts it, which must never stop the cluster other tests (or other engineers'
+    runs) are using."""
     require(
-        POSTGRES_URL is not None, "PREFLOG_TEST_POSTGRES_URL is not set (scripts/pg-test-cluster.sh start)"
+        any(Path("/usr/lib/postgresql").glob("*/bin/initdb")),
+        "PostgreSQL is not installed (apt-get install -y postgresql)",
     )
-    assert POSTGRES_URL is not None
-    name = "faults_" + new_id().replace("-", "")[:12]
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    subprocess.run([CLUSTER, "start"], check=True, capture_output=True)  # whatever the test left
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    home = Path(tempfile.mkdtemp(prefix="preflog-faults-pg-"))
+    home.chmod(0o755)  # the server runs as the postgres user when the tests run as root
+    env = {**os.environ, "PREFLOG_PG_DIR": str(home / "pg"), "PREFLOG_PG_PORT": str(_free_port())}
+    started = subprocess.run([CLUSTER, "start"], env=env, capture_output=True, text=True)
+    assert started.returncode == 0, started.stderr
+    try:
+        yield env, started.stdout.strip()
+    finally:
+        subprocess.run([CLUSTER, "stop"], env=env, capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_postgres_down_means_503_then_recovery_without_loss(pg_db: str, tmp_path: Path) -> None:
+def test_postgres_down_means_503_then_recovery_without_loss(
+    pg_cluster: tuple[dict[str, str], str], tmp_path: Path
+) -> None:
+    env, pg_db = pg_cluster
     key = cli(pg_db, "keys", "create", "--project", "default", "--scope", "ingest").split()[-1]
     service = Service(pg_db, log=tmp_path / "serve.log")
     service.start()
@@ -55,7 +71,7 @@ def test_postgres_down_means_503_then_recovery_without_loss(pg_db: str, tmp_path
     try:
         before = [client.log_inference("before", outputs=["a"], model="m") for _ in range(50)]
         assert client.flush(timeout=30)
-        subprocess.run([CLUSTER, "stop"], check=True, capture_output=True)
+        subprocess.run([CLUSTER, "stop"], env=env, check=True, capture_output=True)
         answer = httpx.post(service.url + "/v1/events", json=[f.inference()], headers=headers, timeout=30)
         # Keys live in the same database: whichever call notices first, the answer is a 503.
         assert answer.status_code == 503, answer.text
@@ -65,7 +81,7 @@ def test_postgres_down_means_503_then_recovery_without_loss(pg_db: str, tmp_path
         during = [client.log_inference("during", outputs=["b"], model="m") for _ in range(50)]
         assert client.flush(timeout=60)
         assert client.stats().spooled > 0  # the outage outlasted the retries: kept on disk
-        subprocess.run([CLUSTER, "start"], check=True, capture_output=True)
+        subprocess.run([CLUSTER, "start"], env=env, check=True, capture_output=True)
         deadline = time.monotonic() + 60
         while httpx.get(service.url + "/readyz", timeout=30).status_code != 200:
             assert time.monotonic() < deadline, "the service did not become ready again"
