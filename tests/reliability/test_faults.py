@@ -4,11 +4,7 @@ stored before intact)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,47 +17,22 @@ from preflog.errors import StoreFull
 from preflog.sdk.http import HTTPTransport
 from preflog.store import open_store
 from tests import factories as f
-from tests.conftest import IN_CI, require
+from tests.conftest import IN_CI
+from tests.pg_cluster import Cluster, own_cluster
 from tests.server.live import cli
 from tests.service import Service
 
-ROOT = Path(__file__).resolve().parents[2]
-CLUSTER = str(ROOT / "scripts" / "pg-test-cluster.sh")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 @pytest.fixture
-def pg_cluster() -> Iterator[tuple[dict[str, str], str]]:
-    """A PostgreSQL cluster of this test's own (the script's environment, its URL): the test
-    stops and starts it, which must never stop the cluster other tests (or other engineers'
-    runs) are using."""
-    require(
-        any(Path("/usr/lib/postgresql").glob("*/bin/initdb")),
-        "PostgreSQL is not installed (apt-get install -y postgresql)",
-    )
-    home = Path(tempfile.mkdtemp(prefix="preflog-faults-pg-"))
-    home.chmod(0o755)  # the server runs as the postgres user when the tests run as root
-    env = {**os.environ, "PREFLOG_PG_DIR": str(home / "pg"), "PREFLOG_PG_PORT": str(_free_port())}
-    started = subprocess.run([CLUSTER, "start"], env=env, capture_output=True, text=True)
-    assert started.returncode == 0, started.stderr
-    try:
-        yield env, started.stdout.strip()
-    finally:
-        subprocess.run([CLUSTER, "stop"], env=env, capture_output=True)
-        shutil.rmtree(home, ignore_errors=True)
+def pg_cluster() -> Iterator[Cluster]:
+    with own_cluster() as cluster:  # stopped by this test: never the cluster the others use
+        yield cluster
 
 
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_postgres_down_means_503_then_recovery_without_loss(
-    pg_cluster: tuple[dict[str, str], str], tmp_path: Path
-) -> None:
-    env, pg_db = pg_cluster
+def test_postgres_down_means_503_then_recovery_without_loss(pg_cluster: Cluster, tmp_path: Path) -> None:
+    pg_db = pg_cluster.url
     key = cli(pg_db, "keys", "create", "--project", "default", "--scope", "ingest").split()[-1]
     service = Service(pg_db, log=tmp_path / "serve.log")
     service.start()
@@ -71,7 +42,7 @@ def test_postgres_down_means_503_then_recovery_without_loss(
     try:
         before = [client.log_inference("before", outputs=["a"], model="m") for _ in range(50)]
         assert client.flush(timeout=30)
-        subprocess.run([CLUSTER, "stop"], env=env, check=True, capture_output=True)
+        pg_cluster.run("stop")
         answer = httpx.post(service.url + "/v1/events", json=[f.inference()], headers=headers, timeout=30)
         # Keys live in the same database: whichever call notices first, the answer is a 503.
         assert answer.status_code == 503, answer.text
@@ -81,7 +52,7 @@ def test_postgres_down_means_503_then_recovery_without_loss(
         during = [client.log_inference("during", outputs=["b"], model="m") for _ in range(50)]
         assert client.flush(timeout=60)
         assert client.stats().spooled > 0  # the outage outlasted the retries: kept on disk
-        subprocess.run([CLUSTER, "start"], env=env, check=True, capture_output=True)
+        pg_cluster.run("start")
         deadline = time.monotonic() + 60
         while httpx.get(service.url + "/readyz", timeout=30).status_code != 200:
             assert time.monotonic() < deadline, "the service did not become ready again"

@@ -3,12 +3,8 @@ migrations, errors, and API keys in the same database. Needs PREFLOG_TEST_POSTGR
 
 from __future__ import annotations
 
-import os
-import subprocess
 import threading
 from collections.abc import Iterator
-from pathlib import Path
-from urllib.parse import urlparse
 
 import psycopg
 import pytest
@@ -21,10 +17,9 @@ from preflog.store import open_store
 from preflog.store.postgres import PostgresStore, translate_error
 from tests import factories as f
 from tests.conftest import require
+from tests.pg_cluster import own_cluster
 from tests.store.conftest import POSTGRES_URL
 from tests.store.pg_isolation import fresh_store
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -110,25 +105,18 @@ def test_a_batch_mixing_stored_ids_and_new_ones(pg_store: PostgresStore) -> None
     assert store.append([dict(old), dict(other)], project=project)[0].status == "duplicate"
 
 
-def _cluster_env(pg_url: str) -> dict[str, str]:
-    """The environment that points scripts/pg-test-cluster.sh at the cluster serving ``pg_url``."""
-    env = dict(os.environ)
-    env.setdefault("PREFLOG_PG_PORT", str(urlparse(pg_url).port or 5432))
-    data = Path(env.get("PREFLOG_PG_DIR", f"/tmp/preflog-pg-{env['PREFLOG_PG_PORT']}")) / "data"
-    require(data.is_dir(), f"{pg_url} is not a scripts/pg-test-cluster.sh cluster ({data} is missing)")
-    return env
-
-
-def test_store_recovers_after_the_server_restarts(pg_url: str, pg_store: PostgresStore) -> None:
-    project, store = "restart", pg_store
-    env = _cluster_env(pg_url)
-    assert store.append([f.inference()], project=project)[0].status == "stored"
-    script = str(ROOT / "scripts" / "pg-test-cluster.sh")
-    subprocess.run([script, "restart"], check=True, capture_output=True, env=env)
-    # Every pooled connection died with the old server; the pool checks each one before
-    # lending it, so the very first call after the restart already works.
-    assert store.append([f.inference()], project=project)[0].status == "stored"
-    assert len(store.read(project=project)) == 2
+def test_store_recovers_after_the_server_restarts() -> None:
+    with own_cluster() as cluster:  # restarted by this test: never the cluster the others use
+        store = fresh_store(cluster.url)
+        try:
+            assert store.append([f.inference()], project="restart")[0].status == "stored"
+            cluster.run("restart")
+            # Every pooled connection died with the old server; the pool checks each one before
+            # lending it, so the very first call after the restart already works.
+            assert store.append([f.inference()], project="restart")[0].status == "stored"
+            assert len(store.read(project="restart")) == 2
+        finally:
+            store.close()
 
 
 def test_a_connection_killed_mid_transaction_is_unavailable_then_replaced(
