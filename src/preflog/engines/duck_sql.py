@@ -115,10 +115,12 @@ FROM w
 """
 
 # The agreeing votes of each decided pair, summed up as preflog.compile.resolve._Request.pair_draft
-# reads them, and the inference's texts (the archive's typed text columns; ``beyond_text``: not
-# ``text_only``, then the pipeline runs), streamed in the pipeline's output
-# order (Draft.key). ``texts`` is a digest of the prompt and the two texts, for deduplication.
-FINAL: Final = """
+# reads them (table ``fa``, no texts): each with its inference's position and ``ord``, its place
+# in the pipeline's output order (Draft.key: inference time, request, winner, loser). Sorting
+# these small rows instead of the rows with their texts kept DuckDB's sort in memory: the texts
+# (1.1 GB at 1M pairs) were spilled past memory_limit, 19 s of a 1M + 1M compile.
+PAIRS: Final = """
+CREATE TEMP TABLE fa AS
 WITH agreeing AS (
   SELECT d.request_id, d.winner, d.loser, d.n, greatest(d.latest, d.inf_pos) AS latest, v.position,
          v.event_id, v.source, v.criterion, v.occurred, v.strength, v.presented, v.latest_key
@@ -144,16 +146,34 @@ WITH agreeing AS (
          list(strength ORDER BY position) FILTER (WHERE strength IS NOT NULL) AS strengths
   FROM agreeing WHERE n > 1
   GROUP BY request_id, winner, loser, n, latest
-), i AS (
+)
+SELECT a.*, i.position AS inf_pos,
+       row_number() OVER (ORDER BY i.inf_occurred, a.request_id, a.winner, a.loser) - 1 AS ord
+FROM a JOIN (SELECT request_id, position, OCCURRED AS inf_occurred FROM ev WHERE type = 'inference') i
+  USING (request_id)
+""".replace("OCCURRED", OCCURRED)
+
+# Per run of ``ord`` (bucket), the inferences' positions it reads: a bucket whose inferences lie
+# in a narrow position range lets the Parquet scan skip the other row groups.
+BUCKETS: Final = """
+SELECT ord // $rows AS bucket, min(ord), max(ord), min(inf_pos), max(inf_pos) FROM fa GROUP BY ALL ORDER BY 1
+"""
+
+# The pairs of ``fa`` with ``ord`` in [{first}, {last}] joined to their inferences' texts (the
+# archive's typed text columns; ``beyond_text``: not ``text_only``, then the pipeline runs),
+# read only from positions [{low}, {high}] and streamed in output order. ``texts`` is a digest of
+# the prompt and the two texts, for deduplication.
+FINAL: Final = """
+WITH i AS (
   SELECT request_id, user_id, candidate_ids, models, text_only, prompt_text, outputs, presented,
          OCCURRED AS inf_occurred
-  FROM ev WHERE type = 'inference'
+  FROM ev WHERE type = 'inference' AND position BETWEEN {low} AND {high}
 ), t AS (
   SELECT a.*, i.user_id, i.models, i.text_only, coalesce(i.prompt_text, '') AS prompt, i.inf_occurred,
          coalesce(a.last_presented, CASE WHEN len(i.presented) > 0 THEN i.presented END) AS shown,
          i.outputs,
          list_position(i.candidate_ids, a.winner) AS w, list_position(i.candidate_ids, a.loser) AS l
-  FROM a JOIN i USING (request_id)
+  FROM (SELECT * FROM fa WHERE ord BETWEEN {first} AND {last}) a JOIN i USING (request_id)
 )
 SELECT prompt, chosen, rejected, request_id, winner, loser, coalesce(models[w], '') AS chosen_model,
        coalesce(models[l], '') AS rejected_model,
@@ -161,17 +181,31 @@ SELECT prompt, chosen, rejected, request_id, winner, loser, coalesce(models[w], 
        CASE WHEN list_contains(shown, winner) AND list_contains(shown, loser)
          THEN list_position(shown, winner) < list_position(shown, loser) END AS chosen_first,
        inf_occurred,
-       -- one digest of the three texts' own (no concatenation of the texts: 2 s less at 1M)
-       md5_number(md5(prompt) || md5(chosen) || md5(rejected)) AS texts,
-       NOT coalesce(text_only, false) AS beyond_text
+       -- one digest of the three texts' own (no concatenation of the texts: 2 s less at 1M), as bytes
+       -- (a HUGEINT came to Python as a Decimal: 5.4 s of deduplication at 1M)
+       unhex(md5(md5(prompt) || md5(chosen) || md5(rejected))) AS texts,
+       NOT coalesce(text_only, false) AS beyond_text, ord
 FROM (SELECT *, coalesce(outputs[w], '') AS chosen, coalesce(outputs[l], '') AS rejected FROM t)
 """.replace("OCCURRED", OCCURRED)
-ORDER: Final = "ORDER BY inf_occurred, request_id, winner, loser"
-ROWS: Final = FINAL + ORDER
+ROWS: Final = FINAL + "ORDER BY ord"
 
-# What a standard file of text pairs needs of each final row (engines.text_lines): the sort carries
-# no ids, lists of votes or times it would not read (3 s less at 1M).
+# What a standard file of text pairs needs of each final row (engines.text_lines): its JSON line
+# ``{line}`` and whether json_line must write it instead (``{rare}``, of ``line``; both
+# engines.sql_lines), whether each text holds a printable ASCII character (then it is not blank),
+# and a text itself only where Python must look at it (every prompt if ``{all_prompts}``: the split
+# digests them). The sort carries no ids, lists of votes or times.
 TEXT_ROWS: Final = f"""
-SELECT prompt, chosen, rejected, request_id, chosen_model, rejected_model, sources, latest, texts, beyond_text
-FROM ({FINAL}) {ORDER}
+SELECT line, rare, prompt_printable, chosen_printable, rejected_printable, identical,
+       CASE WHEN {{all_prompts}} OR rare OR NOT prompt_printable THEN prompt END AS prompt_text,
+       CASE WHEN rare OR NOT chosen_printable THEN chosen END AS chosen_text,
+       CASE WHEN rare OR NOT rejected_printable THEN rejected END AS rejected_text,
+       request_id, chosen_model, rejected_model, sources, latest, texts, beyond_text
+FROM (
+  SELECT *, {{rare}} AS rare FROM (
+    SELECT {{line}} AS line, regexp_matches(prompt, '[!-~]') AS prompt_printable,
+           regexp_matches(chosen, '[!-~]') AS chosen_printable,
+           regexp_matches(rejected, '[!-~]') AS rejected_printable, chosen = rejected AS identical, *
+    FROM ({FINAL})
+  )
+) ORDER BY ord
 """

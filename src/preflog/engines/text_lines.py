@@ -1,7 +1,8 @@
 """The DuckDB engine's final rows a batch at a time, for a standard file of plain-text pairs
 (``trl``): the item checks, deduplication, the split and the incremental cut as masks over Arrow
-columns, then the kept rows' JSON lines written column-wise (:func:`preflog.formats.columnar.
-text_lines`). The same drops, counts and bytes as the row-by-row path in :mod:`.vectorized`
+columns, the kept rows' JSON lines made by DuckDB (:mod:`.sql_lines`) and written as they come, a
+row holding a rare control character by json_line (:func:`preflog.formats.columnar.spliced`).
+The same drops, counts and bytes as the row-by-row path in :mod:`.vectorized`
 (``_pairs``), which it replaces only there; tests/engines/test_duck_text_lines.py checks both.
 
 Exact where Python decides: a text is blank when ``str.strip`` leaves nothing, which Unicode's
@@ -13,9 +14,8 @@ split digests each normalized prompt, in Python as the pipeline does.
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -25,14 +25,15 @@ from preflog.compile.pipeline import CompileJob, Tally
 from preflog.compile.resolve import digest
 from preflog.compile.sample import split_of
 from preflog.engines import duck_sql as sql
-from preflog.formats.columnar import text_lines
+from preflog.engines.buckets import final_batches
+from preflog.engines.sql_lines import line_sql, rare_sql
+from preflog.formats.columnar import spliced
 from preflog.records import normalized_prompt
 
 if TYPE_CHECKING:
     import duckdb
 
 TEXTS = ("prompt", "chosen", "rejected")
-AHEAD = 2  # batches of lines in the making at once: ~20 MB each at 20,000 rows of ~1 KB
 
 
 class BeyondText(Exception):
@@ -49,31 +50,35 @@ def encoded_lines(
     batch_rows: int,
 ) -> Iterator[tuple[bytes, int]]:
     """The JSON lines of the file's kept rows ``{keys: (prompt, chosen, rejected)}``, a batch at a
-    time, each with its row count; every drop counted in ``drops``, every row in ``tally``."""
-    reader = conn.sql(sql.TEXT_ROWS).to_arrow_reader(batch_rows)
-    assert reader is not None
+    time, each with its row count; every drop counted in ``drops``, every row in ``tally``.
+
+    DuckDB makes each row's line (:mod:`.sql_lines`) on its own threads, a bucket ahead
+    (:func:`.buckets.final_batches`); here the decisions run in order (deduplication needs the
+    earlier rows) and the kept lines' bytes are written as they are, a rare row's by json_line."""
+    fields = {
+        "line": line_sql(keys, TEXTS),
+        "rare": rare_sql("line"),
+        "all_prompts": "true" if split is not None else "false",
+    }
     seen: set[Any] = set()
-    # The decisions run here in order (deduplication needs the earlier rows); the escaping and
-    # joining of each batch's kept texts, Arrow kernels that release the GIL, run on a second
-    # thread while the next batch is fetched and decided, so both cores work (DuckDB is done
-    # with its sort by the first batch). Lines are written in batch order.
-    pending: deque[tuple[Future[list[bytes]], int]] = deque()
-    with ThreadPoolExecutor(max_workers=AHEAD, thread_name_prefix="preflog-lines") as pool:
-        for batch in reader:
-            if pc.any(batch.column("beyond_text")).as_py():
-                raise BeyondText(batch.column("request_id")[0].as_py())
-            kept = batch.filter(_keep(batch, job, split, drops, seen))
-            if not kept.num_rows:
-                continue
-            _tally(tally, kept)
-            columns = [kept.column(name) for name in TEXTS]
-            pending.append((pool.submit(text_lines, keys, columns), kept.num_rows))
-            if len(pending) > AHEAD:
-                lines, rows = pending.popleft()
-                yield b"".join(lines.result()), rows
-        while pending:
-            lines, rows = pending.popleft()
-            yield b"".join(lines.result()), rows
+    for batch in final_batches(conn, sql.TEXT_ROWS, batch_rows, **fields):
+        if pc.any(batch.column("beyond_text")).as_py():
+            raise BeyondText(batch.column("request_id")[0].as_py())
+        mask = _keep(batch, job, split, drops, seen)
+        kept = batch if pc.all(mask).as_py() else batch.filter(mask)
+        if not kept.num_rows:
+            continue
+        _tally(tally, kept)
+        yield _lines(kept, keys), kept.num_rows
+
+
+def _lines(kept: pa.RecordBatch, keys: Sequence[str]) -> bytes:
+    lines = kept.column("line")
+    if lines.type != pa.string() and lines.type != pa.large_string():
+        lines = lines.cast(pa.large_string())  # a string view: one buffer of whole lines
+    rare = pc.indices_nonzero(kept.column("rare")).to_pylist()
+    texts = [kept.column(f"{name}_text") for name in TEXTS]
+    return b"".join(spliced(lines, rare, keys, texts))
 
 
 def _keep(
@@ -85,15 +90,14 @@ def _keep(
     left = _Left(batch.num_rows, drops)
     if split is not None:
         fraction = opts.test_fraction
-        prompts = batch.column("prompt").to_pylist()
+        prompts = batch.column("prompt_text").to_pylist()
         left.keep(
             pa.array([split_of(digest(normalized_prompt(p, None)), fraction) == split for p in prompts])
         )
-    prompt, chosen, rejected = (batch.column(name) for name in TEXTS)
-    left.drop(_blank(prompt), "missing_prompt")
+    left.drop(_blank(batch, "prompt"), "missing_prompt")
     if opts.drop_empty:
-        left.drop(pc.or_(_blank(chosen), _blank(rejected)), "empty_output")
-    left.drop(pc.equal(chosen, rejected), "identical_outputs")
+        left.drop(pc.or_(_blank(batch, "chosen"), _blank(batch, "rejected")), "empty_output")
+    left.drop(batch.column("identical"), "identical_outputs")
     if opts.models:
         models = pa.array(sorted(opts.models), pa.string())
         known = pc.or_(
@@ -124,25 +128,27 @@ class _Left:
             self.mask = pc.and_not(self.mask, hit)
 
 
-def _blank(texts: pa.Array) -> pa.BooleanArray:
-    """``not text.strip()`` for each text, exactly (see the module docstring)."""
-    undecided = pc.indices_nonzero(pc.invert(pc.match_substring_regex(texts, "[!-~]"))).to_pylist()
-    flags = [False] * len(texts)
-    for index, text in zip(undecided, texts.take(pa.array(undecided, pa.int64())).to_pylist(), strict=True):
+def _blank(batch: pa.RecordBatch, name: str) -> pa.BooleanArray:
+    """``not text.strip()`` for each text ``name``, exactly (see the module docstring): a text
+    with a printable ASCII character is not blank; Python asks the others (their text is there)."""
+    undecided = pc.indices_nonzero(pc.invert(batch.column(f"{name}_printable"))).to_pylist()
+    flags = [False] * batch.num_rows
+    texts = batch.column(f"{name}_text").take(pa.array(undecided, pa.int64())).to_pylist()
+    for index, text in zip(undecided, texts, strict=True):
         flags[index] = not text.strip()
     return pa.array(flags, pa.bool_())
 
 
 def _duplicates(texts: pa.Array, kept: pa.BooleanArray, seen: set[Any]) -> pa.BooleanArray:
     """The kept rows whose digest an earlier kept row (of this batch or an earlier one) had."""
-    flags = [False] * len(texts)
-    indices = pc.indices_nonzero(kept).to_pylist()
-    for index, value in zip(indices, texts.take(pa.array(indices, pa.int64())).to_pylist(), strict=True):
-        if value in seen:
-            flags[index] = True
-        else:
-            seen.add(value)
-    return pa.array(flags, pa.bool_())
+    hits = [value in seen or _added(seen, value) for value in texts.filter(kept).to_pylist()]
+    return pc.replace_with_mask(pa.array([False] * len(texts), pa.bool_()), kept, pa.array(hits, pa.bool_()))
+
+
+def _added(seen: set[Any], value: object) -> bool:
+    """Add ``value`` to ``seen``; False: it was no duplicate."""
+    seen.add(value)
+    return False
 
 
 def _tally(tally: Tally, kept: pa.RecordBatch) -> None:

@@ -27,6 +27,7 @@ from preflog.compile.pipeline import Compiled, CompileJob, Tally, splits_of, wri
 from preflog.compile.resolve import digest
 from preflog.compile.sample import split_of
 from preflog.engines import duck_sql as sql
+from preflog.engines.buckets import final_batches
 from preflog.engines.text_lines import BeyondText, encoded_lines
 from preflog.formats.base import json_line
 from preflog.records import Pair, Record, normalized_prompt
@@ -92,7 +93,8 @@ def compile_rows(conn: duckdb.DuckDBPyConnection, job: CompileJob) -> Compiled |
     conn.execute(sql.DECISIONS, {"rule": opts.aggregate, "min_agreement": opts.min_agreement})
     drops.update(dict(conn.execute("SELECT reason, count(*) FROM d GROUP BY ALL").fetchall()))
     drops.pop(None, None)  # type: ignore[call-overload]  # the rows kept
-    stage("requests, votes and decisions")
+    conn.execute(sql.PAIRS)
+    stage("requests, votes, decisions and the pairs in output order (no texts)")
     try:
         done = _write(conn, job, counts_in, drops)
     except BeyondText:  # the pipeline rewrites every file this attempt began (the same names)
@@ -220,11 +222,9 @@ def _pairs(
     opts = job.options
     check = _checker(opts, job.spec.refuses)
     previous = job.previous
-    reader = conn.sql(sql.ROWS).to_arrow_reader(BATCH)
-    assert reader is not None
     last: tuple[str, ...] = ()
-    seen: set[int] = set()
-    for batch in reader:
+    seen: set[bytes] = set()
+    for batch in final_batches(conn, sql.ROWS, BATCH):
         columns = batch.to_pydict()
         for row in zip(*columns.values(), strict=True):
             key = (row[19], row[3], row[4], row[5])  # Draft.key: inference time, request, winner, loser

@@ -47,13 +47,14 @@ def text_lines(keys: Sequence[str], columns: Sequence[pa.Array]) -> list[bytes]:
         pieces.append(column)
     pieces.append('"}\n')
     lines = pc.binary_join_element_wise(*pieces, "")
-    return _chunks(lines, pc.indices_nonzero(rare).to_pylist(), keys, columns)
+    return spliced(lines, pc.indices_nonzero(rare).to_pylist(), keys, columns)
 
 
-def _chunks(
+def spliced(
     lines: pa.Array, rare: list[int], keys: Sequence[str], columns: Sequence[pa.Array]
 ) -> list[bytes]:
-    """``lines`` as runs of joined bytes, with each rare row's own json_line in its place."""
+    """``lines`` (a string array of whole lines) as runs of joined bytes, with each rare row's own
+    json_line, of ``{keys: columns[...][row]}``, in its place."""
     _, offset_buffer, data = lines.buffers()
     offsets = memoryview(offset_buffer).cast("i" if lines.type == pa.string() else "q")[lines.offset :]
     out: list[bytes] = []
@@ -67,4 +68,4 @@ def _chunks(
     return out
 
 
-__all__ = ["text_lines"]
+__all__ = ["spliced", "text_lines"]
