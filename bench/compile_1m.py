@@ -49,9 +49,11 @@ def _texts(rng: random.Random, count: int, size: int) -> list[str]:
     return out
 
 
-def generate(db: Path, n: int) -> dict[str, Any]:
+def generate(db: Path, n: int, *, schema_version: int = 1) -> dict[str, Any]:
     """n inferences with two ~500-byte candidates, and one preference for each, appended in batches
-    with the store's bulk path (``validated=True``)."""
+    with the store's bulk path (``validated=True``). ``schema_version``: 1 (the default, what the
+    stores measured since the first figures hold: an old store, upcast on every read) or 2 (what
+    today's SDK writes)."""
     from preflog.events import new_id
     from preflog.store import open_store
 
@@ -69,7 +71,7 @@ def generate(db: Path, n: int) -> dict[str, Any]:
                 "type": "inference",
                 "request_id": rid,
                 "occurred_at": T_INF,
-                "schema_version": 1,
+                "schema_version": schema_version,
                 "prompt": f"[{i}] {prompts[i % 500]}",
                 "candidates": [
                     {"candidate_id": "a", "output": f"[{i}a] {outputs[i % 2000]}", "model": {"name": "m-a"}},
@@ -89,7 +91,7 @@ def generate(db: Path, n: int) -> dict[str, Any]:
                 "type": "preference",
                 "request_id": rid,
                 "occurred_at": T_PREF,
-                "schema_version": 1,
+                "schema_version": schema_version,
                 "chosen": chosen,
                 "rejected": rejected,
                 "source": {"kind": "human", "id": f"annotator-{i % 50}"},

@@ -202,15 +202,25 @@ def main() -> None:
     parser.add_argument("--no-local", action="store_true", help="skip the local engine (minutes at 1M)")
     parser.add_argument("--steps", default="all", help="'archive' runs only the archive build")
     parser.add_argument("--workers", type=int, help="archive worker processes (default: one per core)")
+    parser.add_argument(
+        "--schema-version",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="the generated store's events: 1 (an old store, the default store file) or 2 (today's "
+        "SDK; its own file, preflog-bench-compile-N-v2.db)",
+    )
     args = parser.parse_args()
     if args.step:
         print(json.dumps(_step(args.step, args.db, args.archive, args.out, args.workers)))
         return
-    db = args.db or Path(tempfile.gettempdir()) / f"preflog-bench-compile-{args.n}.db"
+    suffix = "" if args.schema_version == 1 else f"-v{args.schema_version}"
+    db = args.db or Path(tempfile.gettempdir()) / f"preflog-bench-compile-{args.n}{suffix}.db"
     if not db.exists():
         print(f"generating {args.n:,} inferences + {args.n:,} judgments into {db} ...", flush=True)
-        gen = generate(db, args.n)
+        gen = generate(db, args.n, schema_version=args.schema_version)
         print(f"generated in {gen['seconds']} s ({gen['bytes'] / 1e9:.2f} GB) — not part of the measurement")
+    print(f"store: {db}", flush=True)
     out = args.out or Path(tempfile.mkdtemp(prefix="preflog-bench-engines-"))
     print(f"load average before: {os.getloadavg()[0]:.2f} (1 min)", flush=True)
     try:
