@@ -86,3 +86,20 @@ def test_no_broker_at_all_raises_unavailable() -> None:
         ensure_topic(url, timeout=1.0)
     with pytest.raises(StoreUnavailable):
         StreamSink(url, timeout=1.0).append([factories.inference()], project="demo")
+
+
+def test_text_no_store_can_hold_is_rejected_and_big_integers_travel_exactly(broker: Broker) -> None:
+    """orjson writes the messages; what it refuses goes the standard library's way: a lone
+    surrogate is rejected naming its field (the store would refuse it; the batch's other events
+    are produced), an integer beyond 64 bits is on the topic as written."""
+    url = parse_stream_url(broker.url("t-" + new_id()[:8], partitions=1))
+    ensure_topic(url)
+    lone = factories.inference(prompt="broken \ud800 text")
+    big = factories.inference(metadata={"seed": 123456789012345678901234567890})
+    fine = factories.inference()
+    answers = StreamSink(url).append([lone, big, fine], project="demo")
+    assert [a.status for a in answers] == ["rejected", "stored", "stored"]
+    assert answers[0].field == "prompt" and "lone surrogate" in (answers[0].reason or "")
+    seen = {e["event_id"]: e for _, e in read_all(url, 2)}
+    assert set(seen) == {big["event_id"], fine["event_id"]}
+    assert seen[big["event_id"]]["metadata"]["seed"] == 123456789012345678901234567890

@@ -25,10 +25,15 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+try:
+    import orjson as _orjson
+except ImportError:  # the stream extra brings it; without it the standard library writes
+    _orjson = None  # type: ignore[assignment]
+
 from preflog.answers import AppendResult
 from preflog.errors import StoreUnavailable, ValidationError
 from preflog.events.contract import Limits
-from preflog.store.common import normalize_for_store
+from preflog.store.common import encode_body, normalize_for_store
 from preflog.stream.url import StreamURL
 
 # The longest a batch waits for the broker's acks before the service answers 503: 10 s stays under
@@ -51,6 +56,21 @@ def event_key(event: Mapping[str, Any]) -> bytes | None:
     """The partition key: ``request_id``, or for an erasure the ``user_id`` it erases."""
     key = event.get("user_id") if event.get("type") == "erasure" else event.get("request_id")
     return key.encode() if isinstance(key, str) else None
+
+
+def message_value(event: dict[str, Any]) -> bytes:
+    """The message: the normalized event as JSON. orjson writes it (~1 KB: 1.0 us against the
+    standard library's 11 us); what orjson refuses (an integer beyond 64 bits, a lone surrogate)
+    is written by the standard library, after the store's own check has rejected text no
+    database can store (:func:`preflog.store.common.encode_body`'s ``ValidationError``, naming
+    the field), so the stream carries only what a consumer can append."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(event)
+        except TypeError:
+            pass
+    encode_body(event)  # raises ValidationError for a lone surrogate
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def ensure_topic(url: StreamURL, *, timeout: float = DELIVERY_TIMEOUT_S) -> None:
@@ -93,6 +113,11 @@ class StreamSink:
                     # an event may be a few MB (16 candidates of 256 KiB each): the default 1 MB
                     # cap would refuse it at produce()
                     "message.max.bytes": MAX_MESSAGE_BYTES,
+                    # A 500-event batch of ~1 KB on 12 partitions was acknowledged after 12 ms
+                    # uncompressed (tansu spent 7 ms of CPU on it), 2.2 ms in lz4 (2 ms): the
+                    # broker and the consumers' fetches move the compressed batch. Every Kafka-
+                    # protocol broker reads lz4; it is the cheapest codec for the producer's CPU.
+                    "compression.type": "lz4",
                 },
             )
         )
@@ -114,6 +139,7 @@ class StreamSink:
         for raw in events:
             try:
                 event = normalize_for_store(raw, project=project, validated=validated, limits=self.limits)
+                value = message_value(event)
             except ValidationError as exc:
                 event_id = raw.get("event_id") if isinstance(raw, Mapping) else None
                 results.append(
@@ -125,7 +151,7 @@ class StreamSink:
                     )
                 )
                 continue
-            refused = self._produce(event, delivered)
+            refused = self._produce(event, value, delivered)
             if refused is not None:  # this one event cannot be a message (too large): never retried
                 results.append(AppendResult("rejected", event_id=event.get("event_id"), reason=refused))
                 continue
@@ -135,9 +161,8 @@ class StreamSink:
             self._await(sent, failures)
         return results
 
-    def _produce(self, event: dict[str, Any], delivered: Any) -> str | None:
-        """Queue ``event``; None, or why librdkafka refused this very message."""
-        value = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+    def _produce(self, event: dict[str, Any], value: bytes, delivered: Any) -> str | None:
+        """Queue ``event`` as ``value``; None, or why librdkafka refused this very message."""
         while True:
             try:
                 self._producer.produce(self.url.topic, value, key=event_key(event), on_delivery=delivered)
