@@ -207,10 +207,21 @@ def test_workers_read_postgresql_too(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("interleaved", [False, True])
-def test_chunk_ends_are_every_batch_th_event(store: Store, interleaved: bool) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_chunk_ends_are_every_batch_th_event(tmp_path: Path, backend: str, interleaved: bool) -> None:
     """The bounds the workers get: the position of every ``batch``-th event of the project after
     ``after``, then the last, whether the project holds every position of the range (counted, then
     computed) or shares it with another project (ranked)."""
+    from tests.store.conftest import BACKENDS
+
+    store = BACKENDS[backend](tmp_path)
+    try:
+        _check_chunk_ends(store, interleaved)
+    finally:
+        store.close()
+
+
+def _check_chunk_ends(store: Store, interleaved: bool) -> None:
     if interleaved:
         _fill(store, days=2, per_day=30)
     else:
