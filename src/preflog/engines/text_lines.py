@@ -28,6 +28,7 @@ from preflog.engines import duck_sql as sql
 from preflog.engines.buckets import final_batches
 from preflog.engines.sql_lines import line_sql, rare_sql
 from preflog.formats.columnar import spliced
+from preflog.formats.encoded import Chunk
 from preflog.records import normalized_prompt
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def encoded_lines(
     drops: Counter[str],
     keys: Sequence[str],
     batch_rows: int,
-) -> Iterator[tuple[bytes, int]]:
+) -> Iterator[tuple[Chunk, int]]:
     """The JSON lines of the file's kept rows ``{keys: (prompt, chosen, rejected)}``, a batch at a
     time, each with its row count; every drop counted in ``drops``, every row in ``tally``.
 
@@ -72,13 +73,14 @@ def encoded_lines(
         yield _lines(kept, keys), kept.num_rows
 
 
-def _lines(kept: pa.RecordBatch, keys: Sequence[str]) -> bytes:
+def _lines(kept: pa.RecordBatch, keys: Sequence[str]) -> Chunk:
     lines = kept.column("line")
     if lines.type != pa.string() and lines.type != pa.large_string():
         lines = lines.cast(pa.large_string())  # a string view: one buffer of whole lines
     rare = pc.indices_nonzero(kept.column("rare")).to_pylist()
     texts = [kept.column(f"{name}_text") for name in TEXTS]
-    return b"".join(spliced(lines, rare, keys, texts))
+    pieces = spliced(lines, rare, keys, texts)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def _keep(
@@ -141,7 +143,12 @@ def _blank(batch: pa.RecordBatch, name: str) -> pa.BooleanArray:
 
 def _duplicates(texts: pa.Array, kept: pa.BooleanArray, seen: set[Any]) -> pa.BooleanArray:
     """The kept rows whose digest an earlier kept row (of this batch or an earlier one) had."""
-    hits = [value in seen or _added(seen, value) for value in texts.filter(kept).to_pylist()]
+    values = texts.filter(kept).to_pylist()
+    fresh = dict.fromkeys(values)
+    if len(fresh) == len(values) and seen.isdisjoint(fresh):  # the common batch: no loop in Python
+        seen.update(fresh)
+        return pa.array([False] * len(texts), pa.bool_())
+    hits = [value in seen or _added(seen, value) for value in values]
     return pc.replace_with_mask(pa.array([False] * len(texts), pa.bool_()), kept, pa.array(hits, pa.bool_()))
 
 

@@ -30,6 +30,7 @@ from preflog.engines import duck_sql as sql
 from preflog.engines.buckets import final_batches
 from preflog.engines.text_lines import BeyondText, encoded_lines
 from preflog.formats.base import json_line
+from preflog.formats.encoded import Chunk
 from preflog.records import Pair, Record, normalized_prompt
 
 if TYPE_CHECKING:
@@ -184,7 +185,7 @@ class FinalRows(Sequence[Record]):
             yield pair
         self.drops, self._length = drops, count
 
-    def text_lines(self, keys: Sequence[str]) -> Iterator[tuple[bytes, int]]:
+    def text_lines(self, keys: Sequence[str]) -> Iterator[tuple[Chunk, int]]:
         """The JSON lines of the rows ``{keys: (prompt, chosen, rejected)}`` of this file, in chunks
         with their row counts (a standard ``trl`` file: preflog.formats.trl.write_preference);
         column-wise (:mod:`.text_lines`) unless the format refuses prompts of its own."""

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 from preflog.errors import ConfigError
+from preflog.formats.encoded import Chunk, write_chunks
 from preflog.records import FEATURES, Prompt, Reply
 
 ItemKind: TypeAlias = Literal["pairs", "unpaired"]
@@ -147,7 +148,7 @@ class EncodedRows(Iterator[Row]):
     else). Both must be the same rows: ``json_line`` of each row is its line."""
 
     def __init__(
-        self, chunks: Callable[[], Iterator[tuple[bytes, int]]], rows: Callable[[], Iterator[Row]]
+        self, chunks: Callable[[], Iterator[tuple[Chunk, int]]], rows: Callable[[], Iterator[Row]]
     ) -> None:
         self.chunks = chunks
         self._rows = rows
@@ -165,11 +166,8 @@ def write_rows_file(path: Path, rows: Iterable[Row], *, parquet: bool = False) -
     if parquet:
         count = _write_parquet(path, rows)
     elif isinstance(rows, EncodedRows):
-        count = 0
-        with path.open("wb") as fh:
-            for chunk, rows_in_chunk in rows.chunks():
-                fh.write(chunk)
-                count += rows_in_chunk
+        count, sha256 = write_chunks(path, rows.chunks())  # hashed as written
+        return DataFile(path.name, count, path.stat().st_size, sha256)
     else:
         count = 0
         with path.open("wb") as fh:

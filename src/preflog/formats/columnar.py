@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from preflog.formats.base import json_line
+from preflog.formats.encoded import Chunk
 
 # Replaced column-wide, in this order (the backslash first, so no escape is escaped twice).
 ESCAPES: Final = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))
@@ -28,7 +29,7 @@ ESCAPES: Final = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("
 RARE: Final = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
 
 
-def text_lines(keys: Sequence[str], columns: Sequence[pa.Array]) -> list[bytes]:
+def text_lines(keys: Sequence[str], columns: Sequence[pa.Array]) -> list[Chunk]:
     """The JSON lines of the rows of ``columns`` (non-null strings, one per key), as byte chunks
     to write one after another."""
     count = len(columns[0]) if columns else 0
@@ -52,16 +53,16 @@ def text_lines(keys: Sequence[str], columns: Sequence[pa.Array]) -> list[bytes]:
 
 def spliced(
     lines: pa.Array, rare: list[int], keys: Sequence[str], columns: Sequence[pa.Array]
-) -> list[bytes]:
-    """``lines`` (a string array of whole lines) as runs of joined bytes, with each rare row's own
-    json_line, of ``{keys: columns[...][row]}``, in its place."""
+) -> list[Chunk]:
+    """``lines`` (a string array of whole lines) as runs of joined bytes (views of its data, no
+    copy), with each rare row's own json_line, of ``{keys: columns[...][row]}``, in its place."""
     _, offset_buffer, data = lines.buffers()
     offsets = memoryview(offset_buffer).cast("i" if lines.type == pa.string() else "q")[lines.offset :]
-    out: list[bytes] = []
+    out: list[Chunk] = []
     start = 0
     for index in [*rare, len(lines)]:
         if index > start:
-            out.append(data[offsets[start] : offsets[index]].to_pybytes())
+            out.append(memoryview(data[offsets[start] : offsets[index]]))
         if index < len(lines):
             out.append(json_line({k: c[index].as_py() for k, c in zip(keys, columns, strict=True)}))
         start = index + 1
