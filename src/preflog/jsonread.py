@@ -44,7 +44,9 @@ def loads(data: bytes | str) -> Any:
     else:
         raw = data
     digits = raw.translate(_AS_ZERO)
-    if _LONG in digits or _LONG_NEGATIVE in digits:
+    # find, not `in`: bytes.__contains__ tries the operand as an int first, raising and clearing
+    # a TypeError on every call (~3.7 k instructions an event, counted with cachegrind)
+    if digits.find(_LONG) >= 0 or digits.find(_LONG_NEGATIVE) >= 0:
         return json.loads(data)
     try:
         return _orjson.loads(raw)
