@@ -39,6 +39,13 @@ def _peak_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def _cpu_s() -> float:
+    """This process's CPU seconds (user + system, every thread): on a shared machine the figure
+    that moves least with the other work beside it."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return round(own.ru_utime + own.ru_stime, 1)
+
+
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
 
@@ -107,6 +114,7 @@ def run_engine(db: Path, archive: Path, out: Path, engine: str) -> dict[str, Any
     return {
         "seconds": round(time.perf_counter() - started, 2),
         "peak_mb": _peak_mb(),
+        "cpu_s": _cpu_s(),
         "rows": manifest.counts_out["items"],
         "engine": manifest.engine or engine,
         "sha256": _sha(out / "train.jsonl"),
@@ -144,7 +152,12 @@ def run_plain(db: Path, archive: Path, out: Path, *, typed: bool = True) -> dict
     )
     duck.close()
     rows = sum(1 for _ in (out / "train.jsonl").open("rb"))
-    return {"seconds": round(time.perf_counter() - started, 2), "peak_mb": _peak_mb(), "rows": rows}
+    return {
+        "seconds": round(time.perf_counter() - started, 2),
+        "peak_mb": _peak_mb(),
+        "cpu_s": _cpu_s(),
+        "rows": rows,
+    }
 
 
 PLAIN_TYPED = """
@@ -196,7 +209,9 @@ def main() -> None:
     parser.add_argument(
         "--db", type=Path, help="store file (default: $TMPDIR/preflog-bench-compile-N.db, kept)"
     )
-    parser.add_argument("--archive", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--archive", type=Path, help="reuse this archive of the store (skips the archive step; kept)"
+    )
     parser.add_argument("--out", type=Path, help="output directory (default: a temporary one)")
     parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
     parser.add_argument("--no-local", action="store_true", help="skip the local engine (minutes at 1M)")
@@ -224,24 +239,42 @@ def main() -> None:
     out = args.out or Path(tempfile.mkdtemp(prefix="preflog-bench-engines-"))
     print(f"load average before: {os.getloadavg()[0]:.2f} (1 min)", flush=True)
     try:
-        _report(db, out, local=not args.no_local, only_archive=args.steps == "archive", workers=args.workers)
+        only_archive = args.steps == "archive"
+        _report(
+            db,
+            out,
+            local=not args.no_local,
+            only_archive=only_archive,
+            workers=args.workers,
+            reuse=args.archive,
+        )
     finally:
         if args.out is None:
             shutil.rmtree(out, ignore_errors=True)
 
 
 def _line(what: str, result: dict[str, Any], unit: str = "rows", target: str = "") -> str:
-    figures = f"{result['seconds']} s, peak {result['peak_mb']} MB, {result['rows']:,} {unit}"
+    cpu = f", CPU {result['cpu_s']} s" if "cpu_s" in result else ""
+    figures = f"{result['seconds']} s{cpu}, peak {result['peak_mb']} MB, {result['rows']:,} {unit}"
     return f"{what}: {figures}" + (f" ({target})" if target else "")
 
 
 def _report(
-    db: Path, out: Path, *, local: bool, only_archive: bool = False, workers: int | None = None
+    db: Path,
+    out: Path,
+    *,
+    local: bool,
+    only_archive: bool = False,
+    workers: int | None = None,
+    reuse: Path | None = None,
 ) -> None:
-    archive = out / "archive"
-    arc = _child("archive", db, archive, out, workers)
-    print(_line("preflog archive", arc, "events", "target ≤ 20 s, ≤ 2048 MB"), flush=True)
-    print(f"  peak: the sum over its {arc['processes']} process(es); CPU {arc['cpu_s']} s", flush=True)
+    archive = reuse if reuse is not None and not only_archive else out / "archive"
+    if archive == reuse:
+        print(f"archive: reusing {archive} (not measured)", flush=True)
+    else:
+        arc = _child("archive", db, archive, out, workers)
+        print(_line("preflog archive", arc, "events", "target ≤ 20 s, ≤ 2048 MB"), flush=True)
+        print(f"  peak: the sum over its {arc['processes']} process(es); CPU {arc['cpu_s']} s", flush=True)
     if only_archive:
         print(f"load average after: {os.getloadavg()[0]:.2f} (1 min)")
         return
@@ -253,6 +286,7 @@ def _report(
     print(
         f"ratio duckdb engine speed / plain duckdb: {plain['seconds'] / duck['seconds']:.2f}x (target ≥ 0.5x)"
     )
+    print(f"  in CPU seconds: {plain['cpu_s'] / duck['cpu_s']:.2f}x", flush=True)
     old = _child("plain-json", db, archive, out / "plain-json")
     print(_line("plain duckdb join+write of the archive (event JSON, the earlier baseline)", old))
     print(f"ratio duckdb engine speed / plain duckdb on the JSON: {old['seconds'] / duck['seconds']:.2f}x")
