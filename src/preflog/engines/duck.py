@@ -23,8 +23,8 @@ from preflog.compile.pipeline import Compiled, CompileJob
 if TYPE_CHECKING:
     import duckdb
 
-# DuckDB's share of the 2 GB a compile may use (docs/scaling.md): beyond it the sort of the final
-# rows (~1.1 GB of texts for 1M pairs of ~500-byte replies) spills to a temporary directory.
+# DuckDB's share of the 2 GB a compile may use (docs/scaling.md): the final rows are sorted a bucket
+# (~150 MB of texts) at a time (engines.buckets); beyond it a sort spills to a temporary directory.
 DUCKDB_CONFIG: Final = {"memory_limit": "1GB"}
 # Why an archive written before the typed text columns takes the pipeline (docs/scaling.md).
 OUTDATED: Final = "archive format {} has no typed text columns; rerun preflog archive into a new directory"
