@@ -4,9 +4,11 @@ of the pipeline it stands in for (:mod:`preflog.compile.judgments` and :mod:`pre
 Every statement reads the view ``ev``: the archive's committed rows up to the compile's
 watermark. The judgment side becomes table ``j`` (one row per preference, with the reason a
 filter drops it), the requests ``r``, the votes on joined requests ``v`` and the aggregated pairs
-``d`` (with the reason aggregation drops one); :data:`ROWS` sums up each decided pair's agreeing
-votes and joins them to the inferences' texts, streamed in the pipeline's output order. Ordering
-and comparisons are on UTF-8 bytes, which is Python's code-point order for ``str``.
+``d`` (with the reason aggregation drops one); :data:`PAIRS` sums up each decided pair's
+agreeing votes and numbers the pairs in the pipeline's output order (table ``fa``, no texts), and
+:data:`ROWS` / :data:`TEXT_ROWS` join one bucket of them to the inferences' texts
+(:mod:`.buckets`). Ordering and comparisons are on UTF-8 bytes, which is Python's code-point
+order for ``str``.
 
 Only typed columns are read (format 2, :mod:`preflog.archive.rows`), never the ``event`` JSON:
 decoding every inference's JSON was ~15 s of a 1M + 1M compile.
