@@ -148,11 +148,14 @@ WITH agreeing AS (
          list(strength ORDER BY position) FILTER (WHERE strength IS NOT NULL) AS strengths
   FROM agreeing WHERE n > 1
   GROUP BY request_id, winner, loser, n, latest
+), k AS (
+  -- the window sorts the keys alone, not every column of the pairs (~1 s of its ~2.5 s at 1M)
+  SELECT a.request_id, a.winner, a.loser, i.position AS inf_pos,
+         row_number() OVER (ORDER BY i.inf_occurred, a.request_id, a.winner, a.loser) - 1 AS ord
+  FROM a JOIN (SELECT request_id, position, OCCURRED AS inf_occurred FROM ev WHERE type = 'inference') i
+    USING (request_id)
 )
-SELECT a.*, i.position AS inf_pos,
-       row_number() OVER (ORDER BY i.inf_occurred, a.request_id, a.winner, a.loser) - 1 AS ord
-FROM a JOIN (SELECT request_id, position, OCCURRED AS inf_occurred FROM ev WHERE type = 'inference') i
-  USING (request_id)
+SELECT a.*, k.inf_pos, k.ord FROM a JOIN k USING (request_id, winner, loser)
 """.replace("OCCURRED", OCCURRED)
 
 # Per run of ``ord`` (bucket), the inferences' positions it reads: a bucket whose inferences lie
