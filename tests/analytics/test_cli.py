@@ -101,3 +101,15 @@ def test_style_control_on_too_few_battles_is_a_clear_error(tmp_path: Path) -> No
     store.append([inf, f.preference(inf["request_id"])], project="p")
     with pytest.raises(ValidationError, match="style_control"):
         analytics.leaderboard(store, "p", style_control=True)
+
+
+def test_a_negative_seed_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "seed.db"
+    store = SQLiteStore(db)
+    inf = f.inference(models=("alpha", "beta"))
+    store.append([inf, f.preference(inf["request_id"])], project="p")
+    store.close()
+    code = main(["leaderboard", "--db", str(db), "--project", "p", "--ci", "bootstrap", "--seed", "-1"])
+    err = capsys.readouterr().err
+    assert code != 0 and "seed" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from starlette.testclient import TestClient
 from tests import factories as f
 from tests.server.conftest import OTHER, PROJECT, KeyMaker, auth
 
 from preflog import analytics
+from preflog.errors import ValidationError
 from preflog.store.base import Store
 
 
@@ -77,3 +79,19 @@ def test_judges_route_shows_each_reward_model_version(
     assert board["battles"] == 6
     report = client.get("/v1/analytics/report", headers=reader).json()
     assert "reward_model:rm-small@3" in [j["judge"] for j in report["agreement"]["judges"]]
+
+
+def test_a_negative_bootstrap_seed_is_refused_naming_it(
+    client: TestClient, store: Store, make_key: KeyMaker
+) -> None:
+    """numpy takes no negative seed: the service answered 500 (schemathesis found it)."""
+    _battles(store)
+    reader = auth(make_key("read"))
+    got = client.get("/v1/analytics/leaderboard?ci=bootstrap&rounds=5&seed=-1", headers=reader)
+    assert got.status_code == 422, got.text
+    assert "seed" in got.text
+    for style_control in (False, True):
+        with pytest.raises(ValidationError, match="seed: must be zero or more, got -1"):
+            analytics.leaderboard(
+                store, PROJECT, ci="bootstrap", rounds=5, seed=-1, style_control=style_control
+            )

@@ -103,6 +103,8 @@ def rate(
         raise ValidationError(f"must be bt or elo, got {method!r}", "method")
     if ci not in ("sandwich", "bootstrap", "none"):
         raise ValidationError(f"must be sandwich, bootstrap or none, got {ci!r}", "ci")
+    if seed is not None and seed < 0:  # numpy's generators take none: a ValueError (a 500 over HTTP)
+        raise ValidationError(f"must be zero or more, got {seed}", "seed")
     if len(battles.models) == 0:  # nothing judged (yet), or filtered away: an empty board, not an error
         return Leaderboard(
             rows=[], method=method, ci=ci, level=level, battles=0, anchor=dict(anchor) if anchor else None

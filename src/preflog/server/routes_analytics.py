@@ -123,7 +123,7 @@ async def get_leaderboard(
     method: Literal["bt", "elo"] = "bt",
     ci: Literal["sandwich", "bootstrap", "none"] = "sandwich",
     rounds: Annotated[int, Query(ge=1, le=2000)] = 100,
-    seed: int = 0,
+    seed: Annotated[int, Query(ge=0)] = 0,
     style_control: bool = False,
     by: Literal["model", "version"] = "model",
     both_bad: Literal["tie", "drop"] = "tie",
