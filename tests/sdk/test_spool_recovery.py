@@ -196,3 +196,31 @@ def test_an_idle_replayer_whose_directory_was_removed_stays_quiet(
         assert replayer.report().pending == 0  # what stats() shows, without raising
     finally:
         replayer.stop()
+
+
+def test_pending_counts_a_segment_claimed_right_after_the_listing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A replay claims the segment (a rename) just after pending() listed the directory. Read
+    # after the listing, the file was gone under its listed name and pending() said 0 with 30
+    # events waiting: tests/transport's spool test, waiting for 0, stopped before the replay
+    # was answered (2 runs in 12 here, and a CI failure).
+    spool, _ = spooled(tmp_path / "spool", 30)
+    (segment,) = spool._segments()
+    claim = segment.with_name(f"{segment.name}.replaying-1")
+    real = DiskSpool._locked
+
+    def racing(self: DiskSpool, *, exclusive: bool) -> AbstractContextManager[None]:
+        @contextmanager
+        def locked() -> Iterator[None]:
+            with real(self, exclusive=exclusive):
+                yield
+            if not exclusive and segment.exists():  # a replay claims it as the lock is let go
+                segment.rename(claim)
+
+        return locked()
+
+    monkeypatch.setattr(DiskSpool, "_locked", racing)
+    assert spool.pending() == 30
+    assert claim.exists()  # the claim did happen, after the count
+    assert spool.pending() == 30  # and the claim is counted too

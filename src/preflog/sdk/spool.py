@@ -203,14 +203,21 @@ class DiskSpool:
 
     def pending(self) -> int:
         """How many events are waiting in the spool, counting those a replay has claimed and is
-        sending now: they leave only once answered. Each file is read once per change."""
-        seen: dict[str, tuple[int, int, int]] = {}
+        sending now: they leave only once answered. Each file is read once per change.
+
+        Listed and read under the lock, where a claim or a put-back renames: read after the
+        listing, a segment claimed in between was gone under its listed name and the spool read
+        as empty with every event waiting (a caller waiting for ``pending() == 0`` stopped early)."""
         try:
             with self._locked(exclusive=False):
-                names = list(self.directory.iterdir())
+                return self._pending()
         except FileNotFoundError:  # the directory was removed: nothing waits (stats() never raises)
-            names = []
-        for path in names:
+            self._counts = {}
+            return 0
+
+    def _pending(self) -> int:
+        seen: dict[str, tuple[int, int, int]] = {}
+        for path in list(self.directory.iterdir()):
             if not _waiting(path.name):  # not .lock, .writing
                 continue
             try:
@@ -226,9 +233,8 @@ class DiskSpool:
         return sum(count for _, _, count in seen.values())
 
     def has_pending(self) -> bool:
-        """Whether any event waits, claimed or not. The names alone, listed under the lock, where
-        a put-back renames and deletes: :meth:`pending` reads the files after the listing, so a
-        segment put back in between counts as nothing there."""
+        """Whether any event waits, claimed or not: the names alone, listed under the lock (where
+        a claim or a put-back renames), without reading the files as :meth:`pending` does."""
         try:
             with self._locked(exclusive=False):
                 return any(_waiting(path.name) for path in self.directory.iterdir())
