@@ -34,6 +34,24 @@ def claims(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if ".replaying" in p.name)
 
 
+def rename_after_shared_lock(monkeypatch: pytest.MonkeyPatch, source: Path, target: Path) -> None:
+    """Another process's rename (a claim, a put-back) right as a reader lets the spool's shared
+    lock go: ``source`` becomes ``target`` once, after the reader's locked listing."""
+    real = DiskSpool._locked
+
+    def racing(self: DiskSpool, *, exclusive: bool) -> AbstractContextManager[None]:
+        @contextmanager
+        def locked() -> Iterator[None]:
+            with real(self, exclusive=exclusive):
+                yield
+            if not exclusive and source.exists():
+                source.rename(target)
+
+        return locked()
+
+    monkeypatch.setattr(DiskSpool, "_locked", racing)
+
+
 def wait_for(condition: Any, seconds: float = 20) -> bool:
     deadline = time.monotonic() + seconds
     while not condition() and time.monotonic() < deadline:
@@ -114,19 +132,8 @@ def test_a_segment_put_back_while_the_replayer_looks_is_still_replayed(
     with _sleeper() as other:
         claim = segment.with_name(f"{segment.name}.replaying-{other}")
         segment.rename(claim)
-        real = DiskSpool._locked
-
-        def racing(self: DiskSpool, *, exclusive: bool) -> AbstractContextManager[None]:
-            @contextmanager
-            def locked() -> Iterator[None]:
-                with real(self, exclusive=exclusive):
-                    yield
-                if not exclusive and claim.exists():  # the other replay puts its claim back now
-                    claim.rename(segment.with_name(f"9{segment.name[1:]}"))
-
-            return locked()
-
-        monkeypatch.setattr(DiskSpool, "_locked", racing)
+        put_back = segment.with_name(f"9{segment.name[1:]}")
+        rename_after_shared_lock(monkeypatch, claim, put_back)  # the other replay puts it back now
         replayer = Replayer(spool, LocalTransport(db), PROJECT, backoff=0.05, max_backoff=0.2)
         replayer.start()
         try:
@@ -208,19 +215,7 @@ def test_pending_counts_a_segment_claimed_right_after_the_listing(
     spool, _ = spooled(tmp_path / "spool", 30)
     (segment,) = spool._segments()
     claim = segment.with_name(f"{segment.name}.replaying-1")
-    real = DiskSpool._locked
-
-    def racing(self: DiskSpool, *, exclusive: bool) -> AbstractContextManager[None]:
-        @contextmanager
-        def locked() -> Iterator[None]:
-            with real(self, exclusive=exclusive):
-                yield
-            if not exclusive and segment.exists():  # a replay claims it as the lock is let go
-                segment.rename(claim)
-
-        return locked()
-
-    monkeypatch.setattr(DiskSpool, "_locked", racing)
+    rename_after_shared_lock(monkeypatch, segment, claim)  # a replay claims it as the lock is let go
     assert spool.pending() == 30
     assert claim.exists()  # the claim did happen, after the count
     assert spool.pending() == 30  # and the claim is counted too
