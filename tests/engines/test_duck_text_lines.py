@@ -9,14 +9,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from preflog.compile.pipeline import Tally
+from preflog.engines.sql_lines import line_sql, rare_sql
 from preflog.formats.base import EncodedRows, json_line
-from preflog.formats.columnar import text_lines
+from preflog.formats.columnar import spliced
 from preflog.formats.trl import write_preference
 from preflog.progress import ProgressUpdate
 from preflog.records import Pair
@@ -63,9 +66,24 @@ TEXT = ANY | TRICKY
 @given(rows=st.lists(st.tuples(TEXT, TEXT, TEXT), max_size=30), start=st.integers(0, 3))
 @settings(max_examples=300, deadline=None)
 def test_the_columnar_lines_are_the_row_writers_bytes(rows: list[tuple[str, str, str]], start: int) -> None:
-    columns = [pa.array([r[i] for r in rows], pa.string()).slice(min(start, len(rows))) for i in range(3)]
+    """DuckDB's lines of the rows, spliced with json_line for the rows it flags (what a trl file's
+    bytes are made of), from an offset into the arrays as a filtered batch has."""
+    conn = duckdb.connect()
+    try:
+        conn.execute("CREATE TABLE t (i INT, a VARCHAR, b VARCHAR, c VARCHAR)")
+        if rows:
+            conn.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", [(i, *r) for i, r in enumerate(rows)])
+        line = line_sql(KEYS, ("a", "b", "c"))
+        query = f"SELECT {line} AS line, {rare_sql('line')} AS rare, a, b, c FROM t ORDER BY i"
+        got = conn.execute(query).to_arrow_table()
+    finally:
+        conn.close()
+    got = got.slice(min(start, len(rows)))
+    lines = got.column("line").combine_chunks().cast(pa.large_string())
+    rare = pc.indices_nonzero(got.column("rare").combine_chunks()).to_pylist()
+    texts = [got.column(name).combine_chunks() for name in ("a", "b", "c")]
     expected = b"".join(json_line(dict(zip(KEYS, r, strict=True))) for r in rows[start:])
-    assert b"".join(text_lines(KEYS, columns)) == expected
+    assert b"".join(spliced(lines, rare, KEYS, texts)) == expected
 
 
 def test_a_lone_surrogate_never_reaches_the_columnar_writer() -> None:
@@ -74,11 +92,6 @@ def test_a_lone_surrogate_never_reaches_the_columnar_writer() -> None:
         pa.array(["\ud800 lone"], pa.string())
     with pytest.raises(UnicodeEncodeError):
         json_line({"prompt": "\ud800"})
-
-
-def test_a_null_is_refused_not_written_as_text() -> None:
-    with pytest.raises(ValueError, match="null"):
-        text_lines(KEYS, [pa.array(["a"]), pa.array([None], pa.string()), pa.array(["b"])])
 
 
 def test_write_preference_uses_the_lines_a_sequence_offers_only_for_standard_files() -> None:

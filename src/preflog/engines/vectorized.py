@@ -3,8 +3,8 @@ aggregation of a compile run as SQL over the archive (:mod:`.duck_sql`), and onl
 — prompt, the two texts, ids — come back to Python, for the checks on texts, deduplication, the
 split and preflog's own writers (:func:`preflog.compile.pipeline.write_files`). No event's JSON
 is decoded at all: the SQL reads the archive's typed columns. A standard ``trl`` file skips even
-the per-row Python: its checks and its JSON lines are made a batch of columns at a time
-(:mod:`.text_lines`, :mod:`preflog.formats.columnar`).
+the per-row Python: its checks are masks over a batch of columns and its JSON lines are made by
+DuckDB (:mod:`.text_lines`, :mod:`.sql_lines`, :mod:`preflog.formats.columnar`).
 
 It stands in for the pipeline exactly where the events and options allow; anywhere else
 :func:`why_not` or the probe names the reason and the compile takes the pipeline, recorded in the

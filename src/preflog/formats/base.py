@@ -143,7 +143,7 @@ def json_line(row: Row) -> bytes:
 
 class EncodedRows(Iterator[Row]):
     """A format's rows that may arrive already encoded: :func:`write_rows_file` writes the JSON
-    lines ``chunks()`` gives (byte chunks, each with its row count; :mod:`preflog.formats.columnar`
+    lines ``chunks()`` gives (byte chunks, each with its row count; :func:`preflog.formats.columnar.spliced`
     makes them) as they are; iterating gives the rows from ``rows()`` (the Parquet writer, anyone
     else). Both must be the same rows: ``json_line`` of each row is its line."""
 
