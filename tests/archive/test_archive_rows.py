@@ -1,7 +1,8 @@
 """The archive's rows are the same as before the columnar build: every file an archive run writes
 equals, row by row and column by column, the table the original row-per-dict code (frozen below,
-as it was before the change) builds from the same stored events; and the ``event`` column's text
-is the standard library's exact text whether or not orjson writes it."""
+as it was before the change) builds from the same stored events — its ``event`` text, the store's
+own, is the same event to the last digit (written again, the old text); the text written from an
+event (upcast ones) is the standard library's exact text whether or not orjson writes it."""
 
 from __future__ import annotations
 
@@ -114,8 +115,16 @@ def assert_same_as_old(store: Store, uri: str) -> int:
         table = old_columns(table)
         assert table.schema.equals(expected.schema), path
         for name in OLD_SCHEMA.names:
-            assert table[name].to_pylist() == expected[name].to_pylist(), (path, name)
-        assert table.equals(expected), path
+            if name != "event":
+                assert table[name].to_pylist() == expected[name].to_pylist(), (path, name)
+        # ``event``: the store's own text where it gives one (tests/store/test_body_mark.py), the
+        # same event to the last digit: written again by the standard library, the old code's text
+        again = [
+            json.dumps(json.loads(text), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            for text in table["event"].to_pylist()
+        ]
+        assert again == expected["event"].to_pylist(), path
+        assert table.drop_columns(["event"]).equals(expected.drop_columns(["event"])), path
         checked += len(table)
     return checked
 

@@ -20,7 +20,7 @@ import pytest
 from preflog.archive import S3Options, archive_events, open_target
 from preflog.archive import chunks as chunks_module
 from preflog.archive.chunks import part_name
-from preflog.archive.rows import SCHEMA, Stamps, table_of
+from preflog.archive.rows import SCHEMA, Stamps, table_of_values, values_of
 from preflog.archive.target import part_files, read_state, temporaries
 from preflog.archive.workers import chunk_ends
 from preflog.errors import StoreError
@@ -45,14 +45,14 @@ def _fill(store: Store, days: int, per_day: int) -> None:
 def _whole_chunks(store: Store, batch: int) -> dict[str, pa.Table]:
     """The tables as the code before pieces and workers built them: each chunk of ``batch`` events
     materialized, split by day, one table each."""
-    events = list(store.scan(project=PROJECT, after=0, until_position=store.last_position(), batch=999))
+    events = list(store.scan_texts(project=PROJECT, after=0, until_position=store.last_position(), batch=999))
     out: dict[str, pa.Table] = {}
     for start in range(0, len(events), batch):
         stamps, by_day = Stamps(), defaultdict(list)
-        for item in events[start : start + batch]:
-            by_day[stamps.day_of(item)].append(item)
-        for day, items in by_day.items():
-            out[part_name(PROJECT, day, items[0].position, items[-1].position)] = table_of(items, stamps)
+        for item, text in events[start : start + batch]:
+            by_day[stamps.day_of(item)].append(values_of(item, stamps, text))
+        for day, rows in by_day.items():
+            out[part_name(PROJECT, day, rows[0][0], rows[-1][0])] = table_of_values(rows)
     return out
 
 

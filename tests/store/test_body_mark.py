@@ -73,3 +73,42 @@ def test_a_resent_event_is_a_duplicate_of_its_unmarked_earlier_copy(store: Store
         tx.execute("UPDATE events SET body = ? WHERE event_id = ?", (unmarked, event["event_id"]))
     (result,) = store.append([event], project=project)
     assert result.status == "duplicate", result
+
+
+def _exact(value: Any) -> str:
+    """Text that tells ``1`` from ``1.0`` and keeps big integers: for comparing events exactly."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _set_body(store: Store, event_id: str, body: str) -> None:
+    with store.transaction("write") as tx:  # type: ignore[attr-defined]
+        tx.execute("UPDATE events SET body = ? WHERE event_id = ?", (body, event_id))
+
+
+def test_scan_texts_gives_the_stored_body_with_project_and_received_at(store: Store, project: str) -> None:
+    """The archive's ``event`` text straight from the body (marked or not): the same event as
+    :meth:`scan` reads, exactly; none for an upcast event or a body holding ``project`` itself
+    (its text would name the key twice), which the archive writes from the event instead."""
+    plain, big, old, odd = (factories.inference() for _ in range(4))
+    big["candidates"][0]["metadata"] = dict(BIG)
+    plain["metadata"] = {"tiny": 1e-7, "k": [0.5, 3, -0.0], "é": "Grüße \u2028"}
+    old["schema_version"] = 1
+    store.append([plain, big, old, odd], project=project)
+    holding = _body(store, odd["event_id"]).replace('{"', '{"project":"elsewhere","', 1)
+    _set_body(store, odd["event_id"], holding)
+    last = store.last_position(project=project)
+    scanned = list(store.scan_texts(project=project, after=0, until_position=last, batch=2))
+    events = list(store.scan(project=project, after=0, until_position=last, batch=2))
+    assert [item for item, _ in scanned] == events
+    texts = {item.event_id: text for item, text in scanned}
+    assert texts[old["event_id"]] is None and texts[odd["event_id"]] is None
+    for item in events:
+        text = texts[item.event_id]
+        if text is None:
+            continue
+        head = _exact({"project": project, "received_at": item.event["received_at"]})[:-1] + ","
+        body = _body(store, item.event_id)
+        assert text == head + body[1:].removesuffix(ORJSON_MARK)
+        assert _exact(json.loads(text)) == _exact(item.event)
+    assert texts[big["event_id"]] is not None and texts[plain["event_id"]] is not None
+    assert not _body(store, big["event_id"]).endswith(ORJSON_MARK)  # both kinds of body were spliced

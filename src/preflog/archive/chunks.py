@@ -16,13 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import pyarrow as pa
 
 from preflog.archive.rows import Stamps, table_of_values, values_of
 from preflog.archive.target import Target, commit_table
 from preflog.store.base import StoredEvent
+
+T = TypeVar("T")
+#: A stored event and its JSON text when the store gave it (else None): what a chunk is made of.
+Scanned = tuple[StoredEvent, str | None]
 
 # Rows of a day turned into Arrow columns at a time: 20,000 rows hold ~30 MB of Python objects
 # (their strings), a tenth of a 200,000-event chunk, and columns of 20,000 values convert as fast.
@@ -88,17 +92,18 @@ class Chunk:
         self.result = ChunkResult()
         self._days: dict[str, _Day] = {}
 
-    def add(self, items: list[StoredEvent], *, note: bool = True) -> None:
-        """Add events that follow the ones added before (position order): each becomes a row of
-        its day at once; every :data:`PIECE` rows of a day become Arrow columns."""
+    def add(self, items: list[Scanned], *, note: bool = True) -> None:
+        """Add events that follow the ones added before (position order), each with its JSON text
+        when the store gave it (:meth:`preflog.store.Store.scan_texts`): each becomes a row of its
+        day at once; every :data:`PIECE` rows of a day become Arrow columns."""
         stamps, days, erased = self.stamps, self._days, self.result.erased
-        for item in items:
+        for item, text in items:
             day = stamps.day_of(item)
             entry = days.get(day)
             if entry is None:
                 entry = days[day] = _Day(item.position, item.position)
             entry.last = item.position
-            entry.rows.append(values_of(item, stamps))
+            entry.rows.append(values_of(item, stamps, text))
             if len(entry.rows) >= PIECE:
                 entry.convert()
             if note:
@@ -120,7 +125,7 @@ class Chunk:
 
 
 def write_chunks(
-    target: Target, project: str, events: Iterable[StoredEvent], *, batch: int
+    target: Target, project: str, events: Iterable[Scanned], *, batch: int
 ) -> Iterator[ChunkResult]:
     """Write ``events`` (position order) as chunks of ``batch`` events, one after the other."""
     chunk, size = Chunk(target, project), 0
@@ -134,15 +139,13 @@ def write_chunks(
         yield chunk.commit()
 
 
-def pieces(
-    items: Iterable[StoredEvent], *, batch: int, piece: int
-) -> Iterator[tuple[list[StoredEvent], bool]]:
+def pieces(items: Iterable[T], *, batch: int, piece: int) -> Iterator[tuple[list[T], bool]]:
     """Lists of at most ``piece`` events, each flagged when it ends a chunk of ``batch`` events.
 
-    >>> [(len(p), ends) for p, ends in pieces([StoredEvent(i, {}) for i in range(5)], batch=3, piece=2)]
+    >>> [(len(p), ends) for p, ends in pieces(range(5), batch=3, piece=2)]
     [(2, False), (1, True), (2, False)]
     """
-    current: list[StoredEvent] = []
+    current: list[T] = []
     in_chunk = 0
     for item in items:
         current.append(item)

@@ -248,7 +248,7 @@ def work(lines: IO[str], out: IO[str]) -> None:
 def write_range(store: Store, target: Target, project: str, after: int, last: int) -> ChunkResult:
     """The events with ``after < position <= last`` written as one chunk."""
     chunk = Chunk(target, project)
-    events = store.scan(project=project, after=after, until_position=last, batch=PAGE)
+    events = store.scan_texts(project=project, after=after, until_position=last, batch=PAGE)
     for piece, _ in pieces(events, batch=max(1, last - after), piece=PAGE):
         chunk.add(piece)
     return chunk.commit()

@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import pyarrow.parquet as pq
 
-from preflog.archive.chunks import PAGE, Chunk, ChunkResult, Erased, part_name, write_chunks
+from preflog.archive.chunks import PAGE, Chunk, ChunkResult, Erased, Scanned, part_name, write_chunks
 from preflog.archive.rows import format_of
 from preflog.archive.target import (
     S3Options,
@@ -38,7 +38,7 @@ from preflog.archive.target import (
 )
 from preflog.archive.workers import Workers, chunk_ends, reopen_url
 from preflog.errors import ConfigError
-from preflog.store.base import Store, StoredEvent
+from preflog.store.base import Store
 
 # Events per batch: 200,000 events of ~1 KB hold ~0.5 GB as Python objects at peak, under the
 # 2 GB the archive may use, and give files of ~20 MB (zstd), large enough for fast scans.
@@ -142,7 +142,7 @@ def _chunk_results(
     count = workers if workers is not None else (os.cpu_count() or 1)
     url = reopen_url(store) if count > 1 and until - after > batch else None
     if url is None:
-        events = store.scan(project=project, after=after, until_position=until, batch=PAGE)
+        events = store.scan_texts(project=project, after=after, until_position=until, batch=PAGE)
         yield from write_chunks(target, project, events, batch=batch)
         return
     with Workers(url, target, s3, project=project, count=count) as pool:
@@ -188,10 +188,10 @@ def _rewrite_erased(store: Store, target: Target, project: str, watermark: int, 
 def _rewrite_file(store: Store, target: Target, project: str, first: int, last: int, path: str) -> str:
     day = path.rsplit("/", 2)[-2].removeprefix("day=")
     chunk = Chunk(target, project)
-    page: list[StoredEvent] = []
-    for item in store.scan(project=project, after=first - 1, until_position=last, batch=PAGE):
-        if chunk.stamps.day_of(item) == day:
-            page.append(item)
+    page: list[Scanned] = []
+    for scanned in store.scan_texts(project=project, after=first - 1, until_position=last, batch=PAGE):
+        if chunk.stamps.day_of(scanned[0]) == day:
+            page.append(scanned)
         if len(page) >= PAGE:
             chunk.add(page, note=False)
             page = []

@@ -184,6 +184,15 @@ class Store(ABC):
         faster whole-range plan than paging :meth:`read` overrides it."""
         return self.iter_events(project=project, after=after, batch=batch, until_position=until_position)
 
+    def scan_texts(
+        self, *, project: str, after: int, until_position: int, batch: int = 5000
+    ) -> Iterator[tuple[StoredEvent, str | None]]:
+        """:meth:`scan`'s events, each with its JSON text (``project`` and ``received_at``
+        included) when the store can give it without writing the event again, else None. The
+        archive's ``event`` column: a store whose rows hold the text as it is overrides this."""
+        for item in self.scan(project=project, after=after, until_position=until_position, batch=batch):
+            yield item, None
+
     @abstractmethod
     def get_request(self, request_id: str, *, project: str) -> RequestView:
         """The joined view of one request (empty lists when nothing is known about it)."""

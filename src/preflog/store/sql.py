@@ -76,6 +76,7 @@ from preflog.store.common import (
     prepare_batch,
     read_where,
     stored_event,
+    stored_event_text,
     user_key,
 )
 from preflog.store.group import Append, GroupCommit
@@ -397,16 +398,31 @@ class SQLStore(Store):
     def scan(
         self, *, project: str, after: int, until_position: int, batch: int = 5000
     ) -> Iterator[StoredEvent]:
+        for page in self._scan_pages(project, after, until_position, batch):
+            yield from (stored_event(ReadRow._make(row)) for row in page)
+
+    def scan_texts(
+        self, *, project: str, after: int, until_position: int, batch: int = 5000
+    ) -> Iterator[tuple[StoredEvent, str | None]]:
+        for page in self._scan_pages(project, after, until_position, batch):
+            yield from (stored_event_text(ReadRow._make(row)) for row in page)
+
+    def _scan_pages(
+        self, project: str, after: int, until_position: int, batch: int
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of :meth:`scan` (:data:`READ_COLUMNS`), a page of ``batch`` at a time."""
         sql = (
             f"SELECT {READ_COLUMNS} FROM {self.SCAN_FROM} WHERE project = ? AND position > ? "
             "AND position <= ? ORDER BY position LIMIT ?"
         )
         while after < until_position:
-            page = self._query(sql, (project, after, until_position, max(1, int(batch))))
-            yield from page
+            with self.connection("read") as tx:
+                page = tx.all(sql, (project, after, until_position, max(1, int(batch))))
+            if page:
+                yield page
             if len(page) < batch:
                 return
-            after = page[-1].position
+            after = int(page[-1][0])
 
     def get_request(self, request_id: str, *, project: str) -> RequestView:
         sql = f"{_SELECT} WHERE project = ? AND request_id = ? ORDER BY position"
