@@ -114,11 +114,17 @@ _STATISTICS: Final = (
 
 
 def writer_options(schema: pa.Schema) -> dict[str, Any]:
-    """``pq.write_table``'s settings for an archive file of ``schema`` (zstd at its default level:
-    level 3 made files 30% smaller for 45% more of Parquet's time, level -1 60% larger)."""
+    """``pq.write_table``'s settings for an archive file of ``schema``: zstd at level 2, which
+    finds the longer repeats and so has fewer of them to encode. Against level 1 (Arrow's
+    default), counted in instructions (cachegrind) for the Parquet write alone: on the real texts
+    of tests' data (LLMFAO and HH-RLHF, 8,902 events) 1.2% fewer and 4.4% fewer bytes; on the
+    bench's 40,000 events (replies drawn from 2,000) 6,000 fewer an event (12%) and 25% fewer
+    bytes. Level 3: 7% fewer bytes than 1 on the real texts for 12% more instructions; -1: 60%
+    more bytes."""
     names = schema.names
     return {
         "compression": "zstd",
+        "compression_level": 2,
         "use_dictionary": [n for n in names if n not in _NO_DICTIONARY],
         "write_statistics": [n for n in names if n in _STATISTICS],
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Final, NamedTuple
@@ -408,22 +408,25 @@ def stored_event(row: ReadRow) -> StoredEvent:
     return StoredEvent(int(row.position), event, bool(row.erased))
 
 
-def stored_event_text(row: ReadRow) -> tuple[StoredEvent, str | None]:
-    """:func:`stored_event`, and the whole event as JSON text when the body gives it as it is: the
-    body (exact JSON of the event but ``project`` and ``received_at``) with those two put first,
-    no parsing or writing again. None when the event was upcast (the body is an older version's)
-    or its body holds either key itself: then the reader writes the text from the event."""
-    body = row.body
-    event, marked = _read_body(body)
-    text = None
-    if event.get("schema_version", SCHEMA_VERSION) < SCHEMA_VERSION:
-        event = upcast(event)
-    elif body.startswith('{"') and "project" not in event and "received_at" not in event:
-        # a body's first key follows its brace (every writer's text: orjson, json, PostgreSQL's)
-        text = _head(row.project, row.received_at) + (body[1:-1] if marked else body[1:])
-    event["project"] = row.project
-    event["received_at"] = row.received_at
-    return StoredEvent(int(row.position), event, bool(row.erased)), text
+def stored_texts(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[StoredEvent, str | None]]:
+    """Rows of :data:`READ_COLUMNS` as :func:`stored_event` reads them, each with the whole event
+    as JSON text when the body gives it as it is: the body (exact JSON of the event but
+    ``project`` and ``received_at``) with those two put first, not written again. None when the
+    event was upcast (the body is an older version's) or its body holds either key itself: then
+    the reader writes the text from the event. One loop a page: a named tuple and two calls a
+    row were ~0.8 µs of the ~6 an event takes."""
+    for position, body, project, received_at, erased in rows:
+        marked = _orjson is not None and body.endswith(ORJSON_MARK)  # as _read_body
+        event: dict[str, Any] = _orjson.loads(body) if marked else loads(body)
+        text = None
+        if event.get("schema_version", SCHEMA_VERSION) < SCHEMA_VERSION:
+            event = upcast(event)
+        elif body.startswith('{"') and "project" not in event and "received_at" not in event:
+            # a body's first key follows its brace (every writer's text: orjson, json, PostgreSQL's)
+            text = _head(project, received_at) + (body[1:-1] if marked else body[1:])
+        event["project"] = project
+        event["received_at"] = received_at
+        yield StoredEvent(int(position), event, bool(erased)), text
 
 
 @lru_cache(maxsize=1024)

@@ -76,7 +76,7 @@ from preflog.store.common import (
     prepare_batch,
     read_where,
     stored_event,
-    stored_event_text,
+    stored_texts,
     user_key,
 )
 from preflog.store.group import Append, GroupCommit
@@ -405,7 +405,7 @@ class SQLStore(Store):
         self, *, project: str, after: int, until_position: int, batch: int = 5000
     ) -> Iterator[tuple[StoredEvent, str | None]]:
         for page in self._scan_pages(project, after, until_position, batch):
-            yield from (stored_event_text(ReadRow._make(row)) for row in page)
+            yield from stored_texts(page)
 
     def _scan_pages(
         self, project: str, after: int, until_position: int, batch: int
