@@ -95,6 +95,29 @@ def test_positions_increase_and_read_after_pages(store: Store, project: str) -> 
     assert store.last_position(project=project) == positions[-1]
 
 
+def test_last_position_is_the_projects_last_of_any_type(store: Store, project: str) -> None:
+    """Whichever type comes last, and with another project's events after it (SQLite answers
+    from each type's last position in its index)."""
+    assert store.last_position(project=project) == 0
+    inf = f.inference()
+    rid = inf["request_id"]
+    preference = f.preference(rid)
+    last_of_each = [
+        inf,
+        preference,
+        f.score(rid, value=0.5),
+        f.signal(rid, "c1", kind="copy"),
+        f.retraction(rid, preference["event_id"]),
+        f.erasure(request_id=rid),
+    ]
+    for event in last_of_each:
+        store.append([event], project=project)
+        store.append([f.inference()], project=f"{project}-other")
+        mine = [e.position for e in store.iter_events(project=project)]
+        assert store.last_position(project=project) == mine[-1], event["type"]
+        assert store.last_position() > mine[-1]
+
+
 def test_read_filters_by_type_and_time(store: Store, project: str) -> None:
     inf = f.inference(occurred_at="2026-11-26T09:00:00Z")
     rid = inf["request_id"]

@@ -436,6 +436,13 @@ class SQLStore(Store):
         with self.connection("read") as tx:
             if project is None:
                 row = tx.one("SELECT COALESCE(MAX(position), 0) FROM events")
+            elif self.PER_TYPE_READS:
+                # each type's last position from the (project, type, position) index, one lookup
+                # each: SQLite walked the project's every entry of it for MAX (0.54 s at 1M + 1M)
+                one = "SELECT MAX(position) AS p FROM events WHERE project = ? AND type = ?"
+                each = " UNION ALL ".join(one for _ in EVENT_TYPES)
+                args = [value for etype in EVENT_TYPES for value in (project, etype)]
+                row = tx.one(f"SELECT COALESCE(MAX(p), 0) FROM ({each}) AS last", args)
             else:
                 row = tx.one("SELECT COALESCE(MAX(position), 0) FROM events WHERE project = ?", (project,))
         return int(row[0]) if row else 0
