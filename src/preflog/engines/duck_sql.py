@@ -164,11 +164,14 @@ BUCKETS: Final = """
 SELECT ord // $rows AS bucket, min(ord), max(ord), min(inf_pos), max(inf_pos) FROM fa GROUP BY ALL ORDER BY 1
 """
 
-# The pairs of ``fa`` with ``ord`` in [{first}, {last}] joined to their inferences' texts (the
-# archive's typed text columns; ``beyond_text``: not ``text_only``, then the pipeline runs),
-# read only from positions [{low}, {high}] and streamed in output order. ``texts`` is a digest of
-# the prompt and the two texts, for deduplication.
-FINAL: Final = """
+# The final rows' key for deduplication (engines.dedupe): a UBIGINT, a Python int (a HUGEINT came
+# to Python as a Decimal: 5.4 s of deduplication at 1M).
+TRIPLE_HASH: Final = "hash(prompt, chosen, rejected)"
+# The pairs of ``fa`` (THE_PAIRS: those with ``ord`` in [{first}, {last}]) joined to their
+# inferences' texts (the archive's typed text columns; ``beyond_text``: not ``text_only``, then the
+# pipeline runs), read only from positions [{low}, {high}] and streamed in output order. ``texts``
+# is a 64-bit hash of the prompt and the two texts, for deduplication (engines.dedupe).
+_FINAL: Final = """
 WITH i AS (
   SELECT request_id, user_id, candidate_ids, models, text_only, prompt_text, outputs, presented,
          OCCURRED AS inf_occurred
@@ -178,7 +181,7 @@ WITH i AS (
          coalesce(a.last_presented, CASE WHEN len(i.presented) > 0 THEN i.presented END) AS shown,
          i.outputs,
          list_position(i.candidate_ids, a.winner) AS w, list_position(i.candidate_ids, a.loser) AS l
-  FROM (SELECT * FROM fa WHERE ord BETWEEN {first} AND {last}) a JOIN i USING (request_id)
+  FROM (THE_PAIRS) a JOIN i USING (request_id)
 )
 SELECT prompt, chosen, rejected, request_id, winner, loser, coalesce(models[w], '') AS chosen_model,
        coalesce(models[l], '') AS rejected_model,
@@ -186,13 +189,33 @@ SELECT prompt, chosen, rejected, request_id, winner, loser, coalesce(models[w], 
        CASE WHEN list_contains(shown, winner) AND list_contains(shown, loser)
          THEN list_position(shown, winner) < list_position(shown, loser) END AS chosen_first,
        inf_occurred,
-       -- one digest of the three texts' own (no concatenation of the texts: 2 s less at 1M), as bytes
-       -- (a HUGEINT came to Python as a Decimal: 5.4 s of deduplication at 1M)
-       unhex(md5(md5(prompt) || md5(chosen) || md5(rejected))) AS texts,
+       TRIPLE_HASH AS texts,
        NOT coalesce(text_only, false) AS beyond_text, ord
 FROM (SELECT *, coalesce(outputs[w], '') AS chosen, coalesce(outputs[l], '') AS rejected FROM t)
-""".replace("OCCURRED", OCCURRED)
+""".replace("OCCURRED", OCCURRED).replace("TRIPLE_HASH", TRIPLE_HASH)
+FINAL: Final = _FINAL.replace("THE_PAIRS", "SELECT * FROM fa WHERE ord BETWEEN {first} AND {last}")
 ROWS: Final = FINAL + "ORDER BY ord"
+
+# How many rows dropped as duplicates (table ``repeats``: ``later``, dropped as a duplicate of
+# ``first`` for their one hash; engines.dedupe) have other texts than their first row. The texts
+# are read as FINAL reads them, only when a hash repeated: the first rows' into the join's table,
+# the later rows' streamed past it (2.1 s of CPU for 300,000 repeats at 1M, 1.6 s for 1,000; 7.5 s
+# for 300,000 when FINAL's rows of both were one table joined to itself).
+_TEXTS_AT: Final = """
+  SELECT {key}, coalesce(i.prompt_text, '') AS prompt,
+         coalesce(i.outputs[list_position(i.candidate_ids, a.winner)], '') AS chosen,
+         coalesce(i.outputs[list_position(i.candidate_ids, a.loser)], '') AS rejected
+  FROM {rows} JOIN (SELECT position, candidate_ids, prompt_text, outputs FROM ev WHERE type = 'inference') i
+    ON i.position = a.inf_pos
+"""
+_FIRSTS: Final = "(SELECT * FROM fa WHERE ord IN (SELECT first FROM repeats)) a"
+VERIFY: Final = f"""
+WITH f AS ({_TEXTS_AT.format(key="a.ord", rows=_FIRSTS)}
+), l AS ({_TEXTS_AT.format(key="r.first", rows="repeats r JOIN fa a ON a.ord = r.later")}
+)
+SELECT count(*) FROM l JOIN f ON f.ord = l.first
+WHERE f.prompt <> l.prompt OR f.chosen <> l.chosen OR f.rejected <> l.rejected
+"""
 
 # What a standard file of text pairs needs of each final row (engines.text_lines): its JSON line
 # ``{line}`` and whether json_line must write it instead (``{rare}``, of ``line``; both
@@ -204,7 +227,7 @@ SELECT line, rare, prompt_printable, chosen_printable, rejected_printable, ident
        CASE WHEN {{all_prompts}} OR rare OR NOT prompt_printable THEN prompt END AS prompt_text,
        CASE WHEN rare OR NOT chosen_printable THEN chosen END AS chosen_text,
        CASE WHEN rare OR NOT rejected_printable THEN rejected END AS rejected_text,
-       request_id, chosen_model, rejected_model, sources, latest, texts, beyond_text
+       request_id, chosen_model, rejected_model, sources, latest, texts, beyond_text, ord
 FROM (
   SELECT *, {{rare}} AS rare FROM (
     SELECT {{line}} AS line, regexp_matches(prompt, '[!-~]') AS prompt_printable,

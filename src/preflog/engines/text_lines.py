@@ -8,15 +8,16 @@ The same drops, counts and bytes as the row-by-row path in :mod:`.vectorized`
 Exact where Python decides: a text is blank when ``str.strip`` leaves nothing, which Unicode's
 whitespace decides; a text holding a printable ASCII character (``!`` to ``~``) is never blank, and
 only the others (empty texts, texts of spaces or of other scripts only) are asked to Python.
-Deduplication keeps the first of each digest (duck_sql.ROWS ``texts``) in output order, and the
-split digests each normalized prompt, in Python as the pipeline does.
+Deduplication keeps the first of each triple of texts in output order (on DuckDB's hash of them,
+exact where it repeats: :mod:`.dedupe`), and the split digests each normalized prompt, in Python
+as the pipeline does.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,6 +27,7 @@ from preflog.compile.resolve import digest
 from preflog.compile.sample import split_of
 from preflog.engines import duck_sql as sql
 from preflog.engines.buckets import final_batches
+from preflog.engines.dedupe import Seen
 from preflog.engines.sql_lines import line_sql, rare_sql
 from preflog.formats.columnar import spliced
 from preflog.formats.encoded import Chunk
@@ -61,7 +63,7 @@ def encoded_lines(
         "rare": rare_sql("line"),
         "all_prompts": "true" if split is not None else "false",
     }
-    seen: set[Any] = set()
+    seen = Seen()
     for batch in final_batches(conn, sql.TEXT_ROWS, batch_rows, **fields):
         if pc.any(batch.column("beyond_text")).as_py():
             raise BeyondText(batch.column("request_id")[0].as_py())
@@ -71,6 +73,7 @@ def encoded_lines(
             continue
         _tally(tally, kept)
         yield _lines(kept, keys), kept.num_rows
+    seen.verify(conn)
 
 
 def _lines(kept: pa.RecordBatch, keys: Sequence[str]) -> Chunk:
@@ -84,7 +87,7 @@ def _lines(kept: pa.RecordBatch, keys: Sequence[str]) -> Chunk:
 
 
 def _keep(
-    batch: pa.RecordBatch, job: CompileJob, split: str | None, drops: Counter[str], seen: set[Any]
+    batch: pa.RecordBatch, job: CompileJob, split: str | None, drops: Counter[str], seen: Seen
 ) -> pa.BooleanArray:
     """Which rows of ``batch`` are written, in the pipeline's order of decisions: the split, the
     checks of ``_Request._check`` (first reason wins), deduplication, the incremental cut."""
@@ -106,7 +109,7 @@ def _keep(
             pc.is_in(batch.column("chosen_model"), models), pc.is_in(batch.column("rejected_model"), models)
         )
         left.drop(pc.invert(known), "filtered_model")
-    left.drop(_duplicates(batch.column("texts"), left.mask, seen), "duplicate")
+    left.drop(_duplicates(batch, left.mask, seen), "duplicate")
     if job.previous is not None:
         left.drop(pc.less_equal(batch.column("latest"), job.previous), "compiled_before")
     return left.mask
@@ -141,21 +144,16 @@ def _blank(batch: pa.RecordBatch, name: str) -> pa.BooleanArray:
     return pa.array(flags, pa.bool_())
 
 
-def _duplicates(texts: pa.Array, kept: pa.BooleanArray, seen: set[Any]) -> pa.BooleanArray:
-    """The kept rows whose digest an earlier kept row (of this batch or an earlier one) had."""
-    values = texts.filter(kept).to_pylist()
-    fresh = dict.fromkeys(values)
-    if len(fresh) == len(values) and seen.isdisjoint(fresh):  # the common batch: no loop in Python
-        seen.update(fresh)
-        return pa.array([False] * len(texts), pa.bool_())
-    hits = [value in seen or _added(seen, value) for value in values]
-    return pc.replace_with_mask(pa.array([False] * len(texts), pa.bool_()), kept, pa.array(hits, pa.bool_()))
-
-
-def _added(seen: set[Any], value: object) -> bool:
-    """Add ``value`` to ``seen``; False: it was no duplicate."""
-    seen.add(value)
-    return False
+def _duplicates(batch: pa.RecordBatch, kept: pa.BooleanArray, seen: Seen) -> pa.BooleanArray:
+    """The kept rows whose texts' hash an earlier kept row (of this batch or an earlier one) had."""
+    hashes = batch.column("texts").filter(kept).to_pylist()
+    ords = batch.column("ord").filter(kept).to_pylist()
+    fresh = dict(zip(hashes, ords, strict=True))
+    none = pa.array([False] * batch.num_rows, pa.bool_())
+    if len(fresh) == len(hashes) and seen.add_fresh(fresh):  # the common batch: no loop in Python
+        return none
+    hits = [seen.repeated(h, o) for h, o in zip(hashes, ords, strict=True)]
+    return pc.replace_with_mask(none, kept, pa.array(hits, pa.bool_()))
 
 
 def _tally(tally: Tally, kept: pa.RecordBatch) -> None:

@@ -28,6 +28,7 @@ from preflog.compile.resolve import digest
 from preflog.compile.sample import split_of
 from preflog.engines import duck_sql as sql
 from preflog.engines.buckets import final_batches
+from preflog.engines.dedupe import HashCollision, Seen
 from preflog.engines.text_lines import BeyondText, encoded_lines
 from preflog.formats.base import json_line
 from preflog.formats.encoded import Chunk
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 BEYOND_TEXT: Final = (
     "chat or system prompts, or replies beyond one text (tool calls, continuations, refusals)"
 )
+COLLISION: Final = "two different pairs with one 64-bit hash of their texts"
 
 
 def why_not(job: CompileJob) -> str | None:
@@ -100,6 +102,8 @@ def compile_rows(conn: duckdb.DuckDBPyConnection, job: CompileJob) -> Compiled |
         done = _write(conn, job, counts_in, drops)
     except BeyondText:  # the pipeline rewrites every file this attempt began (the same names)
         return BEYOND_TEXT
+    except HashCollision:  # as above (engines.dedupe)
+        return COLLISION
     stage("final rows: texts joined in SQL, checks, dedupe, the format's writer")
     return done
 
@@ -219,12 +223,13 @@ def _pairs(
     conn: duckdb.DuckDBPyConnection, job: CompileJob, split: str | None, drops: Counter[str]
 ) -> Iterator[Pair]:
     """The final pairs in output order: ``_Request._check``'s checks, then deduplication, then
-    the incremental cut, as in the pipeline (every reason counted in ``drops``)."""
+    the incremental cut, as in the pipeline (every reason counted in ``drops``); deduplication on
+    DuckDB's hash of the texts, checked where it repeats (:mod:`.dedupe`)."""
     opts = job.options
     check = _checker(opts, job.spec.refuses)
     previous = job.previous
     last: tuple[str, ...] = ()
-    seen: set[bytes] = set()
+    seen = Seen()
     for batch in final_batches(conn, sql.ROWS, BATCH):
         columns = batch.to_pydict()
         for row in zip(*columns.values(), strict=True):
@@ -244,14 +249,14 @@ def _pairs(
             if reason is not None:
                 drops[reason] += 1
                 continue
-            if row[20] in seen:  # the digest of the prompt and the texts (duck_sql.ROWS)
+            if seen.repeated(row[20], row[22]):  # the hash of the texts, the row's ord (duck_sql.ROWS)
                 drops["duplicate"] += 1
                 continue
-            seen.add(row[20])
             if previous is not None and row[17] <= previous:
                 drops["compiled_before"] += 1
                 continue
             yield _pair(row)
+    seen.verify(conn)
 
 
 def _checker(
