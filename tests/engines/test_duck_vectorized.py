@@ -286,3 +286,23 @@ def test_the_latest_vote_without_an_order_shown_leaves_the_order_unknown(tmp_pat
             assert fast.engine == "duckdb (vectorized)"
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("ids", "twice"),
+    [(["a", "a"], True), (["a", "b"], False), (["a", None], True), (["a", "b", "a"], True), (["a"], False)],
+)
+def test_the_probe_finds_candidate_ids_logged_twice(ids: list[str | None], twice: bool) -> None:
+    """Two ids are compared as they are, more through list_distinct (a NULL id counts as there)."""
+    import duckdb
+
+    from preflog.engines.vectorized import probe
+
+    conn = duckdb.connect()
+    conn.execute(
+        "CREATE TEMP TABLE ev AS SELECT false AS erased, 'inference' AS type, NULL::VARCHAR AS chosen, "
+        "NULL::VARCHAR AS rejected, 'r' AS request_id, ?::VARCHAR[] AS candidate_ids, "
+        "now() AS occurred_at",
+        [ids],
+    )
+    assert probe(conn) == ("candidate ids logged twice in one inference" if twice else None)

@@ -30,7 +30,11 @@ SELECT
     AS "rankings or outcomes",
   count(*) FILTER (WHERE type = 'inference') - count(DISTINCT request_id) FILTER (WHERE type = 'inference')
     AS "an inference logged twice for one request",
-  count(*) FILTER (WHERE type = 'inference' AND len(list_distinct(candidate_ids)) <> len(candidate_ids))
+  -- two ids (the usual inference) compared as they are: list_distinct was 0.25 s of the probe's ~1 s
+  -- of CPU at 1M + 1M; a NULL id counts as there (list_distinct drops it)
+  count(*) FILTER (WHERE type = 'inference' AND CASE len(candidate_ids)
+      WHEN 2 THEN coalesce(candidate_ids[1] = candidate_ids[2], true)
+      ELSE len(list_distinct(candidate_ids)) <> len(candidate_ids) END)
     AS "candidate ids logged twice in one inference",
   count(*) FILTER (WHERE type IN ('preference', 'inference') AND occurred_at IS NULL)
     AS "events without a time"
@@ -47,6 +51,8 @@ WHERE type IN ('preference', 'score', 'signal', 'retraction', 'erasure', 'infere
 OCCURRED: Final = "strftime(make_timestamp(epoch_us(occurred_at)), '%Y-%m-%dT%H:%M:%S.%fZ')"
 
 # Parameters: has sources, sources, has criteria, criteria, since, until (None: unbounded).
+# ``latest_key`` orders the votes as the pipeline does (time, then position): a row value, which
+# took 0.3 s less of CPU at 1M than the string of both it replaced.
 JUDGMENTS: Final = """
 CREATE TEMP TABLE j AS
 SELECT *, CASE
@@ -59,7 +65,7 @@ FROM (
   SELECT position, request_id, event_id, chosen AS winner, rejected AS loser,
          coalesce(source_kind, 'unknown') AS source, criterion, occurred,
          strength, CASE WHEN len(presented) > 0 THEN presented END AS presented,
-         occurred || lpad(position::VARCHAR, 20, '0') AS latest_key
+         (occurred, position) AS latest_key
   FROM (SELECT *, OCCURRED AS occurred FROM ev WHERE type = 'preference')
 )
 """.replace("OCCURRED", OCCURRED)
