@@ -130,7 +130,7 @@ def _length_fit(battles: Battles, level: float) -> tuple[float | None, float | N
         return None, None, None
     coef = float(params[-1])
     try:
-        cov = style_sandwich(design, params)
+        cov = style_sandwich(design, params, strict=True)
     except np.linalg.LinAlgError:
         # A small window can leave the design degenerate (a model that only ever won there, or
         # two groups of models that never met): the estimate stands, its interval does not.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -126,11 +127,23 @@ def fit_style(d: StyleDesign, weight: F64 | None = None, start: F64 | None = Non
     )
 
 
-def style_sandwich(d: StyleDesign, params: F64) -> F64:
+# A matrix this ill-conditioned is singular but for rounding: whether inverting it raises depends
+# on the machine's BLAS kernels (AVX-512 or not). A model that never lost gives ~1e16; the demo's
+# well-posed fits 4-21.
+SINGULAR_COND: Final = 1e12
+
+
+def style_sandwich(d: StyleDesign, params: F64, *, strict: bool = False) -> F64:
+    """The sandwich covariance of ``params``. ``strict``: a bread matrix singular but for rounding
+    (:data:`SINGULAR_COND`; a model that only ever won, groups that never met) raises
+    ``LinAlgError`` on every machine, as an exactly singular one does."""
     p = expit(_logits(d, params))
     gauge = np.zeros_like(params)
     gauge[: d.m] = 1.0
-    bread = np.linalg.inv(_blocks(d, p * (1 - p)) + np.outer(gauge, gauge))
+    information = _blocks(d, p * (1 - p)) + np.outer(gauge, gauge)
+    if strict and not np.linalg.cond(information) < SINGULAR_COND:
+        raise np.linalg.LinAlgError("the design is degenerate: no finite variance")
+    bread = np.linalg.inv(information)
     cov: F64 = bread @ _blocks(d, (d.y - p) ** 2) @ bread
     return cov
 
