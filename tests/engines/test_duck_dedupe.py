@@ -8,9 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from preflog.engines import duck_sql as sql
+from preflog.engines.dedupe import Seen
 from preflog.engines.vectorized import COLLISION
 from preflog.store import open_store
 from tests import factories as f
@@ -63,3 +65,14 @@ def test_equal_pairs_with_one_hash_are_dropped_on_the_sql_path(tmp_path: Path, f
         assert (local.counts_out["items"], local.drops["duplicate"]) == (1, 2)
     finally:
         store.close()
+
+
+def test_each_duplicate_is_checked_against_the_first_row_of_its_hash() -> None:
+    """Rows kept a batch at a time and a row at a time: each repeat is paired with its hash's first."""
+    seen = Seen()
+    assert seen.add_fresh([7, 8], pa.array([7, 8], pa.uint64()), pa.array([0, 1]))
+    assert not seen.add_fresh([9, 7], pa.array([9, 7], pa.uint64()), pa.array([2, 3]))  # 7 again
+    assert [seen.repeated(h, o) for h, o in [(9, 2), (7, 3), (5, 4), (5, 5), (8, 6)]] == [
+        False, True, False, True, True,
+    ]  # fmt: skip
+    assert seen.repeats().to_pydict() == {"first": [0, 4, 1], "later": [3, 5, 6]}

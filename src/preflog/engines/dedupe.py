@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from preflog.engines import duck_sql as sql
 
@@ -31,41 +32,57 @@ class HashCollision(Exception):
 
 
 class Seen:
-    """The hashes of the kept rows so far, each with the ``ord`` of its first row, and the rows
-    dropped as that row's duplicates (to check)."""
+    """The hashes of the kept rows so far; the ``ord`` of the first row of each, looked up only
+    for the rows dropped as its duplicates (to check). A set of the hashes and the kept rows'
+    Arrow columns: 0.42–0.53 s for 1M hashes in batches of 20,000 against 0.75–0.79 s for a
+    dict of hash to ord."""
 
     def __init__(self) -> None:
-        self.first: dict[int, int] = {}
-        self.repeats: list[tuple[int, int]] = []
+        self.hashes: set[int] = set()
+        self._kept: list[tuple[pa.Array, pa.Array]] = []  # hashes and ords kept a batch at a time
+        self._one_by_one: list[tuple[int, int]] = []  # (hash, ord) kept a row at a time
+        self._repeats: list[tuple[int, int]] = []  # (hash, ord) dropped as duplicates
 
     def repeated(self, key: int, ord_: int) -> bool:
         """Whether a kept row ``ord_`` of hash ``key`` repeats an earlier one (then it is noted)."""
-        first = self.first.setdefault(key, ord_)
-        if first == ord_:
-            return False
-        self.repeats.append((first, ord_))
-        return True
+        if key in self.hashes:
+            self._repeats.append((key, ord_))
+            return True
+        self.hashes.add(key)
+        self._one_by_one.append((key, ord_))
+        return False
 
-    def add_fresh(self, rows: dict[int, int]) -> bool:
-        """Take ``rows`` (hash: ord, distinct hashes) at once if none was seen before, else nothing."""
-        if not self.first.keys().isdisjoint(rows):
+    def add_fresh(self, keys: list[int], hashes: pa.Array, ords: pa.Array) -> bool:
+        """Take the kept rows ``keys`` (= ``hashes``, with their ``ords``) at once if no hash repeats
+        among them or an earlier one, else nothing."""
+        fresh = set(keys)
+        if len(fresh) != len(keys) or not self.hashes.isdisjoint(fresh):
             return False
-        self.first.update(rows)
+        self.hashes |= fresh
+        self._kept.append((hashes, ords))
         return True
 
     def verify(self, conn: duckdb.DuckDBPyConnection) -> None:
         """Raise :class:`HashCollision` if a row dropped as a duplicate has other texts than the
         first of its hash."""
-        if not self.repeats:
+        if not self._repeats:
             return
-        first, later = zip(*self.repeats, strict=True)
-        conn.register("repeats", pa.table({"first": list(first), "later": list(later)}))
+        conn.register("repeats", self.repeats())
         try:
             ((differing,),) = conn.execute(sql.VERIFY).fetchall()
         finally:
             conn.unregister("repeats")
         if differing:
             raise HashCollision(f"{differing} pair(s) of different texts with one 64-bit hash")
+
+    def repeats(self) -> pa.Table:
+        """The table ``repeats``: each duplicate's ``later`` ord and the ``first`` of its hash."""
+        hashes = [h for h, _ in self._kept] + [pa.array([h for h, _ in self._one_by_one], pa.uint64())]
+        ords = [o for _, o in self._kept] + [pa.array([o for _, o in self._one_by_one], pa.int64())]
+        known = pa.chunked_array(hashes, pa.uint64()).combine_chunks()  # distinct: each kept first
+        repeated = pa.array([h for h, _ in self._repeats], pa.uint64())
+        first = pa.chunked_array(ords, pa.int64()).take(pc.index_in(repeated, value_set=known))
+        return pa.table({"first": first, "later": pa.array([o for _, o in self._repeats], pa.int64())})
 
 
 __all__ = ["HashCollision", "Seen"]

@@ -146,13 +146,12 @@ def _blank(batch: pa.RecordBatch, name: str) -> pa.BooleanArray:
 
 def _duplicates(batch: pa.RecordBatch, kept: pa.BooleanArray, seen: Seen) -> pa.BooleanArray:
     """The kept rows whose texts' hash an earlier kept row (of this batch or an earlier one) had."""
-    hashes = batch.column("texts").filter(kept).to_pylist()
-    ords = batch.column("ord").filter(kept).to_pylist()
-    fresh = dict(zip(hashes, ords, strict=True))
+    hashes, ords = batch.column("texts").filter(kept), batch.column("ord").filter(kept)
+    keys = hashes.to_pylist()
     none = pa.array([False] * batch.num_rows, pa.bool_())
-    if len(fresh) == len(hashes) and seen.add_fresh(fresh):  # the common batch: no loop in Python
+    if seen.add_fresh(keys, hashes, ords):  # the common batch: no loop in Python
         return none
-    hits = [seen.repeated(h, o) for h, o in zip(hashes, ords, strict=True)]
+    hits = [seen.repeated(h, o) for h, o in zip(keys, ords.to_pylist(), strict=True)]
     return pc.replace_with_mask(none, kept, pa.array(hits, pa.bool_()))
 
 
