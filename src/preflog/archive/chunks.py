@@ -22,11 +22,9 @@ import pyarrow as pa
 
 from preflog.archive.rows import Stamps, table_of_values, values_of
 from preflog.archive.target import Target, commit_table
-from preflog.store.base import StoredEvent
+from preflog.store.base import Scanned, StoredEvent
 
 T = TypeVar("T")
-#: A stored event and its JSON text when the store gave it (else None): what a chunk is made of.
-Scanned = tuple[StoredEvent, str | None]
 
 # Rows of a day turned into Arrow columns at a time: 20,000 rows hold ~30 MB of Python objects
 # (their strings), a tenth of a 200,000-event chunk, and columns of 20,000 values convert as fast.

@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import pyarrow.parquet as pq
 
-from preflog.archive.chunks import PAGE, Chunk, ChunkResult, Erased, Scanned, part_name, write_chunks
+from preflog.archive.chunks import PAGE, Chunk, ChunkResult, Erased, part_name, write_chunks
 from preflog.archive.rows import format_of
 from preflog.archive.target import (
     S3Options,
@@ -38,7 +38,7 @@ from preflog.archive.target import (
 )
 from preflog.archive.workers import Workers, chunk_ends, reopen_url
 from preflog.errors import ConfigError
-from preflog.store.base import Store
+from preflog.store.base import Scanned, Store
 
 # Events per batch: 200,000 events of ~1 KB hold ~0.5 GB as Python objects at peak, under the
 # 2 GB the archive may use, and give files of ~20 MB (zstd), large enough for fast scans.

@@ -42,6 +42,11 @@ class StoredEvent:
         return self.event.get("request_id")
 
 
+#: A stored event and its whole JSON text when the store gives it as it is (else None):
+#: :meth:`Store.scan_texts`, what the archive's rows are made of.
+Scanned = tuple[StoredEvent, str | None]
+
+
 @dataclass
 class RequestView:
     """Everything known about one request, joined: the inference (None until it arrives) and the
@@ -186,7 +191,7 @@ class Store(ABC):
 
     def scan_texts(
         self, *, project: str, after: int, until_position: int, batch: int = 5000
-    ) -> Iterator[tuple[StoredEvent, str | None]]:
+    ) -> Iterator[Scanned]:
         """:meth:`scan`'s events, each with its JSON text (``project`` and ``received_at``
         included) when the store can give it without writing the event again, else None. The
         archive's ``event`` column: a store whose rows hold the text as it is overrides this."""

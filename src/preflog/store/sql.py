@@ -58,7 +58,7 @@ from typing import Any, ClassVar, Final
 
 from preflog.events import DEFAULT_LIMITS, EVENT_TYPES, Limits
 from preflog.redact import Redactor
-from preflog.store.base import AppendResult, RequestView, Store, StoredEvent, StoreStats
+from preflog.store.base import AppendResult, RequestView, Scanned, Store, StoredEvent, StoreStats
 from preflog.store.common import (
     EVENT_COLUMNS,
     READ_COLUMNS,
@@ -403,7 +403,7 @@ class SQLStore(Store):
 
     def scan_texts(
         self, *, project: str, after: int, until_position: int, batch: int = 5000
-    ) -> Iterator[tuple[StoredEvent, str | None]]:
+    ) -> Iterator[Scanned]:
         for page in self._scan_pages(project, after, until_position, batch):
             yield from stored_texts(page)
 
