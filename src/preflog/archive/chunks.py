@@ -104,8 +104,8 @@ class Chunk:
             entry.rows.append(values_of(item, stamps, text))
             if len(entry.rows) >= PIECE:
                 entry.convert()
-            if note:
-                erased.note(item)
+            if note and (item.erased or item.event["type"] == "erasure"):
+                erased.note(item)  # what it notes; a call an event less
         self.result.events += len(items)
 
     def commit(self) -> ChunkResult:
