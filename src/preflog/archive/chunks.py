@@ -95,8 +95,9 @@ class Chunk:
         when the store gave it (:meth:`preflog.store.Store.scan_texts`): each becomes a row of its
         day at once; every :data:`PIECE` rows of a day become Arrow columns."""
         stamps, days, erased = self.stamps, self._days, self.result.erased
+        day_of = stamps.days_seen  # Stamps.day_of's answers, read before calling it
         for item, text in items:
-            day = stamps.day_of(item)
+            day = day_of.get(item.event.get("occurred_at")) or stamps.day_of(item)
             entry = days.get(day)
             if entry is None:
                 entry = days[day] = _Day(item.position, item.position)

@@ -121,7 +121,8 @@ class Stamps:
 
     def __init__(self) -> None:
         self._seen: dict[str | None, datetime | None] = {}
-        self._days: dict[str | None, str] = {}
+        #: :meth:`day_of`'s answers by ``occurred_at`` (never empty strings)
+        self.days_seen: dict[str | None, str] = {}
         #: :meth:`micros`' answers, read by :func:`values_of` before calling it
         self.micros_seen: dict[str | None, int | None] = {}
 
@@ -145,10 +146,10 @@ class Stamps:
     def day_of(self, item: StoredEvent) -> str:
         stamp = item.event.get("occurred_at")
         try:
-            return self._days[stamp]
+            return self.days_seen[stamp]
         except KeyError:
             when = self.utc(stamp)
-            day = self._days[stamp] = when.date().isoformat() if when else "unknown"
+            day = self.days_seen[stamp] = when.date().isoformat() if when else "unknown"
             return day
 
 
