@@ -190,3 +190,32 @@ def test_the_event_text_is_the_standard_librarys(with_orjson: bool, monkeypatch:
         event = {"z": [value, {"b": value, "a": True}], "é": None, "a": "1e-5"}
         expected = json.dumps(event, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         assert canonical_text(event) == expected, value
+
+
+ODD_EVENTS: list[dict[str, Any]] = [
+    {"type": "retraction", "source": {"kind": "human", "id": 7}, "score": True, "presented": "ab"},
+    {"type": "preference", "source": {"id": None}, "user_id": 0, "score": 2**70, "presented": [1, None]},
+    {"type": "preference", "source": ["id"], "score": -0.0, "chosen": 1, "strength": 1.0},
+    {"type": "signal", "source": {"id": "s"}, "score": "1", "presented": []},
+    {"type": "score", "user_id": "", "score": 3, "occurred_at": None, "received_at": "2026-01-01T00:00:00Z"},
+    {"type": "inference", "candidates": "ab", "prompt": ["x"], "presented": ["a", "b"]},
+]
+
+
+@pytest.mark.parametrize("event", ODD_EVENTS)
+def test_the_inlined_reads_answer_as_their_functions(event: dict[str, Any]) -> None:
+    """values_of inlines subject_id, the score test, _presented and Stamps.micros: on odd shapes
+    (ids that are not strings, a bool score, a huge integer, presented not a list) each column is
+    what the function it replaced gives."""
+    event = {"event_id": "e1", "occurred_at": "2026-01-02T03:04:05Z", **event}
+    row = rows.values_of(StoredEvent(1, event), rows.Stamps(), "{}")
+    named = dict(zip(SCHEMA.names, row, strict=True))
+    assert named["user_id"] == subject_id(event)
+    score = event.get("score")
+    assert named["score"] == (
+        float(score) if isinstance(score, int | float) and not isinstance(score, bool) else None
+    )
+    presented = event.get("presented")
+    assert named["presented"] == ([str(x) for x in presented] if isinstance(presented, list) else None)
+    for column in ("occurred_at", "received_at"):
+        assert named[column] == rows.Stamps().micros(event.get(column))
