@@ -120,21 +120,20 @@ def writer_options(schema: pa.Schema) -> dict[str, Any]:
     of tests' data (LLMFAO and HH-RLHF, 8,902 events) 1.2% fewer and 4.4% fewer bytes; on the
     bench's 40,000 events (replies drawn from 2,000) 6,000 fewer an event (12%) and 25% fewer
     bytes. Level 3: 7% fewer bytes than 1 on the real texts for 12% more instructions; -1: 60%
-    more bytes. Data pages of 16 MB (Arrow's default is 1 MB), about a piece's ``event`` column:
-    zstd sees more of a column at a time, and there are fewer page headers and level runs to
-    write. For the whole build on the bench's 40,000 events, against 1 MB: 4 MB 2.9% fewer
-    instructions an event (132,800 against 136,700) and 8.4% fewer bytes, 16 MB a further 1.1%
-    (125,300 against 126,700, with the row changes since) and 3.2%; on the real texts (LLMFAO and
-    HH-RLHF imported, 15,694 events) 4 MB 3.6% fewer instructions and 0.9% fewer bytes, 16 MB a
-    further 0.2% and 0.3%. No reader here seeks within a column chunk (no page index is
-    written), so larger pages cost them nothing but their buffer."""
+    more bytes. Data pages of 4 MB (Arrow's default is 1 MB): zstd sees longer runs of a column
+    at a time, and there are fewer page headers and level runs to write; against 1 MB, 4.2% fewer
+    instructions an event for the whole build on the bench's 40,000 events (130,500 against
+    136,200) and 8.4% fewer bytes; on the real texts (LLMFAO and HH-RLHF imported, 15,694
+    events) 3.6% fewer instructions and 0.9% fewer bytes. 16 MB (about a piece's ``event``
+    column) was 1.1% fewer instructions and 3.2% fewer bytes again, for 66 MB more peak memory a
+    worker (the page buffers: the bench's peak 1,618 against 1,485 MB)."""
     names = schema.names
     return {
         "compression": "zstd",
         "compression_level": 2,
         "use_dictionary": [n for n in names if n not in _NO_DICTIONARY],
         "write_statistics": [n for n in names if n in _STATISTICS],
-        "data_page_size": 16 << 20,
+        "data_page_size": 4 << 20,
     }
 
 
