@@ -121,12 +121,13 @@ def writer_options(schema: pa.Schema) -> dict[str, Any]:
     bench's 40,000 events (replies drawn from 2,000) 6,000 fewer an event (12%) and 25% fewer
     bytes. Level 3: 7% fewer bytes than 1 on the real texts for 12% more instructions; -1: 60%
     more bytes. Data pages of 4 MB (Arrow's default is 1 MB): zstd sees longer runs of a column
-    at a time, and there are fewer page headers and level runs to write; against 1 MB, 4.2% fewer
-    instructions an event for the whole build on the bench's 40,000 events (130,500 against
-    136,200) and 8.4% fewer bytes; on the real texts (LLMFAO and HH-RLHF imported, 15,694
-    events) 3.6% fewer instructions and 0.9% fewer bytes. 16 MB (about a piece's ``event``
-    column) was 1.1% fewer instructions and 3.2% fewer bytes again, for 66 MB more peak memory a
-    worker (the page buffers: the bench's peak 1,618 against 1,485 MB)."""
+    at a time, and there are fewer page headers and level runs to write; against 1 MB, 2.9% fewer
+    instructions an event for the whole build on the bench's 40,000 events (132,800 against
+    136,700) and 8.4% fewer bytes; on the real texts (LLMFAO and HH-RLHF imported, 15,694
+    events) 1.1% fewer instructions (144,700 against 146,300) and 0.9% fewer bytes. 16 MB
+    (about a piece's ``event`` column) was 1.1% fewer instructions and 3.2% fewer bytes again,
+    for 66 MB more peak memory a worker (the page buffers: the bench's peak 1,618 against
+    1,485 MB)."""
     names = schema.names
     return {
         "compression": "zstd",
