@@ -47,7 +47,16 @@ def _cpu_s() -> float:
 
 
 def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
+    """The file's sha256, read through one reused buffer: ``read_bytes`` of the 1.1 GB file was
+    ~280,000 page faults of fresh memory, counted in the step's process figures (not its seconds)."""
+    if not path.exists():
+        return ""
+    digest, buffer = hashlib.sha256(), bytearray(1 << 20)
+    view = memoryview(buffer)
+    with path.open("rb", buffering=0) as fh:
+        while n := fh.readinto(buffer):
+            digest.update(view[:n])
+    return digest.hexdigest()
 
 
 def run_archive(db: Path, archive: Path, out: Path, workers: int | None = None) -> dict[str, Any]:

@@ -92,11 +92,13 @@ def compile_rows(conn: duckdb.DuckDBPyConnection, job: CompileJob) -> Compiled |
     stage("probe and judgments")
     counts_in = _requests(conn, opts, drops)
     conn.execute(sql.VOTES)
+    conn.execute(sql.DONE_WITH_JUDGMENTS)
     drops.update(dict(conn.execute("SELECT 'unknown_candidate', count(*) FROM v WHERE NOT known").fetchall()))
     conn.execute(sql.DECISIONS, {"rule": opts.aggregate, "min_agreement": opts.min_agreement})
     drops.update(dict(conn.execute("SELECT reason, count(*) FROM d GROUP BY ALL").fetchall()))
     drops.pop(None, None)  # type: ignore[call-overload]  # the rows kept
     conn.execute(sql.PAIRS)
+    conn.execute(sql.DONE_WITH_VOTES)
     stage("requests, votes, decisions and the pairs in output order (no texts)")
     try:
         done = _write(conn, job, counts_in, drops)
