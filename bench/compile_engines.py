@@ -22,6 +22,7 @@ import logging
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,14 @@ def _cpu_s() -> float:
     that moves least with the other work beside it."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     return round(own.ru_utime + own.ru_stime, 1)
+
+
+def _cpu_split() -> dict[str, float]:
+    """User and system CPU seconds apart: plain DuckDB's system time (writing its 1.1 GB file,
+    fresh pages) moved from 2.0–2.6 s to 5.9–7.8 s between two days here while its user time
+    hardly moved, and the ratio with it."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return {"user_s": round(own.ru_utime, 1), "sys_s": round(own.ru_stime, 1)}
 
 
 def _sha(path: Path) -> str:
@@ -124,6 +133,7 @@ def run_engine(db: Path, archive: Path, out: Path, engine: str) -> dict[str, Any
         "seconds": round(time.perf_counter() - started, 2),
         "peak_mb": _peak_mb(),
         "cpu_s": _cpu_s(),
+        **_cpu_split(),
         "rows": manifest.counts_out["items"],
         "engine": manifest.engine or engine,
         "sha256": _sha(out / "train.jsonl"),
@@ -160,13 +170,15 @@ def run_plain(db: Path, archive: Path, out: Path, *, typed: bool = True) -> dict
         )
     )
     duck.close()
-    rows = sum(1 for _ in (out / "train.jsonl").open("rb"))
-    return {
+    # measured before the rows are counted: reading the 1.1 GB file back line by line took
+    # 0.8–2.2 s, which the plain step's seconds and CPU held until session 8
+    measured = {
         "seconds": round(time.perf_counter() - started, 2),
         "peak_mb": _peak_mb(),
         "cpu_s": _cpu_s(),
-        "rows": rows,
+        **_cpu_split(),
     }
+    return {**measured, "rows": sum(1 for _ in (out / "train.jsonl").open("rb"))}
 
 
 PLAIN_TYPED = """
@@ -225,6 +237,13 @@ def main() -> None:
     parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
     parser.add_argument("--no-local", action="store_true", help="skip the local engine (minutes at 1M)")
     parser.add_argument("--steps", default="all", help="'archive' runs only the archive build")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the duckdb engine and plain DuckDB this many times, alternated, and report each "
+        "round's ratio and the median (this VM's speed moves with its host: one pair says little)",
+    )
     parser.add_argument("--workers", type=int, help="archive worker processes (default: one per core)")
     parser.add_argument(
         "--schema-version",
@@ -256,6 +275,7 @@ def main() -> None:
             only_archive=only_archive,
             workers=args.workers,
             reuse=args.archive,
+            rounds=max(1, args.rounds),
         )
     finally:
         if args.out is None:
@@ -264,6 +284,8 @@ def main() -> None:
 
 def _line(what: str, result: dict[str, Any], unit: str = "rows", target: str = "") -> str:
     cpu = f", CPU {result['cpu_s']} s" if "cpu_s" in result else ""
+    if "sys_s" in result:
+        cpu += f" (user {result['user_s']} s, system {result['sys_s']} s)"
     figures = f"{result['seconds']} s{cpu}, peak {result['peak_mb']} MB, {result['rows']:,} {unit}"
     return f"{what}: {figures}" + (f" ({target})" if target else "")
 
@@ -276,6 +298,7 @@ def _report(
     only_archive: bool = False,
     workers: int | None = None,
     reuse: Path | None = None,
+    rounds: int = 1,
 ) -> None:
     archive = reuse if reuse is not None and not only_archive else out / "archive"
     if archive == reuse:
@@ -296,6 +319,8 @@ def _report(
         f"ratio duckdb engine speed / plain duckdb: {plain['seconds'] / duck['seconds']:.2f}x (target ≥ 0.5x)"
     )
     print(f"  in CPU seconds: {plain['cpu_s'] / duck['cpu_s']:.2f}x", flush=True)
+    if rounds > 1:
+        _rounds(db, archive, out, rounds, duck, plain)
     old = _child("plain-json", db, archive, out / "plain-json")
     print(_line("plain duckdb join+write of the archive (event JSON, the earlier baseline)", old))
     print(f"ratio duckdb engine speed / plain duckdb on the JSON: {old['seconds'] / duck['seconds']:.2f}x")
@@ -306,6 +331,33 @@ def _report(
         same = "the same bytes" if loc["sha256"] == duck["sha256"] else "DIFFERENT BYTES"
         print(f"duckdb and local engines wrote {same} (sha256 {duck['sha256'][:16]}…)")
     print(f"load average after: {os.getloadavg()[0]:.2f} (1 min)")
+
+
+def _rounds(
+    db: Path, archive: Path, out: Path, rounds: int, duck: dict[str, Any], plain: dict[str, Any]
+) -> None:
+    """Rounds 2.. of the duckdb engine and plain DuckDB, alternated (the first is the pair above),
+    each output removed once measured; each round's ratio, then the medians."""
+    wall, cpu = [plain["seconds"] / duck["seconds"]], [plain["cpu_s"] / duck["cpu_s"]]
+    for n in range(2, rounds + 1):
+        d = _child("duckdb", db, archive, out / f"duckdb-{n}")
+        p = _child("plain", db, archive, out / f"plain-{n}")
+        for done in (out / f"duckdb-{n}", out / f"plain-{n}"):
+            shutil.rmtree(done, ignore_errors=True)
+        wall.append(p["seconds"] / d["seconds"])
+        cpu.append(p["cpu_s"] / d["cpu_s"])
+        same = "" if d["sha256"] == duck["sha256"] else " DIFFERENT BYTES"
+        print(
+            f"round {n}: duckdb {d['seconds']} s (CPU {d['cpu_s']} s: user {d['user_s']}, system "
+            f"{d['sys_s']}), plain {p['seconds']} s (CPU {p['cpu_s']} s: user {p['user_s']}, system "
+            f"{p['sys_s']}): {wall[-1]:.2f}x, {cpu[-1]:.2f}x in CPU seconds{same}",
+            flush=True,
+        )
+    print(
+        f"median of {rounds} rounds: {statistics.median(wall):.2f}x (range {min(wall):.2f}–{max(wall):.2f}), "
+        f"{statistics.median(cpu):.2f}x in CPU seconds (target ≥ 0.5x)",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
