@@ -49,7 +49,7 @@ def _cpu_s() -> float:
 
 def _cpu_split() -> dict[str, float]:
     """User and system CPU seconds apart: plain DuckDB's system time (writing its 1.1 GB file,
-    fresh pages) moved from 2.0–2.6 s to 5.9–7.8 s between two days here while its user time
+    fresh pages) moved from 2.0–2.6 s to 5.9–10.3 s between two days here while its user time
     hardly moved, and the ratio with it."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     return {"user_s": round(own.ru_utime, 1), "sys_s": round(own.ru_stime, 1)}

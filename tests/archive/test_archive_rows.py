@@ -204,7 +204,7 @@ ODD_EVENTS: list[dict[str, Any]] = [
 
 @pytest.mark.parametrize("event", ODD_EVENTS)
 def test_the_inlined_reads_answer_as_their_functions(event: dict[str, Any]) -> None:
-    """values_of inlines subject_id, the score test, _presented and Stamps.micros: on odd shapes
+    """values_of inlines the score test, _presented and Stamps.micros (and calls subject_id): on odd shapes
     (ids that are not strings, a bool score, a huge integer, presented not a list) each column is
     what the function it replaced gives."""
     event = {"event_id": "e1", "occurred_at": "2026-01-02T03:04:05Z", **event}
