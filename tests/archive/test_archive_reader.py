@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from pyarrow import fs as pafs
 
 from preflog.archive import ArchiveStore, archive_events
-from preflog.archive.target import part_files, writer_options
+from preflog.archive.target import open_target, part_files, writer_options
 from preflog.store import Store
 from tests import factories as f
 from tests.archive.conftest import PROJECT, day_events
@@ -48,10 +49,6 @@ def _events(store: Store) -> None:
 
 def _rewrite(archive: Path, *, statistics: bool) -> None:
     """Every part file written again in row groups of 3 rows (the archive writes one a day)."""
-    from pyarrow import fs as pafs
-
-    from preflog.archive.target import open_target
-
     target = open_target(str(archive))
     assert isinstance(target.fs, pafs.LocalFileSystem)
     for _, _, path in part_files(target, PROJECT):

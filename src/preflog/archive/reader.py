@@ -69,18 +69,8 @@ class ArchiveStore(Store):
         for first, last, paths in self._groups:
             if last <= after or first > top:
                 continue
-            table = self._scan(paths, after, top, wanted)
-            # a slice at a time: a group's texts as Python strings at once were ~130 MB more
-            for start in range(0, table.num_rows, _SLICE):
-                piece = table.slice(start, _SLICE)
-                for position, body, erased in zip(
-                    piece["position"].to_pylist(),
-                    piece["event"].to_pylist(),
-                    piece["erased"].to_pylist(),
-                    strict=True,
-                ):
-                    yield event_of(position, body, erased)
-            del table
+            for position, body, erased in table_rows(self._scan(paths, after, top, wanted), _READ):
+                yield event_of(position, body, erased)
 
     def _scan(self, paths: list[str], after: int, top: int, types: list[str] | None) -> pa.Table:
         """The group's rows in ``(after, top]`` of ``types`` (None: all), in position order: the
@@ -156,9 +146,19 @@ class ArchiveStore(Store):
 
 
 _KEYS = ["position", "type", "erased"]
+_READ = ("position", "event", "erased")
 _COLUMNS = [("position", pa.int64()), ("type", pa.string()), ("erased", pa.bool_()), ("event", pa.string())]
-# Rows turned into Python strings at a time by iter_events.
+# Rows turned into Python values at a time (table_rows): a group's texts as Python strings at once
+# were ~130 MB at 1M + 1M.
 _SLICE = 10_000
+
+
+def table_rows(table: pa.Table, names: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+    """The values of ``names`` in each row of ``table``, made into Python objects a slice of
+    :data:`_SLICE` rows at a time."""
+    for start in range(0, table.num_rows, _SLICE):
+        piece = table.slice(start, _SLICE)
+        yield from zip(*(piece[name].to_pylist() for name in names), strict=True)
 
 
 def _row_groups(meta: pq.FileMetaData, after: int, top: int, types: list[str] | None) -> list[int]:
@@ -174,9 +174,10 @@ def _row_groups(meta: pq.FileMetaData, after: int, top: int, types: list[str] | 
         position = _bounds(group, where.get("position"))
         if position is not None and (position[1] <= after or position[0] > top):
             continue
-        kind = _bounds(group, where.get("type")) if types is not None else None
-        if kind is not None and types is not None and not any(kind[0] <= t <= kind[1] for t in types):
-            continue
+        if types is not None:
+            kind = _bounds(group, where.get("type"))
+            if kind is not None and not any(kind[0] <= t <= kind[1] for t in types):
+                continue
         kept.append(index)
     return kept
 

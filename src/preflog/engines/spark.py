@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 from pyarrow import fs as pafs
 
 from preflog.archive import ArchiveStore, S3Options
+from preflog.archive.reader import table_rows
 from preflog.archive.rows import event_of
 from preflog.compile.judgments import JUDGMENT_EVENT_TYPES
 from preflog.errors import ConfigError
@@ -58,14 +59,13 @@ LOCAL_CONF: Final = {
     # The driver collects each file group's ordered events as Arrow (one job; 2x faster than
     # toLocalIterator's rows: 1.6 s against 3.4 s per 100k inferences here). A group is one archive
     # chunk (~100k inferences, ~120 MB). At 1M + 1M a 1 GiB heap lost task results from the block
-    # manager (TaskResultLost); 2 GiB, with the slices below, ran in the time 4 GiB did, at a peak
-    # of 3,827 MB against 4,707 MB, the JVM included (bench/compile_spark.py --n 1000000, session 9).
+    # manager (TaskResultLost); 2 GiB, with rows made a slice at a time (archive.reader.table_rows),
+    # ran in the time 4 GiB did, at a peak of 3,827 MB against 4,707 MB, the JVM included
+    # (bench/compile_spark.py --n 1000000, session 9).
     "spark.driver.memory": "2g",
     "spark.driver.maxResultSize": "0",
     "spark.sql.session.timeZone": "UTC",
 }
-
-_SLICE: Final = 10_000  # rows turned into Python objects at a time
 
 _session: SparkSession | None = None
 _lock = threading.Lock()
@@ -222,14 +222,10 @@ def _stamp(path: str) -> tuple[int, int]:
 
 
 def _events(table: pa.Table) -> Iterator[StoredEvent]:
-    for start in range(0, table.num_rows, _SLICE):  # a group's texts as Python strings at once: ~130 MB
-        piece = table.slice(start, _SLICE)
-        columns = (
-            piece[name].to_pylist() for name in ("position", "event_id", "request_id", "erased", "event")
-        )
-        for position, event_id, request_id, erased, body in zip(*columns, strict=True):
-            if body is not None:
-                yield event_of(position, body, erased)
-            else:  # unjudged: what the pipeline reads of it (it pops the request id, finds none, counts)
-                envelope = {"type": "inference", "event_id": event_id, "request_id": request_id}
-                yield StoredEvent(int(position), envelope, bool(erased))
+    names = ("position", "event_id", "request_id", "erased", "event")
+    for position, event_id, request_id, erased, body in table_rows(table, names):
+        if body is not None:
+            yield event_of(position, body, erased)
+        else:  # unjudged: what the pipeline reads of it (it pops the request id, finds none, counts)
+            envelope = {"type": "inference", "event_id": event_id, "request_id": request_id}
+            yield StoredEvent(int(position), envelope, bool(erased))
